@@ -1,0 +1,1 @@
+//! Voice-model backends for completions: local (via [`crate::model`]) and OpenAI-compatible HTTP.

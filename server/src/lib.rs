@@ -1,0 +1,18 @@
+//! voicetune: lint fine-tuning data, build datasets from real sources, fine-tune a voice model
+//! (locally with candle or remotely on the OpenAI API) and ghostwrite with it.
+//!
+//! Layers, top to bottom, each using only those below (see `../shared/DESIGN.md`):
+//! faces (`main.rs`, [`lsp`]) -> services ([`infer`], [`train`]) -> core ([`lint`], [`import`])
+//! -> primitives ([`dataset`], [`clean`], [`tokens`], [`model`], [`config`], [`fsutil`]).
+
+pub mod clean;
+pub mod config;
+pub mod dataset;
+pub mod fsutil;
+pub mod import;
+pub mod infer;
+pub mod lint;
+pub mod lsp;
+pub mod model;
+pub mod tokens;
+pub mod train;

@@ -1,0 +1,1 @@
+//! The local model: GGUF loading, tokenizer from GGUF metadata, our llama forward with LoRA.

@@ -1,0 +1,1 @@
+//! Local LoRA fine-tuning with candle over [`crate::model`].

@@ -1,0 +1,3 @@
+//! Fine-tuning services: local LoRA training ([`local`]) and the OpenAI fine-tuning API ([`remote`]).
+pub mod local;
+pub mod remote;

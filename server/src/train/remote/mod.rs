@@ -1,0 +1,1 @@
+//! OpenAI fine-tuning API client (reqwest).
