@@ -3,7 +3,7 @@
 //!
 //! Layers, top to bottom, each using only those below (see `../shared/DESIGN.md`):
 //! faces (`main.rs`, [`lsp`]) -> services ([`infer`], [`train`]) -> core ([`lint`], [`import`])
-//! -> primitives ([`dataset`], [`clean`], [`tokens`], [`model`], [`config`], [`fsutil`]).
+//! -> primitives ([`dataset`], [`clean`], [`tokens`], [`model`], [`config`], [`fsutil`], [`voices`]).
 
 pub mod clean;
 pub mod config;
@@ -15,4 +15,5 @@ pub mod lint;
 pub mod lsp;
 pub mod model;
 pub mod tokens;
+pub mod voices;
 pub mod train;

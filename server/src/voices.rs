@@ -1,0 +1,72 @@
+//! The voice-model registry: named models that completions and evaluation can use.
+//!
+//! Stored as `.voicetune/voices.json` in the workspace so the CLI and the server see the same
+//! entries. Local voices are a base GGUF plus a LoRA adapter folder (PEFT layout); remote voices
+//! are a fine-tuned model id on an OpenAI-compatible endpoint.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Voice {
+    /// A local base model (GGUF) with an optional LoRA adapter folder.
+    Local {
+        base_model: PathBuf,
+        adapter: Option<PathBuf>,
+        /// The job that produced it, if any.
+        job_id: Option<String>,
+    },
+    /// A model served by an OpenAI-compatible API, e.g. `ft:gpt-4o-mini-2024-07-18:org::abc`.
+    Remote {
+        model: String,
+        /// None means the configured/default base URL.
+        base_url: Option<String>,
+        job_id: Option<String>,
+    },
+}
+
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+pub struct Registry {
+    pub voices: BTreeMap<String, Voice>,
+}
+
+/// `.voicetune/voices.json` under `workspace`.
+pub fn registry_path(workspace: &Path) -> PathBuf {
+    workspace.join(".voicetune").join("voices.json")
+}
+
+impl Registry {
+    /// Loads the registry; a missing file is an empty registry.
+    pub fn load(workspace: &Path) -> anyhow::Result<Registry> {
+        let path = registry_path(workspace);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => serde_json::from_str(&text).map_err(|e| {
+                anyhow::anyhow!(
+                    "{}:{}:{}: invalid voice registry: {e}; fix or delete the file",
+                    path.display(),
+                    e.line(),
+                    e.column()
+                )
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Registry::default()),
+            Err(e) => Err(anyhow::anyhow!("{}: {e}", path.display())),
+        }
+    }
+
+    /// Adds or replaces `name` and saves atomically.
+    pub fn register(workspace: &Path, name: &str, voice: Voice) -> anyhow::Result<()> {
+        let mut registry = Registry::load(workspace)?;
+        registry.voices.insert(name.to_string(), voice);
+        let path = registry_path(workspace);
+        std::fs::create_dir_all(path.parent().expect("registry path has a parent"))?;
+        let json = serde_json::to_vec_pretty(&registry)?;
+        crate::fsutil::write_atomic(&path, &json)?;
+        Ok(())
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Voice> {
+        self.voices.get(name)
+    }
+}
