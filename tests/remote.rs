@@ -37,7 +37,13 @@ fn workspace(server: &FakeOpenAi) -> tempfile::TempDir {
         ),
     )
     .unwrap();
-    for f in ["train.jsonl", "valid.jsonl", "dpo.jsonl", "broken.jsonl"] {
+    for f in [
+        "train.jsonl",
+        "valid.jsonl",
+        "dpo.jsonl",
+        "broken.jsonl",
+        "estimate.jsonl",
+    ] {
         std::fs::copy(fixture(f), dir.path().join(f)).unwrap();
     }
     dir
@@ -335,7 +341,7 @@ fn remote_voice_answers_completions() {
     let ws = workspace(&server);
     let cfg = config(ws.path());
     let rt = rt();
-    let plan = remote::plan(ws.path(), &cfg, request(ws.path())).unwrap();
+    let plan = remote::plan(&cfg, request(ws.path())).unwrap();
     let job = rt
         .block_on(remote::start(ws.path(), &cfg, &plan, quiet()))
         .unwrap();
@@ -479,6 +485,59 @@ fn lint_errors_block_the_upload() {
     assert_eq!(server.state.lock().unwrap().files.len(), 1);
 }
 
+#[test]
+fn cost_estimate_matches_a_hand_computed_value() {
+    let server = FakeOpenAi::start(KEY);
+    let ws = workspace(&server);
+    let cfg = config(ws.path());
+    // estimate.jsonl: 10 examples of one user and one assistant message, each a one-token word
+    // ("Hello" / "Yes", ...). OpenAI counts 3 tokens per message + its role (1) + its content
+    // (1), and 3 more to prime the reply: 2 x 5 + 3 = 13 tokens an example, 130 in all.
+    // 10 examples -> "auto" epochs = 100 / 10 = 10. gpt-4o-2024-08-06 trains at $25 per 1M:
+    // 130 x 10 x 25 / 1,000,000 = $0.0325.
+    let mut req = request(ws.path());
+    req.training = ws.path().join("estimate.jsonl");
+    req.validation = None;
+    req.model = "gpt-4o-2024-08-06".into();
+    let plan = remote::plan(&cfg, req.clone()).unwrap();
+    let e = &plan.estimate;
+    assert_eq!((e.examples, e.billed_tokens, e.epochs), (10, 130, 10));
+    assert!(e.epochs_auto);
+    assert_eq!(e.price_per_million, 25.0);
+    assert!((e.cost_usd - 0.0325).abs() < 1e-12, "{}", e.cost_usd);
+    assert_eq!(plan.confirm_title(), "Start fine-tune ($0.03)");
+    // Explicit epochs replace OpenAI's choice: 130 x 3 x 25 / 1M = $0.00975.
+    req.hyperparameters.n_epochs = Some(remote::api::Auto::Value(3));
+    let e = remote::plan(&cfg, req).unwrap().estimate;
+    assert_eq!((e.epochs, e.epochs_auto), (3, false));
+    assert!((e.cost_usd - 0.00975).abs() < 1e-12, "{}", e.cost_usd);
+
+    // The CLI shows the same before asking, and sends nothing when told no.
+    let out = voicetune(
+        ws.path(),
+        &["tune", "estimate.jsonl", "--model", "gpt-4o-2024-08-06"],
+        "no\n",
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("10 examples, 130 billed tokens x 10 epoch(s) (auto) x $25/1M tokens (gpt-4o-2024-08-06) = $0.03"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("Start fine-tune ($0.03)?"), "{stderr}");
+    assert!(server.state.lock().unwrap().seen.is_empty());
+
+    // A model without a known price cannot be estimated, so it is refused before any upload.
+    let out = voicetune(
+        ws.path(),
+        &["tune", "estimate.jsonl", "--model", "my-model", "--yes"],
+        "",
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("no training price known for model `my-model`"));
+    assert!(server.state.lock().unwrap().seen.is_empty());
+}
+
 // ---- faults ----
 
 #[test]
@@ -494,7 +553,7 @@ fn rate_limit_waits_for_retry_after_and_creates_one_job() {
         },
     );
     let rt = rt();
-    let plan = remote::plan(ws.path(), &cfg, request(ws.path())).unwrap();
+    let plan = remote::plan(&cfg, request(ws.path())).unwrap();
     let job = rt
         .block_on(remote::start(ws.path(), &cfg, &plan, quiet()))
         .unwrap();
@@ -530,7 +589,7 @@ fn server_errors_drops_and_slow_answers_are_retried() {
         FaultKind::Slow(Duration::from_secs(4)),
     );
     let rt = rt();
-    let plan = remote::plan(ws.path(), &cfg, request(ws.path())).unwrap();
+    let plan = remote::plan(&cfg, request(ws.path())).unwrap();
     let job = rt
         .block_on(remote::start(ws.path(), &cfg, &plan, quiet()))
         .unwrap();
@@ -566,7 +625,7 @@ fn lost_answers_to_creates_do_not_create_twice() {
         FaultKind::Slow(Duration::from_secs(4)),
     );
     let rt = rt();
-    let plan = remote::plan(ws.path(), &cfg, request(ws.path())).unwrap();
+    let plan = remote::plan(&cfg, request(ws.path())).unwrap();
     let job = rt
         .block_on(remote::start(ws.path(), &cfg, &plan, quiet()))
         .unwrap();
@@ -605,15 +664,16 @@ fn api_errors_are_shown_with_the_apis_message_and_not_retried() {
     let cfg = config(ws.path());
     let rt = rt();
     let mut req = request(ws.path());
-    req.model = "gpt-nonexistent".into();
-    let plan = remote::plan(ws.path(), &cfg, req).unwrap();
+    // A model we can price but the service does not fine-tune.
+    req.model = "gpt-4.1-nano-2025-04-14".into();
+    let plan = remote::plan(&cfg, req).unwrap();
     let err = rt
         .block_on(remote::start(ws.path(), &cfg, &plan, quiet()))
         .unwrap_err()
         .to_string();
     assert!(
         err.contains("400")
-            && err.contains("Model gpt-nonexistent is not available for fine-tuning"),
+            && err.contains("Model gpt-4.1-nano-2025-04-14 is not available for fine-tuning"),
         "{err}"
     );
     assert_eq!(
@@ -778,7 +838,7 @@ fn a_restarted_server_resumes_every_active_job() {
     let ws = workspace(&server);
     let cfg = config(ws.path());
     let rt = rt();
-    let plan = remote::plan(ws.path(), &cfg, request(ws.path())).unwrap();
+    let plan = remote::plan(&cfg, request(ws.path())).unwrap();
     let mut plan_b = plan.clone();
     plan_b.request.voice = Some("second".into());
     let a = rt

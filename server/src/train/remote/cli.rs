@@ -190,7 +190,7 @@ pub fn run_tune(args: TuneArgs) -> ExitCode {
         };
         // Fail on a missing key before linting a large file.
         config.client(None)?;
-        let plan = super::plan(&workspace, &config, request)?;
+        let plan = super::plan(&config, request)?;
         for f in &plan.findings {
             eprintln!("{f}");
         }

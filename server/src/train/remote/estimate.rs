@@ -1,6 +1,7 @@
 //! Before anything is uploaded: the lint gate (errors block) and the cost estimate
 //! (billed tokens x epochs x the model's training price).
 
+use crate::lint::Severity;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -31,7 +32,7 @@ impl Estimate {
     ) -> Estimate {
         let (epochs, epochs_auto) = match epochs {
             Some(e) => (e, false),
-            None => (auto_epochs(examples), true),
+            None => (crate::tokens::models::default_epochs(examples) as u32, true),
         };
         Estimate {
             model: model.to_string(),
@@ -64,28 +65,6 @@ impl Estimate {
     }
 }
 
-/// The number of epochs OpenAI picks for `n_epochs: "auto"`: aim at 3 passes, but at least 100
-/// and at most 25,000 examples seen, within 1..=25 epochs (the rule of OpenAI's data-preparation
-/// notebook and its legacy validator).
-pub fn auto_epochs(examples: usize) -> u32 {
-    const TARGET_EPOCHS: usize = 3;
-    const MIN_TARGET_EXAMPLES: usize = 100;
-    const MAX_TARGET_EXAMPLES: usize = 25_000;
-    const MIN_DEFAULT_EPOCHS: usize = 1;
-    const MAX_DEFAULT_EPOCHS: usize = 25;
-    if examples == 0 {
-        return TARGET_EPOCHS as u32;
-    }
-    let epochs = if examples * TARGET_EPOCHS < MIN_TARGET_EXAMPLES {
-        MAX_DEFAULT_EPOCHS.min(MIN_TARGET_EXAMPLES.div_ceil(examples))
-    } else if examples * TARGET_EPOCHS > MAX_TARGET_EXAMPLES {
-        MIN_DEFAULT_EPOCHS.max(MAX_TARGET_EXAMPLES / examples)
-    } else {
-        TARGET_EPOCHS
-    };
-    epochs as u32
-}
-
 /// The lint result that decides whether a file may be uploaded.
 #[derive(Debug, Default)]
 pub struct Gate {
@@ -94,47 +73,73 @@ pub struct Gate {
     pub warnings: Vec<String>,
 }
 
-/// Lints `file` with the workspace's configuration.
-pub fn lint_gate(_workspace: &Path, file: &Path) -> anyhow::Result<Gate> {
-    // Provisional until the lint engine lands on main: every line must be a JSON object.
-    let text =
-        std::fs::read_to_string(file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+/// Lints `file` with its `voicetune.toml` (found by walking up from it), for `model`.
+/// Findings of severity error block the upload; the rest are shown.
+pub fn lint_gate(file: &Path, model: &str) -> anyhow::Result<Gate> {
+    let (config, opts) = lint_options(file, model)?;
+    let _ = config;
+    let report = crate::lint::lint_file(file, &opts)?;
+    let index = crate::report::LineIndex::new(&report.text);
     let mut gate = Gate::default();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        match serde_json::from_str::<serde_json::Value>(line) {
-            Ok(v) if v.is_object() => {}
-            Ok(_) => gate.errors.push(format!(
-                "{}:{}:1: error: not a JSON object",
-                file.display(),
-                i + 1
-            )),
-            Err(e) => gate.errors.push(format!(
-                "{}:{}:{}: error: invalid JSON: {e}",
-                file.display(),
-                i + 1,
-                e.column()
-            )),
+    for finding in &report.findings {
+        let text = crate::report::to_text(file, &index, finding)
+            .trim_end()
+            .to_string();
+        if finding.severity == Severity::Error {
+            gate.errors.push(text);
+        } else if finding.severity == Severity::Warning {
+            gate.warnings.push(text);
         }
     }
     Ok(gate)
 }
 
-/// Estimates the cost of fine-tuning `model` on `file`; `epochs` None means OpenAI's choice.
-pub fn estimate(file: &Path, model: &str, epochs: Option<u32>) -> anyhow::Result<Estimate> {
-    // Provisional until the token statistics land on main.
-    let text =
-        std::fs::read_to_string(file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
-    let bpe = tiktoken_rs::o200k_base_singleton();
-    let mut examples = 0;
-    let mut tokens = 0u64;
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        examples += 1;
-        tokens += bpe.encode_ordinary(line).len() as u64;
+fn lint_options(
+    file: &Path,
+    model: &str,
+) -> anyhow::Result<(crate::config::Config, crate::lint::LintOptions)> {
+    let (mut config, _) = crate::config::Config::for_file(file)?;
+    let info = model_info(model)?;
+    config.target_model = info.name.to_string();
+    let opts = crate::lint::LintOptions::new(&config);
+    Ok((config, opts))
+}
+
+/// The model's entry in the one model table (limits and price).
+fn model_info(model: &str) -> anyhow::Result<&'static crate::tokens::ModelInfo> {
+    match crate::tokens::lookup(model) {
+        Some(m) if m.training_usd_per_million > 0.0 => Ok(m),
+        _ => {
+            let known: Vec<&str> = crate::tokens::models::MODELS
+                .iter()
+                .filter(|m| m.training_usd_per_million > 0.0)
+                .map(|m| m.name)
+                .collect();
+            anyhow::bail!(
+                "no training price known for model `{model}`, so the cost cannot be estimated; use one of {}",
+                known.join(", ")
+            )
+        }
     }
-    Ok(Estimate::new(model, examples, tokens, epochs, 3.0))
+}
+
+/// Estimates the cost of fine-tuning `model` on `file`; `epochs` None means OpenAI's choice.
+/// Tokens are counted as OpenAI bills them (per example, capped at the model's limit).
+pub fn estimate(file: &Path, model: &str, epochs: Option<u32>) -> anyhow::Result<Estimate> {
+    let (_, opts) = lint_options(file, model)?;
+    let kind = crate::dataset::FileKind::from_path(file)
+        .ok_or_else(|| anyhow::anyhow!("{}: not a .jsonl file", file.display()))?;
+    let bytes = std::fs::read(file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    let (text, _) = crate::lint::engine::decode_lossless_offsets(bytes);
+    let stats = crate::lint::file_stats(&text, kind, &opts);
+    let info = opts.counter.model;
+    Ok(Estimate::new(
+        info.name,
+        stats.examples,
+        stats.billed_tokens as u64,
+        epochs,
+        info.training_usd_per_million,
+    ))
 }
 
 #[cfg(test)]
@@ -142,20 +147,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn auto_epochs_follows_openai_rule() {
-        assert_eq!(auto_epochs(10), 10); // ceil(100 / 10)
-        assert_eq!(auto_epochs(3), 25); // capped
-        assert_eq!(auto_epochs(33), 4); // 99 < 100 -> ceil(100/33)
-        assert_eq!(auto_epochs(34), 3);
-        assert_eq!(auto_epochs(8333), 3);
-        assert_eq!(auto_epochs(8334), 2); // 25002 > 25000 -> 25000 / 8334
-        assert_eq!(auto_epochs(100_000), 1);
-    }
-
-    #[test]
     fn cost_is_tokens_times_epochs_times_price() {
         let e = Estimate::new("gpt-4o-mini-2024-07-18", 10, 293_333, None, 3.0);
-        assert_eq!(e.epochs, 10);
+        assert_eq!(e.epochs, 10); // auto: 100 / 10
         assert!((e.cost_usd - 8.79999).abs() < 1e-4);
         assert_eq!(e.cost_text(), "$8.80");
     }

@@ -70,27 +70,19 @@ impl Default for RemoteConfig {
 impl RemoteConfig {
     /// The `[remote]` section of `<workspace>/voicetune.toml` (defaults when there is none).
     pub fn load(workspace: &Path) -> anyhow::Result<RemoteConfig> {
-        let path = workspace.join("voicetune.toml");
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(RemoteConfig::default())
-            }
-            Err(e) => return Err(anyhow::anyhow!("{}: {e}", path.display())),
-        };
-        #[derive(Deserialize)]
-        struct File {
-            #[serde(default)]
-            remote: Option<toml::Value>,
+        let path = workspace.join(crate::config::CONFIG_FILE);
+        if !path.is_file() {
+            return Ok(RemoteConfig::default());
         }
-        let file: File =
-            toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        match file.remote {
-            None => Ok(RemoteConfig::default()),
-            Some(v) => v
-                .try_into()
-                .map_err(|e| anyhow::anyhow!("{}: [remote]: {e}", path.display())),
-        }
+        let config = crate::config::Config::load(&path)?;
+        RemoteConfig::from_config(&config)
+            .map_err(|e| anyhow::anyhow!("{}: [remote]: {e}", path.display()))
+    }
+
+    /// Types the `[remote]` table of a loaded config (the server passes its own, with the
+    /// editor's settings applied).
+    pub fn from_config(config: &crate::config::Config) -> anyhow::Result<RemoteConfig> {
+        Ok(toml::Value::Table(config.remote.clone()).try_into()?)
     }
 
     /// Config first, then `OPENAI_BASE_URL`, then OpenAI's own URL.
@@ -200,11 +192,7 @@ pub enum Update {
 pub type OnUpdate = Arc<dyn Fn(&Update) + Send + Sync>;
 
 /// Lints the dataset (errors block unless `force`) and estimates the cost. Sends nothing.
-pub fn plan(
-    workspace: &Path,
-    config: &RemoteConfig,
-    mut request: TuneRequest,
-) -> anyhow::Result<Plan> {
+pub fn plan(config: &RemoteConfig, mut request: TuneRequest) -> anyhow::Result<Plan> {
     if request.model.is_empty() {
         request.model = config.model.clone();
     }
@@ -218,7 +206,7 @@ pub fn plan(
     let mut files = vec![request.training.clone()];
     files.extend(request.validation.clone());
     for file in &files {
-        let gate = estimate::lint_gate(workspace, file)?;
+        let gate = estimate::lint_gate(file, &request.model)?;
         if !gate.errors.is_empty() && !request.force {
             anyhow::bail!(
                 "{} has {} error(s); fix them (`voicetune lint --fix {}`) or pass --force to upload anyway. Nothing was uploaded.\n{}",
@@ -468,7 +456,7 @@ where
     C: FnOnce(Plan) -> F,
     F: std::future::Future<Output = (bool, Plan)>,
 {
-    let plan = plan(workspace, config, request)?;
+    let plan = plan(config, request)?;
     let (yes, plan) = confirm(plan).await;
     if !yes {
         return Ok(None);
