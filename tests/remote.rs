@@ -306,6 +306,11 @@ fn tune_end_to_end_from_the_cli() {
     assert_eq!(saved.kind, JobKind::Remote);
     assert_eq!(saved.result_model.as_deref(), Some(model.as_str()));
     assert_eq!(saved.progress.percent(), Some(100));
+    assert_eq!(
+        saved.details["checkpoints"],
+        json!([format!("{model}:ckpt-step-3")]),
+        "the checkpoints' models are recorded"
+    );
     assert!(saved.log.iter().any(|l| l.message.contains("Step 3/3")));
     let voices = Registry::load(ws.path()).unwrap();
     assert_eq!(
@@ -581,6 +586,7 @@ fn server_errors_drops_and_slow_answers_are_retried() {
     let cfg = config(ws.path());
     // One of each on the reads a follow makes, and on the upload.
     server.fault("POST", "/files", FaultKind::ServerError);
+    server.fault("POST", "/files", FaultKind::Drop);
     server.fault("GET", "/fine_tuning/jobs/", FaultKind::ServerError);
     server.fault("GET", "/fine_tuning/jobs/", FaultKind::Drop);
     server.fault(
@@ -600,7 +606,7 @@ fn server_errors_drops_and_slow_answers_are_retried() {
     let st = server.state.lock().unwrap();
     assert!(st.faults.is_empty(), "every fault was hit");
     let faults: Vec<_> = st.seen.iter().filter_map(|s| s.fault.clone()).collect();
-    assert_eq!(faults.len(), 4, "{faults:?}");
+    assert_eq!(faults.len(), 5, "{faults:?}");
     assert_eq!(
         st.files.len(),
         2,
@@ -871,6 +877,57 @@ fn a_restarted_server_resumes_every_active_job() {
     assert!(voices.get("ada").is_some() && voices.get("second").is_some());
     // Nothing left to resume.
     assert!(JobStore::new(ws.path()).active(None).unwrap().is_empty());
+    server.assert_no_violations();
+}
+
+#[test]
+fn events_and_checkpoints_page_newest_first_and_read_oldest_first() {
+    let server = FakeOpenAi::start(KEY);
+    let ws = workspace(&server);
+    let cfg = config(ws.path());
+    let rt = rt();
+    let plan = remote::plan(&cfg, request(ws.path())).unwrap();
+    let job = rt
+        .block_on(remote::start(ws.path(), &cfg, &plan, quiet()))
+        .unwrap();
+    let job = rt
+        .block_on(remote::follow(ws.path(), &cfg, &job.id, quiet()))
+        .unwrap();
+    let client = cfg.client(None).unwrap();
+    // Page by 2 through the events with the API's cursor; the pages hold every event once.
+    let mut paged = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = rt
+            .block_on(client.list_events(&job.id, after.as_deref(), 2))
+            .unwrap();
+        assert!(page.data.len() <= 2);
+        paged.extend(page.data.iter().map(|e| e.id.clone()));
+        match (page.has_more, page.data.last()) {
+            (true, Some(last)) => after = Some(last.id.clone()),
+            _ => break,
+        }
+    }
+    let all = rt.block_on(client.new_events(&job.id, None)).unwrap();
+    let mut oldest_first = paged.clone();
+    oldest_first.reverse();
+    assert_eq!(
+        all.iter().map(|e| e.id.clone()).collect::<Vec<_>>(),
+        oldest_first
+    );
+    assert!(all.len() > 5);
+    // Only what is newer than a seen event.
+    let newer = rt
+        .block_on(client.new_events(&job.id, Some(&all[2].id)))
+        .unwrap();
+    assert_eq!(newer, all[3..].to_vec());
+    // The job log holds the same events, in the same order.
+    let logged: Vec<&str> = job.log.iter().map(|l| l.message.as_str()).collect();
+    let messages: Vec<&str> = all.iter().map(|e| e.message.as_str()).collect();
+    assert_eq!(logged, messages);
+    let checkpoints = rt.block_on(client.list_checkpoints(&job.id)).unwrap();
+    assert_eq!(checkpoints.len(), 1);
+    assert_eq!(checkpoints[0].step_number, 3);
     server.assert_no_violations();
 }
 

@@ -135,7 +135,10 @@ fn main() {
     assert_eq!(st.files.len(), 1);
     assert_eq!(bytes, len);
     let expected = sha256_hex(&file);
-    assert_eq!(st.files[0].sha256, expected, "the server received other bytes");
+    assert_eq!(
+        st.files[0].sha256, expected,
+        "the server received other bytes"
+    );
     drop(st);
     server.assert_no_violations();
     println!(

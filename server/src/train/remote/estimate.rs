@@ -73,11 +73,11 @@ pub struct Gate {
     pub warnings: Vec<String>,
 }
 
-/// Lints `file` with its `voicetune.toml` (found by walking up from it), for `model`.
-/// Findings of severity error block the upload; the rest are shown.
-pub fn lint_gate(file: &Path, model: &str) -> anyhow::Result<Gate> {
-    let (config, opts) = lint_options(file, model)?;
-    let _ = config;
+/// Lints `file` with its `voicetune.toml` (found by walking up from it), for `model`, and
+/// estimates what training on it costs (`epochs` None = OpenAI's choice), from one read of
+/// the file. Findings of severity error block the upload; warnings are shown.
+pub fn check(file: &Path, model: &str, epochs: Option<u32>) -> anyhow::Result<(Gate, Estimate)> {
+    let opts = lint_options(file, model)?;
     let report = crate::lint::lint_file(file, &opts)?;
     let index = crate::report::LineIndex::new(&report.text);
     let mut gate = Gate::default();
@@ -85,24 +85,30 @@ pub fn lint_gate(file: &Path, model: &str) -> anyhow::Result<Gate> {
         let text = crate::report::to_text(file, &index, finding)
             .trim_end()
             .to_string();
-        if finding.severity == Severity::Error {
-            gate.errors.push(text);
-        } else if finding.severity == Severity::Warning {
-            gate.warnings.push(text);
+        match finding.severity {
+            Severity::Error => gate.errors.push(text),
+            Severity::Warning => gate.warnings.push(text),
+            Severity::Info | Severity::Hint => {}
         }
     }
-    Ok(gate)
+    // Tokens as OpenAI bills them: per example, capped at the model's limit.
+    let stats = crate::lint::file_stats(&report.text, report.kind, &opts);
+    let info = opts.counter.model;
+    let estimate = Estimate::new(
+        info.name,
+        stats.examples,
+        stats.billed_tokens as u64,
+        epochs,
+        info.training_usd_per_million,
+    );
+    Ok((gate, estimate))
 }
 
-fn lint_options(
-    file: &Path,
-    model: &str,
-) -> anyhow::Result<(crate::config::Config, crate::lint::LintOptions)> {
+/// The lint options of `file`'s workspace, for `model` rather than the configured target.
+fn lint_options(file: &Path, model: &str) -> anyhow::Result<crate::lint::LintOptions> {
     let (mut config, _) = crate::config::Config::for_file(file)?;
-    let info = model_info(model)?;
-    config.target_model = info.name.to_string();
-    let opts = crate::lint::LintOptions::new(&config);
-    Ok((config, opts))
+    config.target_model = model_info(model)?.name.to_string();
+    Ok(crate::lint::LintOptions::new(&config))
 }
 
 /// The model's entry in the one model table (limits and price).
@@ -121,25 +127,6 @@ fn model_info(model: &str) -> anyhow::Result<&'static crate::tokens::ModelInfo> 
             )
         }
     }
-}
-
-/// Estimates the cost of fine-tuning `model` on `file`; `epochs` None means OpenAI's choice.
-/// Tokens are counted as OpenAI bills them (per example, capped at the model's limit).
-pub fn estimate(file: &Path, model: &str, epochs: Option<u32>) -> anyhow::Result<Estimate> {
-    let (_, opts) = lint_options(file, model)?;
-    let kind = crate::dataset::FileKind::from_path(file)
-        .ok_or_else(|| anyhow::anyhow!("{}: not a .jsonl file", file.display()))?;
-    let bytes = std::fs::read(file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
-    let (text, _) = crate::lint::engine::decode_lossless_offsets(bytes);
-    let stats = crate::lint::file_stats(&text, kind, &opts);
-    let info = opts.counter.model;
-    Ok(Estimate::new(
-        info.name,
-        stats.examples,
-        stats.billed_tokens as u64,
-        epochs,
-        info.training_usd_per_million,
-    ))
 }
 
 #[cfg(test)]

@@ -162,7 +162,25 @@ impl Plan {
     pub fn confirm_title(&self) -> String {
         format!("Start fine-tune ({})", self.estimate.cost_text())
     }
+
+    /// What the server shows in `window/showMessageRequest`, with the actions
+    /// [`Plan::confirm_title`] and [`CANCEL_TITLE`].
+    pub fn confirm_message(&self) -> String {
+        format!(
+            "Fine-tune {} on {}: {}",
+            self.request
+                .training
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            self.estimate.model,
+            self.estimate.summary()
+        )
+    }
 }
+
+/// The second action of the confirmation request.
+pub const CANCEL_TITLE: &str = "Cancel";
 
 /// What a running fine-tune reports to its face.
 #[derive(Debug, Clone)]
@@ -202,11 +220,13 @@ pub fn plan(config: &RemoteConfig, mut request: TuneRequest) -> anyhow::Result<P
             "--suffix must be 1 to 64 characters"
         );
     }
+    let epochs = request.hyperparameters.n_epochs.and_then(|e| e.value());
     let mut findings = Vec::new();
-    let mut files = vec![request.training.clone()];
-    files.extend(request.validation.clone());
-    for file in &files {
-        let gate = estimate::lint_gate(file, &request.model)?;
+    let mut estimate = None;
+    let files = std::iter::once((&request.training, true))
+        .chain(request.validation.as_ref().map(|v| (v, false)));
+    for (file, is_training) in files {
+        let (gate, file_estimate) = estimate::check(file, &request.model, epochs)?;
         if !gate.errors.is_empty() && !request.force {
             anyhow::bail!(
                 "{} has {} error(s); fix them (`voicetune lint --fix {}`) or pass --force to upload anyway. Nothing was uploaded.\n{}",
@@ -218,9 +238,12 @@ pub fn plan(config: &RemoteConfig, mut request: TuneRequest) -> anyhow::Result<P
         }
         findings.extend(gate.errors);
         findings.extend(gate.warnings);
+        // Only training tokens are billed.
+        if is_training {
+            estimate = Some(file_estimate);
+        }
     }
-    let epochs = request.hyperparameters.n_epochs.and_then(|e| e.value());
-    let estimate = estimate::estimate(&request.training, &request.model, epochs)?;
+    let estimate = estimate.expect("the training file is always checked");
     Ok(Plan {
         request,
         estimate,
@@ -356,6 +379,16 @@ pub async fn refresh(
     }
     apply_remote(&mut job, &remote);
     if job.status == JobStatus::Succeeded {
+        // Keep the checkpoints' model ids: each is usable as a model, like the final one.
+        if !job.details.contains_key("checkpoints") {
+            let checkpoints: Vec<String> = client
+                .list_checkpoints(&job.id)
+                .await?
+                .into_iter()
+                .map(|c| c.fine_tuned_model_checkpoint)
+                .collect();
+            job.details.insert("checkpoints".into(), checkpoints.into());
+        }
         register_voice(workspace, &job)?;
     }
     store.save(&job)?;
