@@ -932,6 +932,135 @@ fn events_and_checkpoints_page_newest_first_and_read_oldest_first() {
 }
 
 #[test]
+fn library_api_for_the_server_confirms_then_reports_progress() {
+    let server = FakeOpenAi::start(KEY);
+    let ws = workspace(&server);
+    let cfg = config(ws.path());
+    let rt = rt();
+    // Declined: nothing is sent, no job.
+    let asked = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let a = asked.clone();
+    let declined = rt
+        .block_on(remote::tune(
+            ws.path(),
+            &cfg,
+            request(ws.path()),
+            move |plan| {
+                a.lock()
+                    .unwrap()
+                    .push((plan.confirm_title(), plan.confirm_message()));
+                async move { (false, plan) }
+            },
+            quiet(),
+        ))
+        .unwrap();
+    assert!(declined.is_none());
+    assert!(server.state.lock().unwrap().seen.is_empty());
+    let (title, message) = asked.lock().unwrap()[0].clone();
+    assert!(
+        title.starts_with("Start fine-tune ($") && title.ends_with(')'),
+        "{title}"
+    );
+    assert!(
+        message.starts_with("Fine-tune train.jsonl on gpt-4o-mini-2024-07-18: 12 examples"),
+        "{message}"
+    );
+
+    // Accepted: uploads, creates, and reports every step in order.
+    let updates = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let u = updates.clone();
+    let on_update: remote::OnUpdate = Arc::new(move |update: &Update| {
+        let label = match update {
+            Update::Uploading { sent, total, .. } if sent == total => "uploaded-all".to_string(),
+            Update::Uploading { .. } => return,
+            Update::Uploaded { .. } => "uploaded".into(),
+            Update::Created(job) => format!("created {}", job.status),
+            Update::Event { .. } => "event".into(),
+            Update::Changed(job) => format!("changed {} {:?}", job.status, job.progress.percent()),
+            Update::Finished(job) => format!("finished {}", job.status),
+        };
+        u.lock().unwrap().push(label);
+    });
+    let job = rt
+        .block_on(remote::tune(
+            ws.path(),
+            &cfg,
+            request(ws.path()),
+            |plan| async move { (true, plan) },
+            on_update.clone(),
+        ))
+        .unwrap()
+        .expect("confirmed");
+    rt.block_on(remote::follow(ws.path(), &cfg, &job.id, on_update))
+        .unwrap();
+    let updates = updates.lock().unwrap().clone();
+    let steps: Vec<&str> = updates
+        .iter()
+        .filter(|u| *u != "event")
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "uploaded-all",
+            "uploaded",
+            "uploaded-all",
+            "uploaded",
+            "created validating",
+            "changed queued None",
+            "changed running None",
+            "changed running Some(33)",
+            "changed running Some(66)",
+            "changed succeeded Some(100)",
+            "finished succeeded",
+        ]
+    );
+    assert!(updates.iter().filter(|u| *u == "event").count() >= 6);
+    server.assert_no_violations();
+}
+
+#[test]
+fn jobs_watch_follows_a_local_job_through_its_file() {
+    // The registry is shared with the local trainer: a job of kind local is followed by
+    // re-reading its file, which the trainer's process updates.
+    let ws = tempfile::tempdir().unwrap();
+    let store = JobStore::new(ws.path());
+    let mut job = voicetune::train::jobs::Job::new("local-1", JobKind::Local, "base.gguf");
+    job.set_status(JobStatus::Running).unwrap();
+    job.push_log(1, "info", "epoch 1 started");
+    store.save(&job).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_voicetune"))
+        .args(["jobs", "watch", "local-1"])
+        .current_dir(ws.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    job.push_log(2, "info", "epoch 1 done, loss 1.9");
+    job.result_model = Some("adapters/local-1".into());
+    job.set_status(JobStatus::Succeeded).unwrap();
+    store.save(&job).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("epoch 1 started") && stdout.contains("epoch 1 done, loss 1.9"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("job local-1 succeeded: model adapters/local-1"),
+        "{stdout}"
+    );
+    let list = voicetune(ws.path(), &["jobs"], "");
+    assert!(
+        String::from_utf8_lossy(&list.stdout).contains("local-1\tlocal\tsucceeded"),
+        "{}",
+        text(&list)
+    );
+}
+
+#[test]
 fn base_url_comes_from_openai_base_url_when_the_config_has_none() {
     let server = FakeOpenAi::start(KEY);
     let ws = workspace(&server);

@@ -141,6 +141,42 @@ fn main() {
     );
     drop(st);
     server.assert_no_violations();
+    // `-- SIZE cli`: also the whole `voicetune tune` path (lint gate + estimate + upload), to
+    // see what the steps before the upload cost in memory.
+    if args.iter().any(|a| a == "cli") && Path::new("/usr/bin/time").exists() {
+        std::fs::write(
+            dir.path().join("voicetune.toml"),
+            format!(
+                "[remote]\nbase_url = \"{}\"\napi_key_env = \"BENCH_KEY\"\n",
+                server.base_url()
+            ),
+        )
+        .unwrap();
+        let t = Instant::now();
+        let out = std::process::Command::new("/usr/bin/time")
+            .arg("-v")
+            .arg(env!("CARGO_BIN_EXE_voicetune"))
+            .args(["tune", "big.jsonl", "--yes", "--detach", "--force"])
+            .current_dir(dir.path())
+            .env("BENCH_KEY", KEY)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let peak = stderr
+            .lines()
+            .find_map(|l| {
+                l.trim()
+                    .strip_prefix("Maximum resident set size (kbytes): ")
+            })
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0);
+        println!(
+            "voicetune tune (lint + estimate + upload + create): {} in {:.1} s, peak RSS {:.1} MB",
+            if out.status.success() { "ok" } else { "FAILED" },
+            t.elapsed().as_secs_f64(),
+            peak / 1024.0
+        );
+    }
     println!(
         "remote_upload: {:.1} MB uploaded in {secs:.2} s ({:.0} MB/s, includes hashing the file for its name); \
          client peak RSS {:.1} MB (before the upload: {:.1} MB); server got every byte (sha256 {}...)",

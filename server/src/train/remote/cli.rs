@@ -140,11 +140,15 @@ fn report_final(job: &Job) -> ExitCode {
     match job.status {
         crate::train::jobs::JobStatus::Succeeded => {
             let model = job.result_model.as_deref().unwrap_or("?");
-            let voice = job.voice.as_deref().unwrap_or(model);
-            println!(
-                "job {} succeeded: model {model}, registered as voice `{voice}`",
-                job.id
-            );
+            match (job.kind, job.voice.as_deref()) {
+                // Remote voices are registered by `follow`, under the model id by default.
+                (JobKind::Remote, voice) => println!(
+                    "job {} succeeded: model {model}, registered as voice `{}`",
+                    job.id,
+                    voice.unwrap_or(model)
+                ),
+                (JobKind::Local, _) => println!("job {} succeeded: model {model}", job.id),
+            }
             ExitCode::SUCCESS
         }
         status => {
@@ -287,7 +291,7 @@ pub fn run_jobs(args: JobsArgs) -> ExitCode {
 
 /// Follows a job by re-reading its file (for jobs another process runs).
 async fn watch_file(store: &JobStore, mut job: Job, config: &RemoteConfig) -> anyhow::Result<Job> {
-    let mut shown = job.log.len();
+    let mut shown = 0;
     loop {
         for e in job.log.iter().skip(shown) {
             println!("[{}] {}", e.level, e.message);
