@@ -15,8 +15,9 @@ pub static HTML_TAG: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// A named or numeric HTML character reference: `&amp;`, `&#8217;`, `&#x2019;`.
-pub static HTML_ENTITY: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"&(?:[A-Za-z][A-Za-z0-9]{1,31}|#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6});").unwrap());
+pub static HTML_ENTITY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"&(?:[A-Za-z][A-Za-z0-9]{1,31}|#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6});").unwrap()
+});
 
 /// Tags that make text an HTML document (paragraph structure lives in the tags, and raw
 /// newlines are insignificant); text with only inline tags keeps its own newlines.
@@ -27,7 +28,8 @@ static BLOCK_TAG: LazyLock<Regex> = LazyLock::new(|| {
 /// A markdown link `[text](url "title")` or image `![alt](url)`; group 1 is `!` for images,
 /// group 2 the anchor text, group 3 the destination.
 pub static MARKDOWN_LINK: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"(!?)\[([^\]\n]*)\]\(\s*<?([^)\s>]*)>?(?:\s+(?:"[^"\n]*"|'[^'\n]*'))?\s*\)"#).unwrap()
+    Regex::new(r#"(!?)\[([^\]\n]*)\]\(\s*<?([^)\s>]*)>?(?:\s+(?:"[^"\n]*"|'[^'\n]*'))?\s*\)"#)
+        .unwrap()
 });
 
 /// A bare URL (scheme or `www.`). Trailing sentence punctuation is trimmed by [`url_spans`].
@@ -82,6 +84,11 @@ static BOILERPLATE_LINE: LazyLock<Regex> = LazyLock::new(|| {
 /// True when `line` is website boilerplate ("Share This", "Leave a Reply", "Subscribe now").
 pub fn is_boilerplate_line(line: &str) -> bool {
     line.len() <= 100 && BOILERPLATE_LINE.is_match(line.trim())
+}
+
+/// True when `text` has block-level tags: it is an HTML document, not text with a stray tag.
+pub fn is_html_document(text: &str) -> bool {
+    BLOCK_TAG.is_match(text)
 }
 
 /// HTML (or text with some tags) to plain text: tags removed, links reduced to their anchor
@@ -180,7 +187,10 @@ mod tests {
     #[test]
     fn html_document_keeps_paragraphs_and_anchor_text_only() {
         let html = r#"<p>Read <a href="https://example.com/post">our <strong>great</strong> post</a>.</p><p>Second&nbsp;para &amp; more.</p>"#;
-        assert_eq!(html_to_text(html), "Read our great post.\n\nSecond para & more.");
+        assert_eq!(
+            html_to_text(html),
+            "Read our great post.\n\nSecond para & more."
+        );
     }
 
     #[test]
@@ -217,15 +227,33 @@ mod tests {
 
     #[test]
     fn boilerplate_and_transcripts() {
-        for line in ["Share This", "Leave a Reply", "Subscribe now!", "  Related posts:"] {
+        for line in [
+            "Share This",
+            "Leave a Reply",
+            "Subscribe now!",
+            "  Related posts:",
+        ] {
             assert!(is_boilerplate_line(line), "{line}");
         }
-        for line in ["Share this idea with your team before Friday.", "I read more books now."] {
+        for line in [
+            "Share this idea with your team before Friday.",
+            "I read more books now.",
+        ] {
             assert!(!is_boilerplate_line(line), "{line}");
         }
         let t = "Katie Robbert 0:25\nSo what we did was\n[00:01:02] next\n00:00:01,000 --> 00:00:04,000";
-        let found: Vec<&str> = TRANSCRIPT_ARTEFACT.find_iter(t).map(|m| m.as_str()).collect();
-        assert_eq!(found, ["Katie Robbert 0:25", "[00:01:02] ", "00:00:01,000 --> 00:00:04,000"]);
+        let found: Vec<&str> = TRANSCRIPT_ARTEFACT
+            .find_iter(t)
+            .map(|m| m.as_str())
+            .collect();
+        assert_eq!(
+            found,
+            [
+                "Katie Robbert 0:25",
+                "[00:01:02] ",
+                "00:00:01,000 --> 00:00:04,000"
+            ]
+        );
     }
 
     #[test]

@@ -4,7 +4,11 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "voicetune", version, about = "Teach a language model to write in your voice")]
+#[command(
+    name = "voicetune",
+    version,
+    about = "Teach a language model to write in your voice"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -1,0 +1,1 @@
+//! Dataset statistics: token distribution, billed tokens, epochs, cost.
