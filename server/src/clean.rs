@@ -228,22 +228,26 @@ impl CleanStats {
 /// text and the counts of what was removed.
 pub fn clean_post(body: &str, format: SourceFormat) -> (String, CleanStats) {
     let mut stats = CleanStats::default();
-    let text = remove_shortcodes(body, &mut stats.shortcodes);
     let text = match format {
         SourceFormat::Html => {
-            let html = remove_html_code(&text, &mut stats.code_blocks);
+            // Shortcodes first: `[caption]` wraps HTML that goes with it.
+            let html = remove_shortcodes(body, &mut stats.shortcodes);
+            let html = remove_html_code(&html, &mut stats.code_blocks);
             count_html(&html, &mut stats);
-            let html = if html.contains("<!-- wp:") { html } else { autop(&html) };
+            let html = IMG_TAG.replace_all(&html, "");
+            let html = if html.contains("<!-- wp:") { html.into_owned() } else { autop(&html) };
             html_to_text(&html)
         }
         SourceFormat::Markdown => {
-            let md = remove_markdown_code(&text, &mut stats.code_blocks);
+            // Code first: `[sda]` or `[Service]` inside a code block is not a shortcode.
+            let md = remove_markdown_code(body, &mut stats.code_blocks);
+            let md = remove_shortcodes(&md, &mut stats.shortcodes);
             let md = remove_html_code(&md, &mut stats.code_blocks);
             count_html(&md, &mut stats);
             strip_tags_keep_newlines(&md)
         }
         SourceFormat::Text => {
-            let (text, n) = remove_transcript_artefacts(&text);
+            let (text, n) = remove_transcript_artefacts(body);
             stats.transcript_artefacts += n;
             text
         }
@@ -256,6 +260,7 @@ pub fn clean_post(body: &str, format: SourceFormat) -> (String, CleanStats) {
 pub fn clean_title(title: &str) -> String {
     let text = if title.contains('<') { HTML_TAG.replace_all(title, "").into_owned() } else { title.to_string() };
     let text = if text.contains('&') { decode_entities(&text) } else { text };
+    let text: String = text.chars().filter(|c| !is_invisible(*c)).collect();
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
@@ -301,7 +306,7 @@ fn clean_text(text: &str, stats: &mut CleanStats) -> String {
 fn normalize_line(line: &str) -> String {
     let line: String = line
         .chars()
-        .filter(|c| !matches!(c, '\u{200b}' | '\u{200c}' | '\u{200d}' | '\u{feff}' | '\u{ad}'))
+        .filter(|c| !is_invisible(*c))
         .map(|c| if c == '\u{a0}' || c == '\t' || c == '\u{2009}' || c == '\u{202f}' { ' ' } else { c })
         .collect();
     let body = line.trim_start();
@@ -326,6 +331,12 @@ fn normalize_line(line: &str) -> String {
     out
 }
 
+/// Invisible format characters: zero-width spaces and joiners, bidi marks and overrides, word
+/// joiners, the BOM and soft hyphens. They carry nothing a model should learn.
+pub fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{feff}' | '\u{ad}')
+}
+
 /// `[id]: https://...` lines (reference-style link definitions).
 static LINK_DEFINITION: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r#"(?m)^[ \t]{0,3}\[[^\]\n]+\]:[ \t]*<?\S+>?(?:[ \t]+(?:"[^"\n]*"|'[^'\n]*'|\([^)\n]*\)))?[ \t]*$"#).unwrap());
@@ -347,8 +358,9 @@ const MEDIA_SHORTCODES: &[&str] = &[
 
 /// Removes WordPress shortcodes. Media shortcodes go with their content; other shortcodes
 /// (layout wrappers such as `[column]...[/column]`) lose their tags but keep their text. A
-/// bracketed word that is not a shortcode (`[sic]`, `[1]`) is left alone: it must be a media
-/// shortcode, have attributes, or have a matching closing tag.
+/// bracketed word that is not a shortcode (`[sic]`, `[1]`, a markdown link's `[text](url)`) is
+/// left alone: it must be a media shortcode, have `key=value` attributes, or have a matching
+/// closing tag.
 pub fn remove_shortcodes(text: &str, count: &mut usize) -> String {
     if !text.contains('[') {
         return text.to_string();
@@ -366,6 +378,15 @@ pub fn remove_shortcodes(text: &str, count: &mut usize) -> String {
         let attrs = caps.get(3).map_or("", |a| a.as_str());
         let close_tag = format!("[/{name}]");
         let media = MEDIA_SHORTCODES.contains(&name.as_str());
+        // `[source for x](url)` is a markdown link and `[audio hat]` prose: a shortcode's
+        // attributes are `key=value` pairs, or one bare value (`[audio https://...mp3]`).
+        let attrs_ok = attrs.trim().is_empty()
+            || attrs.contains('=')
+            || (media && !attrs.trim().contains(char::is_whitespace));
+        let next = text[m.end()..].chars().next();
+        if !attrs_ok || matches!(next, Some('(') | Some('[') | Some(':')) {
+            continue;
+        }
         let end = if closing {
             if media || lower[..m.start()].contains(&format!("[{name}")) {
                 m.end()
@@ -390,12 +411,17 @@ pub fn remove_shortcodes(text: &str, count: &mut usize) -> String {
     out
 }
 
-static PRE_BLOCK: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?is)<pre\b[^>]*>.*?</pre\s*>|<script\b[^>]*>.*?</script\s*>|<style\b[^>]*>.*?</style\s*>").unwrap());
+static PRE_BLOCK: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?is)<pre\b[^>]*>.*?</pre\s*>|<script\b[^>]*>.*?</script\s*>|<style\b[^>]*>.*?</style\s*>|<table\b[^>]*>.*?</table\s*>").unwrap()
+});
+/// `<img>` tags: html2text would keep their alt text (often a file name such as
+/// "dsc20050727_091048_222"), which is not the author's prose.
+static IMG_TAG: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)<img\b[^>]*>").unwrap());
 static CODE_SPAN: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?is)<code\b[^>]*>(.*?)</code\s*>").unwrap());
 
-/// Drops `<pre>` blocks (and scripts/styles), and `<code>` spans whose content is markup or
-/// escaped markup (which html2text would turn into literal tags). Plain inline code stays.
+/// Drops `<pre>` blocks (and scripts, styles and tables, which html2text draws with box
+/// characters), and `<code>` spans whose content is markup or escaped markup (which html2text
+/// would turn into literal tags). Plain inline code stays.
 fn remove_html_code(html: &str, count: &mut usize) -> String {
     if !html.contains('<') {
         return html.to_string();

@@ -463,8 +463,8 @@ struct Builder<'a> {
     batch: Vec<Post>,
     batch_bytes: usize,
     seen: HashSet<u64>,
-    token_counts: Vec<usize>,
-    summaries: Vec<(RecordSummary, usize)>,
+    /// Per written record: its lint summary, byte offset in the temp file, and tokens.
+    summaries: Vec<(RecordSummary, usize, usize)>,
     written_bytes: usize,
     max_tokens: usize,
 }
@@ -483,7 +483,6 @@ impl<'a> Builder<'a> {
             batch: Vec::new(),
             batch_bytes: 0,
             seen: HashSet::new(),
-            token_counts: Vec::new(),
             summaries: Vec::new(),
             written_bytes: 0,
             max_tokens,
@@ -636,8 +635,7 @@ impl<'a> Builder<'a> {
                         *self.report.lint_fixes.entry(rule).or_default() += 1;
                     }
                     self.writer.as_mut().expect("open").write_line(&line)?;
-                    self.token_counts.push(tokens);
-                    self.summaries.push((summary, self.written_bytes));
+                    self.summaries.push((summary, self.written_bytes, tokens));
                     self.written_bytes += line.len() + 1;
                 }
             }
@@ -673,6 +671,7 @@ impl<'a> Builder<'a> {
                 Stage::Cleaned => ("with text after cleaning".into(), false),
                 Stage::Lint => ("lint-clean".into(), false),
                 Stage::Duplicate => ("unique".into(), false),
+                Stage::Templated => ("not templated".into(), false),
                 Stage::Tokens => {
                     let min = self.options.min_tokens.unwrap_or(0);
                     (
@@ -695,24 +694,48 @@ impl<'a> Builder<'a> {
 
     fn finish(mut self) -> std::io::Result<BuildReport> {
         self.flush().map_err(std::io::Error::other)?;
+        // Templated examples (shared openings/closings) are found by the linter's own dataset
+        // rule over the per-record summaries, and dropped so the file lints clean.
+        let refs = line_refs(&self.summaries, None);
+        let templated: HashSet<usize> = lint::dataset_findings(&refs, &self.lint)
+            .into_iter()
+            .filter(|f| f.rule == "templated")
+            .filter_map(|f| self.summaries.binary_search_by_key(&f.span.start, |(_, start, _)| *start).ok())
+            .collect();
+        drop(refs);
+        let keep: Vec<bool> = (0..self.summaries.len()).map(|i| !templated.contains(&i)).collect();
+        for _ in 0..templated.len() {
+            self.drop_at(Stage::Templated);
+        }
         let mut report = std::mem::take(&mut self.report);
         report.stages = self.stages();
-        report.tokens = TokenStats::from_counts(&self.options.model, std::mem::take(&mut self.token_counts));
-        // What the linter says about the dataset as a whole (size, templated openings).
-        let refs: Vec<LineRef> = self
-            .summaries
-            .iter()
-            .enumerate()
-            .map(|(index, (summary, start))| LineRef { index, full_span: *start..*start + 1, summary })
-            .collect();
-        report.dataset_findings = lint::dataset_findings(&refs, &self.lint).into_iter().map(|f| format!("{}: {}", f.rule, f.message)).collect();
+        let tokens: Vec<usize> = self.summaries.iter().zip(&keep).filter(|(_, k)| **k).map(|(s, _)| s.2).collect();
+        report.tokens = TokenStats::from_counts(&self.options.model, tokens);
+        // What the linter still says about the dataset as a whole (its size).
+        let refs = line_refs(&self.summaries, Some(&keep));
+        let mut findings: Vec<String> =
+            lint::dataset_findings(&refs, &self.lint).into_iter().map(|f| format!("{}: {}", f.rule, f.message)).collect();
+        findings.dedup();
+        report.dataset_findings = findings;
         if report.kept() == 0 {
             report.warnings.push("no examples were written: loosen the filters (see the stages above)".into());
         }
         let writer = self.writer.take().expect("open");
-        report.outputs = writer.finish(self.options.split)?;
+        let keep = (!templated.is_empty()).then_some(keep);
+        report.outputs = writer.finish(keep, self.options.split)?;
         Ok(report)
     }
+}
+
+/// Line references over the written records (optionally only the kept ones), as the linter's
+/// dataset rules take them.
+fn line_refs<'s>(summaries: &'s [(RecordSummary, usize, usize)], keep: Option<&[bool]>) -> Vec<LineRef<'s>> {
+    summaries
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| keep.is_none_or(|k| k[*i]))
+        .map(|(index, (summary, start, _))| LineRef { index, full_span: *start..*start + 1, summary })
+        .collect()
 }
 
 /// Cleans one post and lints its record, applying the linter's safe fixes to what cleaning left.

@@ -150,57 +150,73 @@ impl Writer {
         self.lines
     }
 
-    /// Moves the file into place. With `split = Some((fraction, seed))`, a seeded shuffle picks
-    /// `round(n * fraction)` lines (at least one when there are two or more examples) for the
-    /// validation file; both files keep the original order.
-    pub fn finish(mut self, split: Option<(f64, u64)>) -> std::io::Result<Vec<OutputFile>> {
+    /// Moves the file into place, leaving out the lines whose `keep` entry is false. With
+    /// `split = Some((fraction, seed))`, a seeded shuffle picks `round(n * fraction)` of the kept
+    /// lines (at least one when there are two or more) for the validation file; both files keep
+    /// the original order.
+    pub fn finish(mut self, keep: Option<Vec<bool>>, split: Option<(f64, u64)>) -> std::io::Result<Vec<OutputFile>> {
         let mut file = self.file.take().expect("finish once");
         file.flush()?;
         file.get_ref().sync_all()?;
         drop(file);
-        let n = self.lines;
-        let Some((fraction, seed)) = split else {
+        if keep.is_none() && split.is_none() {
             std::fs::rename(&self.tmp, &self.output)?;
             self.cleanup.clear();
-            return Ok(vec![OutputFile { path: self.output.clone(), examples: n }]);
-        };
-        let mut n_valid = (n as f64 * fraction).round() as usize;
-        if n >= 2 {
-            n_valid = n_valid.clamp(1, n - 1);
-        } else {
-            n_valid = 0;
+            return Ok(vec![OutputFile { path: self.output.clone(), examples: self.lines }]);
         }
-        let mut is_valid = vec![false; n];
-        for i in seeded_shuffle(n, seed).into_iter().take(n_valid) {
-            is_valid[i] = true;
+        let keep = keep.unwrap_or_else(|| vec![true; self.lines]);
+        let kept: Vec<usize> = (0..self.lines).filter(|&i| keep[i]).collect();
+        let n = kept.len();
+        let mut is_valid = vec![false; self.lines];
+        let mut n_valid = 0;
+        if let Some((fraction, seed)) = split {
+            n_valid = if n >= 2 { ((n as f64 * fraction).round() as usize).clamp(1, n - 1) } else { 0 };
+            for i in seeded_shuffle(n, seed).into_iter().take(n_valid) {
+                is_valid[kept[i]] = true;
+            }
         }
-        let valid_path = validation_path(&self.output);
         let train_tmp = crate::fsutil::temp_path_for(&self.output).with_extension("train-tmp");
-        let valid_tmp = crate::fsutil::temp_path_for(&valid_path);
         self.cleanup.push(train_tmp.clone());
-        self.cleanup.push(valid_tmp.clone());
         let mut train = BufWriter::new(File::create(&train_tmp)?);
-        let mut valid = BufWriter::new(File::create(&valid_tmp)?);
+        let valid_path = validation_path(&self.output);
+        let valid_tmp = crate::fsutil::temp_path_for(&valid_path);
+        let mut valid = match split {
+            Some(_) => {
+                self.cleanup.push(valid_tmp.clone());
+                Some(BufWriter::new(File::create(&valid_tmp)?))
+            }
+            None => None,
+        };
         let reader = BufReader::new(File::open(&self.tmp)?);
         for (i, line) in reader.lines().enumerate() {
             let line = line?;
-            let out = if is_valid.get(i).copied().unwrap_or(false) { &mut valid } else { &mut train };
+            if !keep.get(i).copied().unwrap_or(false) {
+                continue;
+            }
+            let out = match valid.as_mut() {
+                Some(v) if is_valid[i] => v,
+                _ => &mut train,
+            };
             out.write_all(line.as_bytes())?;
             out.write_all(b"\n")?;
         }
-        for w in [&mut train, &mut valid] {
-            w.flush()?;
-            w.get_ref().sync_all()?;
+        train.flush()?;
+        train.get_ref().sync_all()?;
+        drop(train);
+        if let Some(mut v) = valid {
+            v.flush()?;
+            v.get_ref().sync_all()?;
+            drop(v);
+            std::fs::rename(&valid_tmp, &valid_path)?;
         }
-        drop((train, valid));
         std::fs::rename(&train_tmp, &self.output)?;
-        std::fs::rename(&valid_tmp, &valid_path)?;
         let _ = std::fs::remove_file(&self.tmp);
         self.cleanup.clear();
-        Ok(vec![
-            OutputFile { path: self.output.clone(), examples: n - n_valid },
-            OutputFile { path: valid_path, examples: n_valid },
-        ])
+        let mut outputs = vec![OutputFile { path: self.output.clone(), examples: n - n_valid }];
+        if split.is_some() {
+            outputs.push(OutputFile { path: valid_path, examples: n_valid });
+        }
+        Ok(outputs)
     }
 }
 

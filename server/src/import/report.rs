@@ -23,9 +23,10 @@ pub enum Stage {
     Lint,
     Duplicate,
     Tokens,
+    Templated,
 }
 
-pub const STAGES: [Stage; 11] = [
+pub const STAGES: [Stage; 12] = [
     Stage::Read,
     Stage::Type,
     Stage::Status,
@@ -37,6 +38,7 @@ pub const STAGES: [Stage; 11] = [
     Stage::Lint,
     Stage::Duplicate,
     Stage::Tokens,
+    Stage::Templated,
 ];
 
 /// One stage's outcome: how many items came out of it.

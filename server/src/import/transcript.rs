@@ -114,17 +114,38 @@ pub fn parse(text: &str, first_line: usize) -> Parsed {
     parsed
 }
 
-/// True when `text` reads as a transcript: most non-blank lines are speaker labels, turn text
-/// after labels, or cue artefacts, with at least two labels.
+/// True when `text` reads as a transcript: subtitle cues, or at least half of the non-blank
+/// lines outside code fences are speaker labels, from at least two speakers.
 pub fn looks_like_transcript(text: &str) -> bool {
-    let labels = text
-        .lines()
-        .map(str::trim)
-        .filter(|l| LABEL_LINE.is_match(l) || VTT_VOICE.is_match(l) || (LABEL.is_match(l) && !l.starts_with("http")))
-        .count();
-    let cues = text.lines().filter(|l| l.contains("-->")).count();
-    let lines = text.lines().filter(|l| !l.trim().is_empty()).count().max(1);
-    cues >= 2 || (labels >= 2 && labels * 4 >= lines)
+    if text.lines().filter(|l| l.contains("-->")).count() >= 2 && !text.contains("```") {
+        return true;
+    }
+    let mut in_code = false;
+    let mut lines = 0;
+    let mut speakers: Vec<String> = Vec::new();
+    let mut labels = 0;
+    for line in text.lines().map(str::trim) {
+        if line.starts_with("```") || line.starts_with("~~~") {
+            in_code = !in_code;
+            continue;
+        }
+        if in_code || line.is_empty() || line == "---" {
+            continue;
+        }
+        lines += 1;
+        let name = LABEL_LINE
+            .captures(line)
+            .or_else(|| VTT_VOICE.captures(line))
+            .or_else(|| LABEL.captures(line).filter(|c| !c[2].trim().is_empty()))
+            .map(|c| c[1].trim().to_lowercase());
+        if let Some(name) = name {
+            labels += 1;
+            if !speakers.contains(&name) {
+                speakers.push(name);
+            }
+        }
+    }
+    speakers.len() >= 2 && labels * 2 >= lines
 }
 
 /// The distinct speakers, in order of first appearance.
