@@ -235,7 +235,11 @@ pub fn clean_post(body: &str, format: SourceFormat) -> (String, CleanStats) {
             let html = remove_html_code(&html, &mut stats.code_blocks);
             count_html(&html, &mut stats);
             let html = IMG_TAG.replace_all(&html, "");
-            let html = if html.contains("<!-- wp:") { html.into_owned() } else { autop(&html) };
+            let html = if html.contains("<!-- wp:") {
+                html.into_owned()
+            } else {
+                autop(&html)
+            };
             html_to_text(&html)
         }
         SourceFormat::Markdown => {
@@ -258,8 +262,16 @@ pub fn clean_post(body: &str, format: SourceFormat) -> (String, CleanStats) {
 
 /// A post title: tags stripped, entities decoded, whitespace collapsed to single spaces.
 pub fn clean_title(title: &str) -> String {
-    let text = if title.contains('<') { HTML_TAG.replace_all(title, "").into_owned() } else { title.to_string() };
-    let text = if text.contains('&') { decode_entities(&text) } else { text };
+    let text = if title.contains('<') {
+        HTML_TAG.replace_all(title, "").into_owned()
+    } else {
+        title.to_string()
+    };
+    let text = if text.contains('&') {
+        decode_entities(&text)
+    } else {
+        text
+    };
     let text: String = text.chars().filter(|c| !is_invisible(*c)).collect();
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
@@ -307,11 +319,20 @@ fn normalize_line(line: &str) -> String {
     let line: String = line
         .chars()
         .filter(|c| !is_invisible(*c))
-        .map(|c| if c == '\u{a0}' || c == '\t' || c == '\u{2009}' || c == '\u{202f}' { ' ' } else { c })
+        .map(|c| {
+            if c == '\u{a0}' || c == '\t' || c == '\u{2009}' || c == '\u{202f}' {
+                ' '
+            } else {
+                c
+            }
+        })
         .collect();
     let body = line.trim_start();
     let indent = line.len() - body.len();
-    let is_list_item = body.starts_with(['-', '*', '+']) || body.split_once(". ").is_some_and(|(n, _)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+    let is_list_item = body.starts_with(['-', '*', '+'])
+        || body
+            .split_once(". ")
+            .is_some_and(|(n, _)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
     let mut out = String::with_capacity(line.len());
     if is_list_item && indent > 0 {
         out.push_str(&" ".repeat(indent.min(8)));
@@ -338,11 +359,13 @@ pub fn is_invisible(c: char) -> bool {
 }
 
 /// `[id]: https://...` lines (reference-style link definitions).
-static LINK_DEFINITION: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r#"(?m)^[ \t]{0,3}\[[^\]\n]+\]:[ \t]*<?\S+>?(?:[ \t]+(?:"[^"\n]*"|'[^'\n]*'|\([^)\n]*\)))?[ \t]*$"#).unwrap());
+static LINK_DEFINITION: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?m)^[ \t]{0,3}\[[^\]\n]+\]:[ \t]*<?\S+>?(?:[ \t]+(?:"[^"\n]*"|'[^'\n]*'|\([^)\n]*\)))?[ \t]*$"#).unwrap()
+});
 
 /// `<https://example.com>` autolinks.
-static AUTOLINK: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"<(?:https?|ftp|mailto):[^\s<>]+>").unwrap());
+static AUTOLINK: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"<(?:https?|ftp|mailto):[^\s<>]+>").unwrap());
 
 /// A WordPress shortcode tag: `[gallery ids="1,2"]`, `[/caption]`, `[embed]`.
 static SHORTCODE_TAG: LazyLock<Regex> =
@@ -350,10 +373,32 @@ static SHORTCODE_TAG: LazyLock<Regex> =
 
 /// Shortcodes whose content is media or markup, not prose: removed with their content.
 const MEDIA_SHORTCODES: &[&str] = &[
-    "caption", "wp_caption", "gallery", "embed", "video", "audio", "playlist", "youtube", "vimeo",
-    "soundcloud", "spotify", "tweet", "instagram", "googlemaps", "code", "sourcecode", "source",
-    "contact-form", "contact-form-7", "gravityform", "wpforms", "ninja_form", "mailchimp", "ad",
-    "adsense", "wp_ad_camp_1",
+    "caption",
+    "wp_caption",
+    "gallery",
+    "embed",
+    "video",
+    "audio",
+    "playlist",
+    "youtube",
+    "vimeo",
+    "soundcloud",
+    "spotify",
+    "tweet",
+    "instagram",
+    "googlemaps",
+    "code",
+    "sourcecode",
+    "source",
+    "contact-form",
+    "contact-form-7",
+    "gravityform",
+    "wpforms",
+    "ninja_form",
+    "mailchimp",
+    "ad",
+    "adsense",
+    "wp_ad_camp_1",
 ];
 
 /// Removes WordPress shortcodes. Media shortcodes go with their content; other shortcodes
@@ -417,7 +462,8 @@ static PRE_BLOCK: LazyLock<Regex> = LazyLock::new(|| {
 /// `<img>` tags: html2text would keep their alt text (often a file name such as
 /// "dsc20050727_091048_222"), which is not the author's prose.
 static IMG_TAG: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)<img\b[^>]*>").unwrap());
-static CODE_SPAN: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?is)<code\b[^>]*>(.*?)</code\s*>").unwrap());
+static CODE_SPAN: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?is)<code\b[^>]*>(.*?)</code\s*>").unwrap());
 
 /// Drops `<pre>` blocks (and scripts, styles and tables, which html2text draws with box
 /// characters), and `<code>` spans whose content is markup or escaped markup (which html2text
@@ -509,7 +555,12 @@ fn remove_markdown_code(md: &str, count: &mut usize) -> String {
     for line in md.lines() {
         let trimmed = line.trim_start();
         if let Some(f) = &fence {
-            if trimmed.starts_with(f.as_str()) && trimmed.trim_start_matches(f.chars().next().unwrap()).trim().is_empty() {
+            if trimmed.starts_with(f.as_str())
+                && trimmed
+                    .trim_start_matches(f.chars().next().unwrap())
+                    .trim()
+                    .is_empty()
+            {
                 fence = None;
                 out.push('\n');
             }
@@ -528,7 +579,10 @@ fn remove_markdown_code(md: &str, count: &mut usize) -> String {
             *count += 1;
             continue;
         }
-        if trimmed.starts_with("{%") && trimmed.contains("highlight") && !trimmed.contains("endhighlight") {
+        if trimmed.starts_with("{%")
+            && trimmed.contains("highlight")
+            && !trimmed.contains("endhighlight")
+        {
             in_liquid = true;
             *count += 1;
             continue;
@@ -545,7 +599,9 @@ fn remove_markdown_code(md: &str, count: &mut usize) -> String {
         if !blank {
             in_indented = false;
             prev_list = trimmed.starts_with(['-', '*', '+'])
-                || trimmed.split_once(". ").is_some_and(|(n, _)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+                || trimmed
+                    .split_once(". ")
+                    .is_some_and(|(n, _)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
                 || (indented && prev_list);
         }
         prev_blank = blank;
@@ -566,7 +622,10 @@ fn remove_markdown_code(md: &str, count: &mut usize) -> String {
     out
 }
 
-static LIQUID_TAG: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\{%-?\s*(?:raw|endraw|include[^%]*|comment|endcomment|assign[^%]*)\s*-?%\}").unwrap());
+static LIQUID_TAG: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\{%-?\s*(?:raw|endraw|include[^%]*|comment|endcomment|assign[^%]*)\s*-?%\}")
+        .unwrap()
+});
 static INLINE_CODE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"`([^`\n]+)`").unwrap());
 
 /// Markdown with inline HTML: tags removed without touching markdown's own newlines (html2text

@@ -31,7 +31,7 @@ enum Command {
     /// Token distribution, billed tokens, epochs and cost of a training file.
     Stats(StatsArgs),
     /// Build a training file from WordPress exports, markdown posts or transcripts.
-    Build(voicetune::import::cli::BuildArgs),
+    Build(Box<voicetune::import::cli::BuildArgs>),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -82,7 +82,7 @@ fn main() -> ExitCode {
         Command::Lint(args) => run_lint(args),
         Command::Rule { name } => run_rule(name.as_deref()),
         Command::Stats(args) => run_stats(args),
-        Command::Build(args) => voicetune::import::cli::run(args),
+        Command::Build(args) => voicetune::import::cli::run(*args),
     };
     match result {
         Ok(code) => code,

@@ -139,7 +139,8 @@ impl BuildArgs {
         let base = BuildConfig::from_table(&workspace.build).map_err(anyhow::Error::msg)?;
         let cfg = base.overridden_by(self.to_config());
         let sources = self.sources.iter().map(|s| SourceSpec::parse(s)).collect();
-        BuildOptions::resolve(sources, self.output.clone(), cfg, &workspace).map_err(anyhow::Error::msg)
+        BuildOptions::resolve(sources, self.output.clone(), cfg, &workspace)
+            .map_err(anyhow::Error::msg)
     }
 }
 
@@ -150,7 +151,9 @@ pub fn run(args: BuildArgs) -> anyhow::Result<std::process::ExitCode> {
     let interactive = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let mut progress = |p: &super::Progress| {
         if interactive {
-            let pct = if p.bytes_total > 0 { p.bytes_read * 100 / p.bytes_total } else { 100 };
+            let pct = (p.bytes_read * 100)
+                .checked_div(p.bytes_total)
+                .unwrap_or(100);
             let mut err = std::io::stderr();
             let _ = write!(
                 err,
@@ -170,12 +173,18 @@ pub fn run(args: BuildArgs) -> anyhow::Result<std::process::ExitCode> {
     }
     match result {
         Ok(report) => {
-            if args.json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
+            // A closed pipe (`| head`) is not an error worth a panic.
+            let mut out = std::io::stdout().lock();
+            let _ = if args.json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&report)?)
             } else {
-                println!("{report}");
-            }
-            Ok(if report.kept() == 0 { std::process::ExitCode::from(1) } else { std::process::ExitCode::SUCCESS })
+                writeln!(out, "{report}")
+            };
+            Ok(if report.kept() == 0 {
+                std::process::ExitCode::from(1)
+            } else {
+                std::process::ExitCode::SUCCESS
+            })
         }
         Err(err) => Err(anyhow::Error::new(err)),
     }

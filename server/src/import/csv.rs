@@ -39,7 +39,9 @@ fn column_for(header: &str) -> Option<Column> {
     Some(match key.as_str() {
         "post_title" | "title" => Column::Title,
         "post_content" | "content" | "body" => Column::Content,
-        "post_author" | "author" | "author_login" | "author_username" | "user_login" => Column::Author,
+        "post_author" | "author" | "author_login" | "author_username" | "user_login" => {
+            Column::Author
+        }
         "author_display_name" | "display_name" | "author_name" => Column::AuthorDisplay,
         "post_date" | "date" => Column::Date,
         "post_status" | "status" => Column::Status,
@@ -47,13 +49,45 @@ fn column_for(header: &str) -> Option<Column> {
         "post_name" | "slug" => Column::Slug,
         "tags" | "post_tag" | "post_tags" => Column::Tags,
         "categories" | "category" | "post_category" => Column::Categories,
-        "id" | "post_id" | "post_excerpt" | "excerpt" | "guid" | "permalink" | "url" | "post_date_gmt"
-        | "post_modified" | "post_modified_gmt" | "comment_status" | "ping_status" | "post_password"
-        | "post_parent" | "parent" | "menu_order" | "comment_count" | "post_mime_type" | "to_ping"
-        | "pinged" | "post_content_filtered" | "post_format" | "author_email" | "author_id"
-        | "author_first_name" | "author_last_name" | "featured_image" | "image_url" | "image_title"
-        | "image_caption" | "image_description" | "image_alt_text" | "image_featured" | "attachment_url"
-        | "sticky" | "modified_date" | "parent_slug" | "post_modified_date" | "order" => Column::Ignored,
+        "id"
+        | "post_id"
+        | "post_excerpt"
+        | "excerpt"
+        | "guid"
+        | "permalink"
+        | "url"
+        | "post_date_gmt"
+        | "post_modified"
+        | "post_modified_gmt"
+        | "comment_status"
+        | "ping_status"
+        | "post_password"
+        | "post_parent"
+        | "parent"
+        | "menu_order"
+        | "comment_count"
+        | "post_mime_type"
+        | "to_ping"
+        | "pinged"
+        | "post_content_filtered"
+        | "post_format"
+        | "author_email"
+        | "author_id"
+        | "author_first_name"
+        | "author_last_name"
+        | "featured_image"
+        | "image_url"
+        | "image_title"
+        | "image_caption"
+        | "image_description"
+        | "image_alt_text"
+        | "image_featured"
+        | "attachment_url"
+        | "sticky"
+        | "modified_date"
+        | "parent_slug"
+        | "post_modified_date"
+        | "order" => Column::Ignored,
         _ => return None,
     })
 }
@@ -75,12 +109,14 @@ pub fn read(
     sink: &mut dyn FnMut(Post) -> anyhow::Result<()>,
 ) -> anyhow::Result<(usize, CsvNotes)> {
     let open_err = |e: std::io::Error| SourceError::new(path, None, format!("cannot open: {e}"));
-    let mut file = BufReader::with_capacity(256 * 1024, std::fs::File::open(path).map_err(open_err)?);
+    let mut file =
+        BufReader::with_capacity(256 * 1024, std::fs::File::open(path).map_err(open_err)?);
     let head = file.fill_buf().map_err(open_err)?.to_vec();
     let mut notes = CsvNotes::default();
 
     // UTF-16 (with BOM) is decoded whole; everything else streams as bytes.
-    let input: Box<dyn Read> = if head.starts_with(&[0xFF, 0xFE]) || head.starts_with(&[0xFE, 0xFF]) {
+    let input: Box<dyn Read> = if head.starts_with(&[0xFF, 0xFE]) || head.starts_with(&[0xFE, 0xFF])
+    {
         notes.utf16 = true;
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes).map_err(open_err)?;
@@ -100,14 +136,17 @@ pub fn read(
         .from_reader(input);
     let csv_err = |e: ::csv::Error, rows: usize, last: &str| {
         let line = e.position().map(|p| p.line() as usize);
-        let message = match e.kind() {
-            ::csv::ErrorKind::UnequalLengths { expected_len, len, .. } => format!(
+        let message =
+            match e.kind() {
+                ::csv::ErrorKind::UnequalLengths {
+                    expected_len, len, ..
+                } => format!(
                 "this row has {len} fields but the header has {expected_len}: a quote left open, \
                  or a {} inside an unquoted field",
                 if notes.delimiter == '\t' { "tab" } else { "comma" }
             ),
-            _ => format!("cannot read the CSV: {e}"),
-        };
+                _ => format!("cannot read the CSV: {e}"),
+            };
         let mut err = SourceError::new(path, line, message);
         err.read_so_far = if rows == 0 {
             "no row read before it".to_string()
@@ -117,7 +156,10 @@ pub fn read(
         err
     };
 
-    let headers = reader.byte_headers().map_err(|e| csv_err(e, 0, ""))?.clone();
+    let headers = reader
+        .byte_headers()
+        .map_err(|e| csv_err(e, 0, ""))?
+        .clone();
     let mut columns = Vec::with_capacity(headers.len());
     let mut unknown = Vec::new();
     for (i, raw) in headers.iter().enumerate() {
@@ -140,7 +182,10 @@ pub fn read(
         return Err(SourceError::new(path, Some(1), message).into());
     }
     if !columns.contains(&Column::Content) {
-        let found: Vec<String> = headers.iter().map(|h| decode(h).0.trim().to_string()).collect();
+        let found: Vec<String> = headers
+            .iter()
+            .map(|h| decode(h).0.trim().to_string())
+            .collect();
         let message = format!("no post_content column (found: {})", found.join(", "));
         return Err(SourceError::new(path, Some(1), message).into());
     }
@@ -186,7 +231,7 @@ pub fn read(
         rows += 1;
         last_title.clone_from(&post.title);
         sink(post)?;
-        if rows % 64 == 0 {
+        if rows.is_multiple_of(64) {
             progress(record.position().map_or(0, |p| p.byte()));
         }
     }
@@ -197,14 +242,23 @@ pub fn read(
 fn decode(bytes: &[u8]) -> (std::borrow::Cow<'_, str>, bool) {
     match std::str::from_utf8(bytes) {
         Ok(s) => (s.into(), false),
-        Err(_) => (encoding_rs::WINDOWS_1252.decode_without_bom_handling(bytes).0, true),
+        Err(_) => (
+            encoding_rs::WINDOWS_1252
+                .decode_without_bom_handling(bytes)
+                .0,
+            true,
+        ),
     }
 }
 
 /// Terms as exported: `a|b|c` (WP All Export) or `a, b, c`.
 fn split_terms(text: &str) -> Vec<String> {
     let sep = if text.contains('|') { '|' } else { ',' };
-    text.split(sep).map(str::trim).filter(|t| !t.is_empty()).map(String::from).collect()
+    text.split(sep)
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(String::from)
+        .collect()
 }
 
 /// Tab when the header line has more tabs than commas (outside quotes), else comma.

@@ -45,7 +45,10 @@ impl Pattern {
                     .build()
                     .expect("an escaped literal is a valid regex")
             });
-        Pattern { source: source.to_string(), regex }
+        Pattern {
+            source: source.to_string(),
+            regex,
+        }
     }
 
     pub fn is_match(&self, text: &str) -> bool {
@@ -56,20 +59,26 @@ impl Pattern {
 impl Filters {
     pub fn type_ok(&self, post: &Post) -> bool {
         match &post.post_type {
-            Some(t) => self.types.is_empty() || self.types.iter().any(|k| k.eq_ignore_ascii_case(t)),
+            Some(t) => {
+                self.types.is_empty() || self.types.iter().any(|k| k.eq_ignore_ascii_case(t))
+            }
             None => true,
         }
     }
 
     pub fn status_ok(&self, post: &Post) -> bool {
         match &post.status {
-            Some(s) => self.statuses.is_empty() || self.statuses.iter().any(|k| k.eq_ignore_ascii_case(s)),
+            Some(s) => {
+                self.statuses.is_empty() || self.statuses.iter().any(|k| k.eq_ignore_ascii_case(s))
+            }
             None => true,
         }
     }
 
     pub fn author_ok(&self, post: &Post) -> bool {
-        let Some(wanted) = &self.author else { return true };
+        let Some(wanted) = &self.author else {
+            return true;
+        };
         let wanted = wanted.trim().to_lowercase();
         [&post.author, &post.author_display]
             .into_iter()
@@ -86,7 +95,9 @@ impl Filters {
     }
 
     pub fn title_ok(&self, post: &Post) -> bool {
-        let matches = |p: &Pattern| p.is_match(&post.title) || (!post.slug.is_empty() && p.is_match(&post.slug));
+        let matches = |p: &Pattern| {
+            p.is_match(&post.title) || (!post.slug.is_empty() && p.is_match(&post.slug))
+        };
         (self.include_title.is_empty() || self.include_title.iter().any(matches))
             && !self.exclude_title.iter().any(matches)
     }
@@ -96,7 +107,9 @@ impl Filters {
             wanted.is_empty()
                 || wanted.iter().any(|w| {
                     let w = w.trim();
-                    terms.iter().any(|t| t.eq_ignore_ascii_case(w) || slugify(t) == slugify(w))
+                    terms
+                        .iter()
+                        .any(|t| t.eq_ignore_ascii_case(w) || slugify(t) == slugify(w))
                 })
         };
         has(&self.tags, &post.tags) && has(&self.categories, &post.categories)
@@ -156,7 +169,14 @@ fn parse_iso(text: &str) -> Option<DateTime> {
         minute = parts.get(1).and_then(|s| s.parse().ok()).unwrap_or(0);
         second = parts.get(2).and_then(|s| s.parse().ok()).unwrap_or(0);
     }
-    valid(DateTime { year, month, day, hour, minute, second })
+    valid(DateTime {
+        year,
+        month,
+        day,
+        hour,
+        minute,
+        second,
+    })
 }
 
 fn parse_rfc2822(text: &str) -> Option<DateTime> {
@@ -165,7 +185,9 @@ fn parse_rfc2822(text: &str) -> Option<DateTime> {
     let mut parts = text.split_whitespace();
     let day = parts.next()?.parse().ok()?;
     let month_name = parts.next()?.to_ascii_lowercase();
-    const MONTHS: [&str; 12] = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
+    const MONTHS: [&str; 12] = [
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+    ];
     let month = MONTHS.iter().position(|m| month_name.starts_with(m))? as u8 + 1;
     let year = parts.next()?.parse().ok()?;
     let time: Vec<u8> = parts
@@ -185,7 +207,12 @@ fn parse_rfc2822(text: &str) -> Option<DateTime> {
 }
 
 fn valid(d: DateTime) -> Option<DateTime> {
-    (d.year >= 1 && (1..=12).contains(&d.month) && (1..=31).contains(&d.day) && d.hour < 24 && d.minute < 60 && d.second < 61)
+    (d.year >= 1
+        && (1..=12).contains(&d.month)
+        && (1..=31).contains(&d.day)
+        && d.hour < 24
+        && d.minute < 60
+        && d.second < 61)
         .then_some(d)
 }
 
@@ -197,9 +224,23 @@ pub fn parse_bound(text: &str, end: bool) -> Result<DateTime, String> {
     let parts: Vec<&str> = text.split('-').collect();
     let whole = |year, month, day| {
         let d = if end {
-            DateTime { year, month, day, hour: 23, minute: 59, second: 59 }
+            DateTime {
+                year,
+                month,
+                day,
+                hour: 23,
+                minute: 59,
+                second: 59,
+            }
         } else {
-            DateTime { year, month, day, hour: 0, minute: 0, second: 0 }
+            DateTime {
+                year,
+                month,
+                day,
+                hour: 0,
+                minute: 0,
+                second: 0,
+            }
         };
         valid(d).ok_or_else(bad)
     };
@@ -221,7 +262,9 @@ pub fn parse_bound(text: &str, end: bool) -> Result<DateTime, String> {
 
 fn days_in_month(year: u16, month: u8) -> u8 {
     match month {
-        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        2 if (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400) => {
+            29
+        }
         2 => 28,
         4 | 6 | 9 | 11 => 30,
         _ => 31,
@@ -235,14 +278,31 @@ mod tests {
     #[test]
     fn dates() {
         let d = parse_date("2008-09-03 09:59:54").unwrap();
-        assert_eq!((d.year, d.month, d.day, d.hour, d.minute, d.second), (2008, 9, 3, 9, 59, 54));
-        assert_eq!(parse_date("2017-02-26 00:18:43 +0100").unwrap().to_string(), "2017-02-26");
-        assert_eq!(parse_date("Thu, 05 Jan 2012 14:30:46 +0000").unwrap().to_string(), "2012-01-05");
+        assert_eq!(
+            (d.year, d.month, d.day, d.hour, d.minute, d.second),
+            (2008, 9, 3, 9, 59, 54)
+        );
+        assert_eq!(
+            parse_date("2017-02-26 00:18:43 +0100").unwrap().to_string(),
+            "2017-02-26"
+        );
+        assert_eq!(
+            parse_date("Thu, 05 Jan 2012 14:30:46 +0000")
+                .unwrap()
+                .to_string(),
+            "2012-01-05"
+        );
         assert_eq!(parse_date("0000-00-00 00:00:00"), None);
         assert_eq!(parse_date("yesterday"), None);
         assert_eq!(parse_bound("2020", true).unwrap().to_string(), "2020-12-31");
-        assert_eq!(parse_bound("2020-02", true).unwrap().to_string(), "2020-02-29");
-        assert_eq!(parse_bound("2020-02", false).unwrap().to_string(), "2020-02-01");
+        assert_eq!(
+            parse_bound("2020-02", true).unwrap().to_string(),
+            "2020-02-29"
+        );
+        assert_eq!(
+            parse_bound("2020-02", false).unwrap().to_string(),
+            "2020-02-01"
+        );
         assert!(parse_bound("2020-13-01", false).is_err());
         assert!(parse_bound("soon", false).is_err());
     }

@@ -29,8 +29,16 @@ impl Value {
     /// Jekyll allows `categories: linux shell` (space-separated) as well as lists.
     fn terms(&self) -> Vec<String> {
         match self {
-            Value::List(items) => items.iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
-            Value::Text(s) if s.contains(',') => s.split(',').map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect(),
+            Value::List(items) => items
+                .iter()
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect(),
+            Value::Text(s) if s.contains(',') => s
+                .split(',')
+                .map(|t| t.trim().to_string())
+                .filter(|t| !t.is_empty())
+                .collect(),
             Value::Text(s) => s.split_whitespace().map(String::from).collect(),
         }
     }
@@ -53,7 +61,11 @@ pub fn split_front_matter(path: &Path, text: &str) -> Result<Document, SourceErr
         "---" => ("---", false),
         "+++" => ("+++", true),
         _ => {
-            return Ok(Document { front: BTreeMap::new(), body: text.to_string(), body_line: 1 });
+            return Ok(Document {
+                front: BTreeMap::new(),
+                body: text.to_string(),
+                body_line: 1,
+            });
         }
     };
     let mut offset = text.find('\n').map_or(text.len(), |i| i + 1);
@@ -64,7 +76,9 @@ pub fn split_front_matter(path: &Path, text: &str) -> Result<Document, SourceErr
             let message = format!("front matter opened with {fence} on line 1 is never closed; add a {fence} line after it");
             return Err(SourceError::new(path, Some(1), message));
         }
-        let end = text[offset..].find('\n').map_or(text.len(), |i| offset + i + 1);
+        let end = text[offset..]
+            .find('\n')
+            .map_or(text.len(), |i| offset + i + 1);
         let line = text[offset..end].trim_end();
         if line == fence || (!toml && line == "...") {
             let front_text = &text[start..offset];
@@ -73,7 +87,11 @@ pub fn split_front_matter(path: &Path, text: &str) -> Result<Document, SourceErr
             } else {
                 parse_yaml(path, front_text)?
             };
-            return Ok(Document { front, body: text[end..].to_string(), body_line: line_no + 1 });
+            return Ok(Document {
+                front,
+                body: text[end..].to_string(),
+                body_line: line_no + 1,
+            });
         }
         offset = end;
         line_no += 1;
@@ -84,7 +102,11 @@ fn parse_toml(path: &Path, text: &str) -> Result<BTreeMap<String, Value>, Source
     let table: toml::Table = toml::from_str(text).map_err(|e| {
         // toml's span is relative to the front matter, which starts on line 2.
         let line = e.span().map(|s| text[..s.start].matches('\n').count() + 2);
-        SourceError::new(path, line, format!("bad TOML front matter: {}", e.message()))
+        SourceError::new(
+            path,
+            line,
+            format!("bad TOML front matter: {}", e.message()),
+        )
     })?;
     let mut out = BTreeMap::new();
     for (key, value) in table {
@@ -116,7 +138,10 @@ fn parse_yaml(path: &Path, text: &str) -> Result<BTreeMap<String, Value>, Source
         let line = lines[i];
         let line_no = i + 2;
         i += 1;
-        if line.trim().is_empty() || line.trim_start().starts_with('#') || line.starts_with([' ', '\t', '-']) {
+        if line.trim().is_empty()
+            || line.trim_start().starts_with('#')
+            || line.starts_with([' ', '\t', '-'])
+        {
             continue;
         }
         let Some((key, rest)) = line.split_once(':') else {
@@ -128,7 +153,9 @@ fn parse_yaml(path: &Path, text: &str) -> Result<BTreeMap<String, Value>, Source
         let value = if rest.is_empty() {
             // A `- item` list (or a nested map, which posts don't need) on the following lines.
             let mut items = Vec::new();
-            while i < lines.len() && (lines[i].starts_with([' ', '\t', '-']) || lines[i].trim().is_empty()) {
+            while i < lines.len()
+                && (lines[i].starts_with([' ', '\t', '-']) || lines[i].trim().is_empty())
+            {
                 if let Some(item) = lines[i].trim().strip_prefix('-') {
                     items.push(unquote(item.trim()));
                 }
@@ -138,17 +165,30 @@ fn parse_yaml(path: &Path, text: &str) -> Result<BTreeMap<String, Value>, Source
         } else if rest.starts_with('|') || rest.starts_with('>') {
             let folded = rest.starts_with('>');
             let mut parts = Vec::new();
-            while i < lines.len() && (lines[i].starts_with([' ', '\t']) || lines[i].trim().is_empty()) {
+            while i < lines.len()
+                && (lines[i].starts_with([' ', '\t']) || lines[i].trim().is_empty())
+            {
                 parts.push(lines[i].trim());
                 i += 1;
             }
-            Value::Text(parts.join(if folded { " " } else { "\n" }).trim().to_string())
+            Value::Text(
+                parts
+                    .join(if folded { " " } else { "\n" })
+                    .trim()
+                    .to_string(),
+            )
         } else if let Some(inner) = rest.strip_prefix('[') {
             let Some(inner) = inner.strip_suffix(']') else {
                 let message = format!("the list for {key:?} is not closed with ]");
                 return Err(SourceError::new(path, Some(line_no), message));
             };
-            Value::List(split_flow(inner).into_iter().map(|s| unquote(&s)).filter(|s| !s.is_empty()).collect())
+            Value::List(
+                split_flow(inner)
+                    .into_iter()
+                    .map(|s| unquote(&s))
+                    .filter(|s| !s.is_empty())
+                    .collect(),
+            )
         } else {
             Value::Text(unquote(rest))
         };
@@ -164,7 +204,9 @@ fn strip_comment(text: &str) -> &str {
         match (c, quote) {
             ('"' | '\'', None) => quote = Some(c),
             (q, Some(open)) if q == open => quote = None,
-            ('#', None) if i > 0 && text[..i].ends_with([' ', '\t']) => return text[..i].trim_end(),
+            ('#', None) if i > 0 && text[..i].ends_with([' ', '\t']) => {
+                return text[..i].trim_end()
+            }
             _ => {}
         }
     }
@@ -195,7 +237,9 @@ fn split_flow(text: &str) -> Vec<String> {
 fn unquote(text: &str) -> String {
     let t = text.trim();
     if t.len() >= 2 && t.starts_with('"') && t.ends_with('"') {
-        t[1..t.len() - 1].replace("\\\"", "\"").replace("\\\\", "\\")
+        t[1..t.len() - 1]
+            .replace("\\\"", "\"")
+            .replace("\\\\", "\\")
     } else if t.len() >= 2 && t.starts_with('\'') && t.ends_with('\'') {
         t[1..t.len() - 1].replace("''", "'")
     } else {
@@ -235,10 +279,15 @@ pub fn list_files(path: &Path, extensions: &[&str]) -> std::io::Result<Vec<PathB
 
 /// Reads one markdown post.
 pub fn read_post(path: &Path) -> Result<Post, SourceError> {
-    let bytes = std::fs::read(path).map_err(|e| SourceError::new(path, None, format!("cannot read: {e}")))?;
+    let bytes = std::fs::read(path)
+        .map_err(|e| SourceError::new(path, None, format!("cannot read: {e}")))?;
     let text = String::from_utf8(bytes).map_err(|e| {
         let offset = e.utf8_error().valid_up_to();
-        let line = e.as_bytes()[..offset].iter().filter(|&&b| b == b'\n').count() + 1;
+        let line = e.as_bytes()[..offset]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1;
         SourceError::new(path, Some(line), "not valid UTF-8; save the file as UTF-8")
     })?;
     let doc = split_front_matter(path, &text)?;
@@ -248,8 +297,16 @@ pub fn read_post(path: &Path) -> Result<Post, SourceError> {
 /// Builds a post from a parsed document and its path (date and slug from a Jekyll file name).
 pub fn post_from_document(path: &Path, doc: Document) -> Post {
     let front = &doc.front;
-    let get = |key: &str| front.get(key).map(Value::text).filter(|s| !s.trim().is_empty());
-    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let get = |key: &str| {
+        front
+            .get(key)
+            .map(Value::text)
+            .filter(|s| !s.trim().is_empty())
+    };
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let (file_date, file_slug) = match parse_date(stem.get(..10).unwrap_or("")) {
         Some(d) if stem.as_bytes().get(10) == Some(&b'-') => (Some(d), stem[11..].to_string()),
         Some(d) => (Some(d), String::new()),
@@ -286,9 +343,16 @@ pub fn post_from_document(path: &Path, doc: Document) -> Post {
         .find(|l| !l.trim().is_empty())
         .and_then(|l| l.trim().strip_prefix("# "))
         .map(|h| h.trim().to_string());
-    post.title = get("title").map(|t| t.trim().to_string()).or_else(|| first_heading.clone()).unwrap_or_else(|| {
-        if post.slug.is_empty() { stem.clone() } else { post.slug.replace('-', " ") }
-    });
+    post.title = get("title")
+        .map(|t| t.trim().to_string())
+        .or_else(|| first_heading.clone())
+        .unwrap_or_else(|| {
+            if post.slug.is_empty() {
+                stem.clone()
+            } else {
+                post.slug.replace('-', " ")
+            }
+        });
     if let Some(h) = &first_heading {
         if h.eq_ignore_ascii_case(&post.title) {
             let start = body.find("# ").unwrap_or(0);
@@ -308,8 +372,14 @@ mod tests {
         let text = "---\ntitle: \"A: b\" # note\ndate: 2017-02-26 00:18:43 +0100\ncategories: linux shell\ntags: [a, \"b, c\"]\nredirect_from:\n  - /post/x\n  - /post/y\ndraft: true\n---\n# A: b\n\nBody.\n";
         let doc = split_front_matter(Path::new("x.md"), text).unwrap();
         assert_eq!(doc.front["title"], Value::Text("A: b".into()));
-        assert_eq!(doc.front["tags"], Value::List(vec!["a".into(), "b, c".into()]));
-        assert_eq!(doc.front["redirect_from"], Value::List(vec!["/post/x".into(), "/post/y".into()]));
+        assert_eq!(
+            doc.front["tags"],
+            Value::List(vec!["a".into(), "b, c".into()])
+        );
+        assert_eq!(
+            doc.front["redirect_from"],
+            Value::List(vec!["/post/x".into(), "/post/y".into()])
+        );
         assert_eq!(doc.body_line, 11);
         let post = post_from_document(Path::new("2017-02-26-a-b.md"), doc);
         assert_eq!(post.title, "A: b");
@@ -321,16 +391,25 @@ mod tests {
 
     #[test]
     fn unclosed_front_matter_is_an_error() {
-        let err = split_front_matter(Path::new("x.md"), "---\ntitle: x\n\nbody\n").err().unwrap();
+        let err = split_front_matter(Path::new("x.md"), "---\ntitle: x\n\nbody\n")
+            .err()
+            .unwrap();
         assert_eq!(err.line, Some(1));
         assert!(err.message.contains("never closed"));
     }
 
     #[test]
     fn toml_front_matter() {
-        let doc = split_front_matter(Path::new("x.md"), "+++\ntitle = \"T\"\ntags = [\"a\"]\ndraft = false\n+++\nHi\n").unwrap();
+        let doc = split_front_matter(
+            Path::new("x.md"),
+            "+++\ntitle = \"T\"\ntags = [\"a\"]\ndraft = false\n+++\nHi\n",
+        )
+        .unwrap();
         let post = post_from_document(Path::new("x.md"), doc);
-        assert_eq!((post.title.as_str(), post.status.as_deref()), ("T", Some("publish")));
+        assert_eq!(
+            (post.title.as_str(), post.status.as_deref()),
+            ("T", Some("publish"))
+        );
         assert_eq!(post.tags, ["a"]);
     }
 }

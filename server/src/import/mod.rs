@@ -75,10 +75,16 @@ impl SourceSpec {
                 _ => None,
             };
             if kind.is_some() && !path.is_empty() {
-                return SourceSpec { path: PathBuf::from(path), kind };
+                return SourceSpec {
+                    path: PathBuf::from(path),
+                    kind,
+                };
             }
         }
-        SourceSpec { path: PathBuf::from(text), kind: None }
+        SourceSpec {
+            path: PathBuf::from(text),
+            kind: None,
+        }
     }
 }
 
@@ -128,8 +134,26 @@ impl BuildConfig {
             ($($f:ident),*) => { BuildConfig { $($f: over.$f.or(self.$f)),* } };
         }
         pick!(
-            author, since, until, status, post_type, include_title, exclude_title, tags, categories, min_tokens,
-            max_tokens, format, system, user_template, separator, stop, split, seed, speaker, model
+            author,
+            since,
+            until,
+            status,
+            post_type,
+            include_title,
+            exclude_title,
+            tags,
+            categories,
+            min_tokens,
+            max_tokens,
+            format,
+            system,
+            user_template,
+            separator,
+            stop,
+            split,
+            seed,
+            speaker,
+            model
         )
     }
 }
@@ -176,10 +200,30 @@ impl BuildOptions {
             types: list(cfg.post_type, "post"),
             statuses: list(cfg.status, "publish"),
             author: cfg.author.clone().filter(|a| !a.trim().is_empty()),
-            since: cfg.since.as_deref().map(|s| filters::parse_bound(s, false)).transpose().map_err(|e| format!("--since: {e}"))?,
-            until: cfg.until.as_deref().map(|s| filters::parse_bound(s, true)).transpose().map_err(|e| format!("--until: {e}"))?,
-            include_title: cfg.include_title.unwrap_or_default().iter().map(|p| filters::Pattern::new(p)).collect(),
-            exclude_title: cfg.exclude_title.unwrap_or_default().iter().map(|p| filters::Pattern::new(p)).collect(),
+            since: cfg
+                .since
+                .as_deref()
+                .map(|s| filters::parse_bound(s, false))
+                .transpose()
+                .map_err(|e| format!("--since: {e}"))?,
+            until: cfg
+                .until
+                .as_deref()
+                .map(|s| filters::parse_bound(s, true))
+                .transpose()
+                .map_err(|e| format!("--until: {e}"))?,
+            include_title: cfg
+                .include_title
+                .unwrap_or_default()
+                .iter()
+                .map(|p| filters::Pattern::new(p))
+                .collect(),
+            exclude_title: cfg
+                .exclude_title
+                .unwrap_or_default()
+                .iter()
+                .map(|p| filters::Pattern::new(p))
+                .collect(),
             tags: cfg.tags.unwrap_or_default(),
             categories: cfg.categories.unwrap_or_default(),
         };
@@ -190,7 +234,10 @@ impl BuildOptions {
         }
         let model = cfg.model.unwrap_or_else(|| workspace.target_model.clone());
         let info = crate::tokens::lookup(&model).ok_or_else(|| {
-            let known: Vec<&str> = crate::tokens::models::MODELS.iter().map(|m| m.name).collect();
+            let known: Vec<&str> = crate::tokens::models::MODELS
+                .iter()
+                .map(|m| m.name)
+                .collect();
             format!("unknown model {model:?}; use one of {}", known.join(", "))
         })?;
         let format_name = cfg.format.unwrap_or_else(|| {
@@ -201,21 +248,34 @@ impl BuildOptions {
             }
             .to_string()
         });
-        let user_template = cfg.user_template.unwrap_or_else(|| output::DEFAULT_USER_TEMPLATE.to_string());
+        let user_template = cfg
+            .user_template
+            .unwrap_or_else(|| output::DEFAULT_USER_TEMPLATE.to_string());
         check_template(&user_template)?;
         let format = match format_name.as_str() {
-            "chat" => Format::Chat { system: cfg.system.unwrap_or_else(|| output::DEFAULT_SYSTEM.to_string()), user_template },
+            "chat" => Format::Chat {
+                system: cfg
+                    .system
+                    .unwrap_or_else(|| output::DEFAULT_SYSTEM.to_string()),
+                user_template,
+            },
             "prompt-completion" | "completion" | "legacy" => Format::PromptCompletion {
                 user_template,
                 separator: cfg
                     .separator
                     .or_else(|| workspace.legacy.separator.clone())
                     .unwrap_or_else(|| output::DEFAULT_SEPARATOR.to_string()),
-                stop: cfg.stop.or_else(|| workspace.legacy.stop.clone()).unwrap_or_else(|| output::DEFAULT_STOP.to_string()),
+                stop: cfg
+                    .stop
+                    .or_else(|| workspace.legacy.stop.clone())
+                    .unwrap_or_else(|| output::DEFAULT_STOP.to_string()),
             },
             other => return Err(format!("--format {other:?}: use chat or prompt-completion")),
         };
-        if let Format::PromptCompletion { separator, stop, .. } = &format {
+        if let Format::PromptCompletion {
+            separator, stop, ..
+        } = &format
+        {
             if separator.is_empty() || stop.is_empty() {
                 return Err("the separator and stop sequence must not be empty".into());
             }
@@ -223,8 +283,12 @@ impl BuildOptions {
         let split = match cfg.split {
             None => None,
             Some(f) if f > 0.0 && f < 1.0 => Some((f, cfg.seed.unwrap_or(0))),
-            Some(f) if f == 0.0 => None,
-            Some(f) => return Err(format!("--split {f}: use a fraction between 0 and 1, e.g. 0.1")),
+            Some(0.0) => None,
+            Some(f) => {
+                return Err(format!(
+                    "--split {f}: use a fraction between 0 and 1, e.g. 0.1"
+                ))
+            }
         };
         if let (Some(min), Some(max)) = (cfg.min_tokens, cfg.max_tokens) {
             if min > max {
@@ -233,7 +297,10 @@ impl BuildOptions {
         }
         let mut lint_config = workspace.clone();
         lint_config.target_model = info.name.to_string();
-        if let Format::PromptCompletion { separator, stop, .. } = &format {
+        if let Format::PromptCompletion {
+            separator, stop, ..
+        } = &format
+        {
             lint_config.format = FormatSetting::PromptCompletion;
             lint_config.legacy.separator = Some(separator.clone());
             lint_config.legacy.stop = Some(stop.clone());
@@ -265,7 +332,14 @@ fn check_template(template: &str) -> Result<(), String> {
         let Some(close) = after.find('}') else { break };
         let name = &after[..close];
         if !output::PLACEHOLDERS.contains(&name) {
-            return Err(format!("--user-template: unknown placeholder {{{name}}}; use {}", output::PLACEHOLDERS.iter().map(|p| format!("{{{p}}}")).collect::<Vec<_>>().join(", ")));
+            return Err(format!(
+                "--user-template: unknown placeholder {{{name}}}; use {}",
+                output::PLACEHOLDERS
+                    .iter()
+                    .map(|p| format!("{{{p}}}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
         }
         rest = &after[close + 1..];
     }
@@ -291,15 +365,19 @@ pub struct Progress {
 #[derive(Debug)]
 pub struct BuildError {
     pub message: String,
-    pub source_error: Option<SourceError>,
-    pub report: Option<BuildReport>,
+    pub source_error: Option<Box<SourceError>>,
+    pub report: Option<Box<BuildReport>>,
 }
 
 impl fmt::Display for BuildError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.message)?;
         if let Some(report) = &self.report {
-            write!(f, "\nread before the error: {}; no output written", report.summary_line())?;
+            write!(
+                f,
+                "\nread before the error: {}; no output written",
+                report.summary_line()
+            )?;
         }
         Ok(())
     }
@@ -309,23 +387,47 @@ impl std::error::Error for BuildError {}
 
 impl BuildError {
     fn options(message: impl Into<String>) -> BuildError {
-        BuildError { message: message.into(), source_error: None, report: None }
+        BuildError {
+            message: message.into(),
+            source_error: None,
+            report: None,
+        }
     }
 }
 
 /// Builds the dataset. `progress` is called every few items and after each source.
-pub fn build(options: &BuildOptions, progress: &mut dyn FnMut(&Progress)) -> Result<BuildReport, BuildError> {
+pub fn build(
+    options: &BuildOptions,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<BuildReport, BuildError> {
     let started = std::time::Instant::now();
     let files = plan(options)?;
-    let writer = output::Writer::create(&options.output)
-        .map_err(|e| BuildError::options(format!("{}: cannot create the output: {e}", options.output.display())))?;
+    let writer = output::Writer::create(&options.output).map_err(|e| {
+        BuildError::options(format!(
+            "{}: cannot create the output: {e}",
+            options.output.display()
+        ))
+    })?;
     let mut builder = Builder::new(options, writer);
 
     for (i, spec) in options.sources.iter().enumerate() {
-        let mut kinds: Vec<&str> = files.iter().filter(|f| f.2 == i).map(|f| f.1.name()).collect();
+        let mut kinds: Vec<&str> = files
+            .iter()
+            .filter(|f| f.2 == i)
+            .map(|f| f.1.name())
+            .collect();
         kinds.dedup();
-        let kind = if kinds.len() == 1 { kinds[0].to_string() } else { kinds.join("+") };
-        builder.report.sources.push(SourceReport { path: spec.path.clone(), kind, items: 0, notes: Vec::new() });
+        let kind = if kinds.len() == 1 {
+            kinds[0].to_string()
+        } else {
+            kinds.join("+")
+        };
+        builder.report.sources.push(SourceReport {
+            path: spec.path.clone(),
+            kind,
+            items: 0,
+            notes: Vec::new(),
+        });
     }
     let source_count = files.len();
     for (index, (path, kind, spec_index)) in files.iter().enumerate() {
@@ -349,8 +451,12 @@ pub fn build(options: &BuildOptions, progress: &mut dyn FnMut(&Progress)) -> Res
             builder.report.seconds = started.elapsed().as_secs_f64();
             let report = builder.partial_report();
             drop(builder); // deletes the temp output
-            let source_error = err.downcast_ref::<SourceError>().cloned();
-            return Err(BuildError { message: format!("{err:#}"), source_error, report: Some(report) });
+            let source_error = err.downcast_ref::<SourceError>().cloned().map(Box::new);
+            return Err(BuildError {
+                message: format!("{err:#}"),
+                source_error,
+                report: Some(Box::new(report)),
+            });
         }
         builder.report.bytes_read += bytes_total;
         last.bytes_read = bytes_total;
@@ -358,7 +464,9 @@ pub fn build(options: &BuildOptions, progress: &mut dyn FnMut(&Progress)) -> Res
         last.examples_written = builder.writer_lines();
         progress(&last);
     }
-    let mut report = builder.finish().map_err(|e| BuildError::options(format!("{}: {e}", options.output.display())))?;
+    let mut report = builder
+        .finish()
+        .map_err(|e| BuildError::options(format!("{}: {e}", options.output.display())))?;
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
 }
@@ -368,7 +476,8 @@ fn plan(options: &BuildOptions) -> Result<Vec<(PathBuf, SourceKind, usize)>, Bui
     let mut files = Vec::new();
     for (index, spec) in options.sources.iter().enumerate() {
         let path = &spec.path;
-        let meta = std::fs::metadata(path).map_err(|e| BuildError::options(format!("{}: {e}", path.display())))?;
+        let meta = std::fs::metadata(path)
+            .map_err(|e| BuildError::options(format!("{}: {e}", path.display())))?;
         if meta.is_dir() {
             let exts: &[&str] = match spec.kind {
                 Some(SourceKind::Markdown) => &["md", "markdown"],
@@ -377,9 +486,14 @@ fn plan(options: &BuildOptions) -> Result<Vec<(PathBuf, SourceKind, usize)>, Bui
                 Some(SourceKind::Csv) => &["csv", "tsv"],
                 None => &["md", "markdown", "txt", "vtt", "srt"],
             };
-            let listed = markdown::list_files(path, exts).map_err(|e| BuildError::options(format!("{}: {e}", path.display())))?;
+            let listed = markdown::list_files(path, exts)
+                .map_err(|e| BuildError::options(format!("{}: {e}", path.display())))?;
             if listed.is_empty() {
-                return Err(BuildError::options(format!("{}: no {} files in this folder", path.display(), exts.join("/"))));
+                return Err(BuildError::options(format!(
+                    "{}: no {} files in this folder",
+                    path.display(),
+                    exts.join("/")
+                )));
             }
             for file in listed {
                 let kind = classify(&file, spec.kind).map_err(BuildError::options)?;
@@ -396,9 +510,17 @@ fn plan(options: &BuildOptions) -> Result<Vec<(PathBuf, SourceKind, usize)>, Bui
         targets.push(output::validation_path(&options.output));
     }
     for target in &targets {
-        let Ok(target) = std::fs::canonicalize(target) else { continue };
-        if let Some((file, _, _)) = files.iter().find(|(f, _, _)| std::fs::canonicalize(f).ok().as_ref() == Some(&target)) {
-            return Err(BuildError::options(format!("{}: refusing to overwrite a source file; choose another -o", file.display())));
+        let Ok(target) = std::fs::canonicalize(target) else {
+            continue;
+        };
+        if let Some((file, _, _)) = files
+            .iter()
+            .find(|(f, _, _)| std::fs::canonicalize(f).ok().as_ref() == Some(&target))
+        {
+            return Err(BuildError::options(format!(
+                "{}: refusing to overwrite a source file; choose another -o",
+                file.display()
+            )));
         }
     }
     Ok(files)
@@ -409,13 +531,18 @@ fn classify(path: &Path, forced: Option<SourceKind>) -> Result<SourceKind, Strin
     if let Some(kind) = forced {
         return Ok(kind);
     }
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
     Ok(match ext.as_str() {
         "xml" | "wxr" => SourceKind::Wxr,
         "csv" | "tsv" => SourceKind::Csv,
         "txt" | "vtt" | "srt" => SourceKind::Transcript,
         "md" | "markdown" => {
-            let head = wxr::head(path, 16 * 1024).map_err(|e| format!("{}: {e}", path.display()))?;
+            let head =
+                wxr::head(path, 16 * 1024).map_err(|e| format!("{}: {e}", path.display()))?;
             if transcript::looks_like_transcript(&String::from_utf8_lossy(&head)) {
                 SourceKind::Transcript
             } else {
@@ -440,7 +567,11 @@ fn classify(path: &Path, forced: Option<SourceKind>) -> Result<SourceKind, Strin
 enum Outcome {
     Empty,
     Lint(Vec<String>),
-    Kept { line: String, summary: RecordSummary, fixes: Vec<String> },
+    Kept {
+        line: String,
+        summary: RecordSummary,
+        fixes: Vec<String>,
+    },
 }
 
 struct Processed {
@@ -472,7 +603,9 @@ struct Builder<'a> {
 impl<'a> Builder<'a> {
     fn new(options: &'a BuildOptions, writer: output::Writer) -> Builder<'a> {
         let lint = LintOptions::new(&options.lint_config);
-        let max_tokens = options.max_tokens.unwrap_or(lint.counter.model.max_training_tokens);
+        let max_tokens = options
+            .max_tokens
+            .unwrap_or(lint.counter.model.max_training_tokens);
         Builder {
             options,
             lint,
@@ -522,20 +655,38 @@ impl<'a> Builder<'a> {
                 };
                 if let Ok((_, notes)) = &r {
                     let source = &mut self.report.sources[source];
-                    source.notes.push(format!("{}-separated", if notes.delimiter == '\t' { "tab" } else { "comma" }));
+                    source.notes.push(format!(
+                        "{}-separated",
+                        if notes.delimiter == '\t' {
+                            "tab"
+                        } else {
+                            "comma"
+                        }
+                    ));
                     if notes.utf16 {
                         source.notes.push("decoded from UTF-16".into());
                     }
                     if !notes.windows_1252_lines.is_empty() {
-                        let shown: Vec<String> = notes.windows_1252_lines.iter().take(10).map(u64::to_string).collect();
-                        let more = if notes.windows_1252_lines.len() > 10 { ", ..." } else { "" };
+                        let shown: Vec<String> = notes
+                            .windows_1252_lines
+                            .iter()
+                            .take(10)
+                            .map(u64::to_string)
+                            .collect();
+                        let more = if notes.windows_1252_lines.len() > 10 {
+                            ", ..."
+                        } else {
+                            ""
+                        };
                         let message = format!(
                             "{} rows were not valid UTF-8 and were decoded as Windows-1252 (lines {}{more}): mixed encodings, check them",
                             notes.windows_1252_lines.len(),
                             shown.join(", ")
                         );
                         source.notes.push(message.clone());
-                        self.report.warnings.push(format!("{}: {message}", path.display()));
+                        self.report
+                            .warnings
+                            .push(format!("{}: {message}", path.display()));
                     }
                 }
                 r.map(|_| ())
@@ -552,7 +703,9 @@ impl<'a> Builder<'a> {
                 self.report.clean.transcript_artefacts += counts.artefacts;
                 if counts.turns_kept == 0 {
                     let speakers = self.options.speaker.as_deref().unwrap_or("");
-                    self.report.warnings.push(format!("{}: no turns by {speakers:?}", path.display()));
+                    self.report
+                        .warnings
+                        .push(format!("{}: no turns by {speakers:?}", path.display()));
                 }
                 self.accept(post)
             }
@@ -594,7 +747,10 @@ impl<'a> Builder<'a> {
     }
 
     fn drop_at(&mut self, stage: Stage) {
-        let i = STAGES.iter().position(|s| *s == stage).expect("known stage");
+        let i = STAGES
+            .iter()
+            .position(|s| *s == stage)
+            .expect("known stage");
         self.dropped[i] += 1;
     }
 
@@ -607,7 +763,11 @@ impl<'a> Builder<'a> {
         let batch = std::mem::take(&mut self.batch);
         self.batch_bytes = 0;
         let (format, lint) = (&self.options.format, &self.lint);
-        let processed: Vec<Processed> = batch.par_iter().with_min_len(4).map(|post| process(post, format, lint)).collect();
+        let processed: Vec<Processed> = batch
+            .par_iter()
+            .with_min_len(4)
+            .map(|post| process(post, format, lint))
+            .collect();
         drop(batch);
         for p in processed {
             self.report.clean.add(&p.stats);
@@ -619,15 +779,23 @@ impl<'a> Builder<'a> {
                         *self.report.lint_drops.entry(rule).or_default() += 1;
                     }
                 }
-                Outcome::Kept { line, summary, fixes } => {
+                Outcome::Kept {
+                    line,
+                    summary,
+                    fixes,
+                } => {
                     if let Some(hash) = summary.content_hash {
                         if !self.seen.insert(hash) {
                             self.drop_at(Stage::Duplicate);
                             continue;
                         }
                     }
-                    let tokens = summary.tokens.unwrap_or_else(|| self.lint.counter.count(&line));
-                    if tokens > self.max_tokens || self.options.min_tokens.is_some_and(|m| tokens < m) {
+                    let tokens = summary
+                        .tokens
+                        .unwrap_or_else(|| self.lint.counter.count(&line));
+                    if tokens > self.max_tokens
+                        || self.options.min_tokens.is_some_and(|m| tokens < m)
+                    {
                         self.drop_at(Stage::Tokens);
                         continue;
                     }
@@ -661,10 +829,17 @@ impl<'a> Builder<'a> {
                     [s] if s == "publish" => ("published".into(), true),
                     statuses => (format!("with status {}", statuses.join("/")), true),
                 },
-                Stage::Author => (format!("by {}", f.author.as_deref().unwrap_or("any author")), f.author.is_some()),
+                Stage::Author => (
+                    format!("by {}", f.author.as_deref().unwrap_or("any author")),
+                    f.author.is_some(),
+                ),
                 Stage::Date => {
-                    let show = |d: Option<post::DateTime>| d.map(|d| d.to_string()).unwrap_or_default();
-                    (format!("dated {}..{}", show(f.since), show(f.until)), f.has_dates())
+                    let show =
+                        |d: Option<post::DateTime>| d.map(|d| d.to_string()).unwrap_or_default();
+                    (
+                        format!("dated {}..{}", show(f.since), show(f.until)),
+                        f.has_dates(),
+                    )
                 }
                 Stage::Title => ("after title filters".into(), f.has_titles()),
                 Stage::Terms => ("with the tags/categories".into(), f.has_terms()),
@@ -675,12 +850,22 @@ impl<'a> Builder<'a> {
                 Stage::Tokens => {
                     let min = self.options.min_tokens.unwrap_or(0);
                     (
-                        format!("within {}-{} tokens", report::thousands(min), report::thousands(self.max_tokens)),
+                        format!(
+                            "within {}-{} tokens",
+                            report::thousands(min),
+                            report::thousands(self.max_tokens)
+                        ),
                         self.options.min_tokens.is_some() || self.options.max_tokens.is_some(),
                     )
                 }
             };
-            out.push(StageCount { stage: *stage, label, kept, dropped: self.dropped[i], active });
+            out.push(StageCount {
+                stage: *stage,
+                label,
+                kept,
+                dropped: self.dropped[i],
+                active,
+            });
         }
         out
     }
@@ -700,25 +885,41 @@ impl<'a> Builder<'a> {
         let templated: HashSet<usize> = lint::dataset_findings(&refs, &self.lint)
             .into_iter()
             .filter(|f| f.rule == "templated")
-            .filter_map(|f| self.summaries.binary_search_by_key(&f.span.start, |(_, start, _)| *start).ok())
+            .filter_map(|f| {
+                self.summaries
+                    .binary_search_by_key(&f.span.start, |(_, start, _)| *start)
+                    .ok()
+            })
             .collect();
         drop(refs);
-        let keep: Vec<bool> = (0..self.summaries.len()).map(|i| !templated.contains(&i)).collect();
+        let keep: Vec<bool> = (0..self.summaries.len())
+            .map(|i| !templated.contains(&i))
+            .collect();
         for _ in 0..templated.len() {
             self.drop_at(Stage::Templated);
         }
         let mut report = std::mem::take(&mut self.report);
         report.stages = self.stages();
-        let tokens: Vec<usize> = self.summaries.iter().zip(&keep).filter(|(_, k)| **k).map(|(s, _)| s.2).collect();
+        let tokens: Vec<usize> = self
+            .summaries
+            .iter()
+            .zip(&keep)
+            .filter(|(_, k)| **k)
+            .map(|(s, _)| s.2)
+            .collect();
         report.tokens = TokenStats::from_counts(&self.options.model, tokens);
         // What the linter still says about the dataset as a whole (its size).
         let refs = line_refs(&self.summaries, Some(&keep));
-        let mut findings: Vec<String> =
-            lint::dataset_findings(&refs, &self.lint).into_iter().map(|f| format!("{}: {}", f.rule, f.message)).collect();
+        let mut findings: Vec<String> = lint::dataset_findings(&refs, &self.lint)
+            .into_iter()
+            .map(|f| format!("{}: {}", f.rule, f.message))
+            .collect();
         findings.dedup();
         report.dataset_findings = findings;
         if report.kept() == 0 {
-            report.warnings.push("no examples were written: loosen the filters (see the stages above)".into());
+            report
+                .warnings
+                .push("no examples were written: loosen the filters (see the stages above)".into());
         }
         let writer = self.writer.take().expect("open");
         let keep = (!templated.is_empty()).then_some(keep);
@@ -729,12 +930,19 @@ impl<'a> Builder<'a> {
 
 /// Line references over the written records (optionally only the kept ones), as the linter's
 /// dataset rules take them.
-fn line_refs<'s>(summaries: &'s [(RecordSummary, usize, usize)], keep: Option<&[bool]>) -> Vec<LineRef<'s>> {
+fn line_refs<'s>(
+    summaries: &'s [(RecordSummary, usize, usize)],
+    keep: Option<&[bool]>,
+) -> Vec<LineRef<'s>> {
     summaries
         .iter()
         .enumerate()
         .filter(|(i, _)| keep.is_none_or(|k| k[*i]))
-        .map(|(index, (summary, start, _))| LineRef { index, full_span: *start..*start + 1, summary })
+        .map(|(index, (summary, start, _))| LineRef {
+            index,
+            full_span: *start..*start + 1,
+            summary,
+        })
         .collect()
 }
 
@@ -751,12 +959,19 @@ fn process(post: &Post, format: &Format, lint: &LintOptions) -> Processed {
         title = post.slug.replace('-', " ");
     }
     if text.trim().is_empty() || title.is_empty() {
-        return Processed { stats, outcome: Outcome::Empty };
+        return Processed {
+            stats,
+            outcome: Outcome::Empty,
+        };
     }
     let fields = output::TemplateFields {
         title: &title,
         date: post.date.map(|d| d.to_string()).unwrap_or_default(),
-        author: post.author_display.as_deref().or(post.author.as_deref()).unwrap_or(""),
+        author: post
+            .author_display
+            .as_deref()
+            .or(post.author.as_deref())
+            .unwrap_or(""),
         tags: post.tags.join(", "),
         categories: post.categories.join(", "),
         slug: &post.slug,
@@ -768,22 +983,58 @@ fn process(post: &Post, format: &Format, lint: &LintOptions) -> Processed {
     for _ in 0..3 {
         let result = lint::lint_line(&line, lint);
         if !result.findings.iter().any(|f| blocking(&f)) {
-            return Processed { stats, outcome: Outcome::Kept { line, summary: result.summary, fixes } };
+            return Processed {
+                stats,
+                outcome: Outcome::Kept {
+                    line,
+                    summary: result.summary,
+                    fixes,
+                },
+            };
         }
         let (fixed, applied) = lint::apply_fixes(&line, &result.findings, FixMode::Safe);
         if applied == 0 || fixed == line {
-            let mut rules: Vec<String> = result.findings.iter().filter(blocking).map(|f| f.rule.clone()).collect();
+            let mut rules: Vec<String> = result
+                .findings
+                .iter()
+                .filter(blocking)
+                .map(|f| f.rule.clone())
+                .collect();
             rules.sort();
             rules.dedup();
-            return Processed { stats, outcome: Outcome::Lint(rules) };
+            return Processed {
+                stats,
+                outcome: Outcome::Lint(rules),
+            };
         }
-        fixes.extend(result.findings.iter().filter(|f| f.fix.is_some()).map(|f| f.rule.clone()));
+        fixes.extend(
+            result
+                .findings
+                .iter()
+                .filter(|f| f.fix.is_some())
+                .map(|f| f.rule.clone()),
+        );
         line = fixed;
     }
     let result = lint::lint_line(&line, lint);
-    let rules: Vec<String> = result.findings.iter().filter(blocking).map(|f| f.rule.clone()).collect();
+    let rules: Vec<String> = result
+        .findings
+        .iter()
+        .filter(blocking)
+        .map(|f| f.rule.clone())
+        .collect();
     if rules.is_empty() {
-        return Processed { stats, outcome: Outcome::Kept { line, summary: result.summary, fixes } };
+        return Processed {
+            stats,
+            outcome: Outcome::Kept {
+                line,
+                summary: result.summary,
+                fixes,
+            },
+        };
     }
-    Processed { stats, outcome: Outcome::Lint(rules) }
+    Processed {
+        stats,
+        outcome: Outcome::Lint(rules),
+    }
 }

@@ -12,12 +12,20 @@ use std::path::{Path, PathBuf};
 #[derive(Clone, Debug, PartialEq)]
 pub enum Format {
     /// `{"messages":[system?, user, assistant]}`.
-    Chat { system: String, user_template: String },
+    Chat {
+        system: String,
+        user_template: String,
+    },
     /// `{"prompt": user + separator, "completion": " " + post + stop}` (davinci-002/babbage-002).
-    PromptCompletion { user_template: String, separator: String, stop: String },
+    PromptCompletion {
+        user_template: String,
+        separator: String,
+        stop: String,
+    },
 }
 
-pub const DEFAULT_SYSTEM: &str = "You are a writer who writes blog posts in the author's own voice.";
+pub const DEFAULT_SYSTEM: &str =
+    "You are a writer who writes blog posts in the author's own voice.";
 pub const DEFAULT_USER_TEMPLATE: &str = "Write a blog post titled: {title}";
 pub const DEFAULT_SEPARATOR: &str = "\n\n###\n\n";
 pub const DEFAULT_STOP: &str = " END";
@@ -83,17 +91,33 @@ pub fn format_record(format: &Format, fields: &TemplateFields, text: &str) -> St
         completion: String,
     }
     match format {
-        Format::Chat { system, user_template } => {
+        Format::Chat {
+            system,
+            user_template,
+        } => {
             let user = fill_template(user_template, fields);
             let mut messages = Vec::with_capacity(3);
             if !system.trim().is_empty() {
-                messages.push(Message { role: "system", content: system });
+                messages.push(Message {
+                    role: "system",
+                    content: system,
+                });
             }
-            messages.push(Message { role: "user", content: &user });
-            messages.push(Message { role: "assistant", content: text });
+            messages.push(Message {
+                role: "user",
+                content: &user,
+            });
+            messages.push(Message {
+                role: "assistant",
+                content: text,
+            });
             serde_json::to_string(&Chat { messages }).expect("strings serialize")
         }
-        Format::PromptCompletion { user_template, separator, stop } => {
+        Format::PromptCompletion {
+            user_template,
+            separator,
+            stop,
+        } => {
             let prompt = fill_template(user_template, fields) + separator;
             let completion = format!(" {text}{stop}");
             serde_json::to_string(&Legacy { prompt, completion }).expect("strings serialize")
@@ -110,8 +134,14 @@ pub struct OutputFile {
 
 /// `data.jsonl` -> `data.valid.jsonl`.
 pub fn validation_path(output: &Path) -> PathBuf {
-    let stem = output.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
-    let ext = output.extension().map(|e| e.to_string_lossy().into_owned()).unwrap_or_else(|| "jsonl".into());
+    let stem = output
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".into());
+    let ext = output
+        .extension()
+        .map(|e| e.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "jsonl".into());
     output.with_file_name(format!("{stem}.valid.{ext}"))
 }
 
@@ -154,7 +184,11 @@ impl Writer {
     /// `split = Some((fraction, seed))`, a seeded shuffle picks `round(n * fraction)` of the kept
     /// lines (at least one when there are two or more) for the validation file; both files keep
     /// the original order.
-    pub fn finish(mut self, keep: Option<Vec<bool>>, split: Option<(f64, u64)>) -> std::io::Result<Vec<OutputFile>> {
+    pub fn finish(
+        mut self,
+        keep: Option<Vec<bool>>,
+        split: Option<(f64, u64)>,
+    ) -> std::io::Result<Vec<OutputFile>> {
         let mut file = self.file.take().expect("finish once");
         file.flush()?;
         file.get_ref().sync_all()?;
@@ -162,7 +196,10 @@ impl Writer {
         if keep.is_none() && split.is_none() {
             std::fs::rename(&self.tmp, &self.output)?;
             self.cleanup.clear();
-            return Ok(vec![OutputFile { path: self.output.clone(), examples: self.lines }]);
+            return Ok(vec![OutputFile {
+                path: self.output.clone(),
+                examples: self.lines,
+            }]);
         }
         let keep = keep.unwrap_or_else(|| vec![true; self.lines]);
         let kept: Vec<usize> = (0..self.lines).filter(|&i| keep[i]).collect();
@@ -170,7 +207,11 @@ impl Writer {
         let mut is_valid = vec![false; self.lines];
         let mut n_valid = 0;
         if let Some((fraction, seed)) = split {
-            n_valid = if n >= 2 { ((n as f64 * fraction).round() as usize).clamp(1, n - 1) } else { 0 };
+            n_valid = if n >= 2 {
+                ((n as f64 * fraction).round() as usize).clamp(1, n - 1)
+            } else {
+                0
+            };
             for i in seeded_shuffle(n, seed).into_iter().take(n_valid) {
                 is_valid[kept[i]] = true;
             }
@@ -212,9 +253,15 @@ impl Writer {
         std::fs::rename(&train_tmp, &self.output)?;
         let _ = std::fs::remove_file(&self.tmp);
         self.cleanup.clear();
-        let mut outputs = vec![OutputFile { path: self.output.clone(), examples: n - n_valid }];
+        let mut outputs = vec![OutputFile {
+            path: self.output.clone(),
+            examples: n - n_valid,
+        }];
         if split.is_some() {
-            outputs.push(OutputFile { path: valid_path, examples: n_valid });
+            outputs.push(OutputFile {
+                path: valid_path,
+                examples: n_valid,
+            });
         }
         Ok(outputs)
     }
@@ -254,8 +301,18 @@ mod tests {
 
     #[test]
     fn templates() {
-        let f = TemplateFields { title: "T", date: "2020-01-02".into(), author: "a", tags: "x, y".into(), categories: String::new(), slug: "t" };
-        assert_eq!(fill_template("Write {title} ({date}) {tags} {nope} {", &f), "Write T (2020-01-02) x, y {nope} {");
+        let f = TemplateFields {
+            title: "T",
+            date: "2020-01-02".into(),
+            author: "a",
+            tags: "x, y".into(),
+            categories: String::new(),
+            slug: "t",
+        };
+        assert_eq!(
+            fill_template("Write {title} ({date}) {tags} {nope} {", &f),
+            "Write T (2020-01-02) x, y {nope} {"
+        );
     }
 
     #[test]

@@ -79,7 +79,10 @@ pub struct TokenStats {
 impl TokenStats {
     pub fn from_counts(model: &str, mut counts: Vec<usize>) -> TokenStats {
         if counts.is_empty() {
-            return TokenStats { model: model.to_string(), ..Default::default() };
+            return TokenStats {
+                model: model.to_string(),
+                ..Default::default()
+            };
         }
         counts.sort_unstable();
         let n = counts.len();
@@ -148,7 +151,7 @@ pub fn thousands(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -160,13 +163,26 @@ impl fmt::Display for BuildReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "{}", self.summary_line())?;
         for s in &self.sources {
-            writeln!(f, "  source {} ({}): {} items", s.path.display(), s.kind, thousands(s.items))?;
+            writeln!(
+                f,
+                "  source {} ({}): {} items",
+                s.path.display(),
+                s.kind,
+                thousands(s.items)
+            )?;
             for note in &s.notes {
                 writeln!(f, "    {note}")?;
             }
         }
         for s in self.stages.iter().skip(1).filter(|s| s.dropped > 0) {
-            writeln!(f, "  dropped {} at {:?} ({} left: {})", thousands(s.dropped), s.stage, thousands(s.kept), s.label)?;
+            writeln!(
+                f,
+                "  dropped {} at {:?} ({} left: {})",
+                thousands(s.dropped),
+                s.stage,
+                thousands(s.kept),
+                s.label
+            )?;
         }
         for (rule, n) in &self.lint_drops {
             writeln!(f, "    {n} dropped by lint rule {rule}")?;
@@ -182,7 +198,11 @@ impl fmt::Display for BuildReport {
         )?;
         if self.transcripts.files > 0 {
             let t = &self.transcripts;
-            writeln!(f, "  transcripts: {} files, {} turns kept, {} turns of other speakers dropped", t.files, t.turns_kept, t.turns_dropped)?;
+            writeln!(
+                f,
+                "  transcripts: {} files, {} turns kept, {} turns of other speakers dropped",
+                t.files, t.turns_kept, t.turns_dropped
+            )?;
         }
         let t = &self.tokens;
         if t.examples > 0 {
@@ -199,7 +219,12 @@ impl fmt::Display for BuildReport {
             )?;
         }
         for o in &self.outputs {
-            writeln!(f, "  wrote {} examples to {}", thousands(o.examples), o.path.display())?;
+            writeln!(
+                f,
+                "  wrote {} examples to {}",
+                thousands(o.examples),
+                o.path.display()
+            )?;
         }
         for d in &self.dataset_findings {
             writeln!(f, "  lint (dataset): {d}")?;
@@ -207,7 +232,12 @@ impl fmt::Display for BuildReport {
         for w in &self.warnings {
             writeln!(f, "  warning: {w}")?;
         }
-        write!(f, "  read {:.1} MB in {:.2} s", self.bytes_read as f64 / 1e6, self.seconds)
+        write!(
+            f,
+            "  read {:.1} MB in {:.2} s",
+            self.bytes_read as f64 / 1e6,
+            self.seconds
+        )
     }
 }
 
@@ -221,6 +251,9 @@ mod tests {
         assert_eq!(thousands(1204), "1,204");
         assert_eq!(thousands(1234567), "1,234,567");
         let s = TokenStats::from_counts("m", vec![10, 30, 20, 40, 100]);
-        assert_eq!((s.min, s.median, s.max, s.total, s.p90), (10, 30, 100, 200, 100));
+        assert_eq!(
+            (s.min, s.median, s.max, s.total, s.p90),
+            (10, 30, 100, 200, 100)
+        );
     }
 }

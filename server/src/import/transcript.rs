@@ -26,15 +26,20 @@ static LABEL: LazyLock<Regex> = LazyLock::new(|| {
 
 /// A label line with no text: `Katie Robbert 0:25`, `Speaker 1 (00:01:02)`, `**Jane:**`.
 static LABEL_LINE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(&format!(r"^(?:\*\*|__)?({NAME})(?:\*\*|__)?[ \t]+{STAMP}[ \t]*:?[ \t]*$")).unwrap()
+    Regex::new(&format!(
+        r"^(?:\*\*|__)?({NAME})(?:\*\*|__)?[ \t]+{STAMP}[ \t]*:?[ \t]*$"
+    ))
+    .unwrap()
 });
 
 /// `<v Name>text</v>` (WebVTT voice span).
-static VTT_VOICE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^<v(?:\.[\w.-]+)?[ \t]+([^>]+)>(.*?)(?:</v>)?$").unwrap());
+static VTT_VOICE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^<v(?:\.[\w.-]+)?[ \t]+([^>]+)>(.*?)(?:</v>)?$").unwrap());
 
 /// SRT/VTT timing lines and cue numbers, and a VTT header.
-static CUE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^(?:\d+|WEBVTT.*|NOTE .*|[\d:.,]+[ \t]*-->[ \t]*[\d:.,]+.*)$").unwrap());
+static CUE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(?:\d+|WEBVTT.*|NOTE .*|[\d:.,]+[ \t]*-->[ \t]*[\d:.,]+.*)$").unwrap()
+});
 
 /// One speaker's turn.
 #[derive(Debug, Clone, PartialEq)]
@@ -78,16 +83,26 @@ pub fn parse(text: &str, first_line: usize) -> Parsed {
         if let Some(c) = LABEL_LINE.captures(line) {
             parsed.artefacts += 1;
             finish(current.take(), &mut parsed);
-            current = Some(Turn { speaker: c[1].trim().to_string(), text: String::new(), line: line_no });
+            current = Some(Turn {
+                speaker: c[1].trim().to_string(),
+                text: String::new(),
+                line: line_no,
+            });
             continue;
         }
         let (speaker, rest) = if let Some(c) = VTT_VOICE.captures(line) {
-            (Some(c[1].trim().to_string()), c.get(2).map_or("", |m| m.as_str()))
+            (
+                Some(c[1].trim().to_string()),
+                c.get(2).map_or("", |m| m.as_str()),
+            )
         } else if let Some(c) = LABEL.captures(line) {
             if line.starts_with(['[', '(']) || line.as_bytes()[0].is_ascii_digit() {
                 parsed.artefacts += 1;
             }
-            (Some(c[1].trim().to_string()), c.get(2).map_or("", |m| m.as_str()))
+            (
+                Some(c[1].trim().to_string()),
+                c.get(2).map_or("", |m| m.as_str()),
+            )
         } else {
             (None, line)
         };
@@ -97,7 +112,11 @@ pub fn parse(text: &str, first_line: usize) -> Parsed {
         match speaker {
             Some(name) => {
                 finish(current.take(), &mut parsed);
-                current = Some(Turn { speaker: name, text: rest.trim().to_string(), line: line_no });
+                current = Some(Turn {
+                    speaker: name,
+                    text: rest.trim().to_string(),
+                    line: line_no,
+                });
             }
             None => match current.as_mut() {
                 Some(turn) => {
@@ -120,6 +139,11 @@ pub fn looks_like_transcript(text: &str) -> bool {
     if text.lines().filter(|l| l.contains("-->")).count() >= 2 && !text.contains("```") {
         return true;
     }
+    // Front matter is not part of the conversation.
+    let text = match super::markdown::split_front_matter(Path::new(""), text) {
+        Ok(doc) if !doc.front.is_empty() => std::borrow::Cow::Owned(doc.body),
+        _ => std::borrow::Cow::Borrowed(text),
+    };
     let mut in_code = false;
     let mut lines = 0;
     let mut speakers: Vec<String> = Vec::new();
@@ -159,6 +183,17 @@ pub fn speakers(turns: &[Turn]) -> Vec<String> {
     out
 }
 
+/// `wanted` names this speaker: the same name, or its first word(s) ("alice" for "Alice
+/// Writer"), case-insensitively.
+pub fn same_speaker(speaker: &str, wanted: &str) -> bool {
+    let (speaker, wanted) = (speaker.trim().to_lowercase(), wanted.trim().to_lowercase());
+    !wanted.is_empty()
+        && (speaker == wanted
+            || speaker
+                .strip_prefix(&wanted)
+                .is_some_and(|rest| rest.starts_with(' ')))
+}
+
 /// Counts for the report.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct TranscriptCounts {
@@ -170,11 +205,20 @@ pub struct TranscriptCounts {
 /// Reads a transcript file and keeps `speaker`'s turns (case-insensitive). Without a speaker,
 /// a single-speaker transcript keeps its one speaker; several speakers are an error listing them.
 pub fn read(path: &Path, speaker: Option<&str>) -> Result<(Post, TranscriptCounts), SourceError> {
-    let bytes = std::fs::read(path).map_err(|e| SourceError::new(path, None, format!("cannot read: {e}")))?;
+    let bytes = std::fs::read(path)
+        .map_err(|e| SourceError::new(path, None, format!("cannot read: {e}")))?;
     let text = String::from_utf8(bytes).map_err(|e| {
         let offset = e.utf8_error().valid_up_to();
-        let line = e.as_bytes()[..offset].iter().filter(|&&b| b == b'\n').count() + 1;
-        SourceError::new(path, Some(line), "not valid UTF-8; save the transcript as UTF-8")
+        let line = e.as_bytes()[..offset]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1;
+        SourceError::new(
+            path,
+            Some(line),
+            "not valid UTF-8; save the transcript as UTF-8",
+        )
     })?;
     let doc = split_front_matter(path, &text)?;
     let body_line = doc.body_line;
@@ -188,20 +232,31 @@ pub fn read(path: &Path, speaker: Option<&str>) -> Result<(Post, TranscriptCount
     let parsed = parse(&body, body_line);
     let found = speakers(&parsed.turns);
     if found.is_empty() {
-        return Err(SourceError::new(path, None, "no speaker turns found (expected lines like `Name: text`)"));
+        return Err(SourceError::new(
+            path,
+            None,
+            "no speaker turns found (expected lines like `Name: text`)",
+        ));
     }
     let wanted = match speaker {
         Some(s) => s.trim().to_string(),
         None if found.len() == 1 => found[0].clone(),
         None => {
-            let message = format!("this transcript has {} speakers ({}); choose one with --speaker", found.len(), found.join(", "));
+            let message = format!(
+                "this transcript has {} speakers ({}); choose one with --speaker",
+                found.len(),
+                found.join(", ")
+            );
             return Err(SourceError::new(path, None, message));
         }
     };
-    let mut counts = TranscriptCounts { artefacts: parsed.artefacts, ..Default::default() };
+    let mut counts = TranscriptCounts {
+        artefacts: parsed.artefacts,
+        ..Default::default()
+    };
     let mut paragraphs = Vec::new();
     for turn in &parsed.turns {
-        if turn.speaker.eq_ignore_ascii_case(&wanted) {
+        if same_speaker(&turn.speaker, &wanted) {
             counts.turns_kept += 1;
             paragraphs.push(turn.text.as_str());
             post.author.get_or_insert_with(|| turn.speaker.clone());
@@ -221,7 +276,11 @@ mod tests {
     fn label_styles() {
         let text = "Interview notes\n[00:00:01] Jane Doe: Hello there.\n**Bob:** Hi Jane.\nJane Doe (00:01:02): Second turn\nthat continues.\nKatie Robbert 0:25\nOtter style turn.\n<v Bob>VTT voice</v>\n";
         let p = parse(text, 1);
-        let got: Vec<(&str, &str)> = p.turns.iter().map(|t| (t.speaker.as_str(), t.text.as_str())).collect();
+        let got: Vec<(&str, &str)> = p
+            .turns
+            .iter()
+            .map(|t| (t.speaker.as_str(), t.text.as_str()))
+            .collect();
         assert_eq!(
             got,
             [
@@ -243,6 +302,8 @@ mod tests {
         assert_eq!(p.turns.len(), 2);
         assert_eq!(p.artefacts, 4);
         assert!(looks_like_transcript(text));
-        assert!(!looks_like_transcript("# A post\n\nNote: this is prose.\n\nMore prose here.\n"));
+        assert!(!looks_like_transcript(
+            "# A post\n\nNote: this is prose.\n\nMore prose here.\n"
+        ));
     }
 }

@@ -3,7 +3,8 @@
 //!
 //! Reads `title`, `dc:creator`, `content:encoded`, `wp:status`, `wp:post_type`, `wp:post_date`
 //! (falling back to `pubDate`), `wp:post_name` and `<category domain="category|post_tag">`, plus
-//! the channel's `wp:author` list to map logins to display names. Anything not well-formed
+//! the channel's `wp:author` list to map logins to display names. An item without
+//! `wp:post_type` or `wp:status` gets WordPress's own defaults (`post`, `draft`). Anything not well-formed
 //! (mismatched tags, `]]>` outside CDATA, a file cut short) is an error with file, line and column.
 
 use super::filters::parse_date;
@@ -54,7 +55,10 @@ pub fn read(
 ) -> anyhow::Result<usize> {
     let file = std::fs::File::open(path)
         .map_err(|e| SourceError::new(path, None, format!("cannot open: {e}")))?;
-    let counting = Counting { inner: file, count: 0 };
+    let counting = Counting {
+        inner: file,
+        count: 0,
+    };
     let mut reader = Reader::from_reader(BufReader::with_capacity(256 * 1024, counting));
     reader.config_mut().check_end_names = true;
 
@@ -65,7 +69,15 @@ pub fn read(
             Ok(event) => event,
             Err(e) => {
                 let offset = reader.error_position();
-                return Err(state.error(path, offset, format!("not well-formed XML: {e}")).into());
+                let size = std::fs::metadata(path).map_or(u64::MAX, |m| m.len());
+                let hint = if reader.buffer_position() >= size {
+                    "; the file ends here: is it truncated?"
+                } else {
+                    ""
+                };
+                return Err(state
+                    .error(path, offset, format!("not well-formed XML: {e}{hint}"))
+                    .into());
             }
         };
         match event {
@@ -75,7 +87,9 @@ pub fn read(
                 if state.stack.is_empty() && name != "rss" {
                     let shown = name.to_string();
                     let offset = reader.buffer_position();
-                    let message = format!("not a WordPress export: the root element is <{shown}>, expected <rss>");
+                    let message = format!(
+                        "not a WordPress export: the root element is <{shown}>, expected <rss>"
+                    );
                     return Err(state.error(path, offset, message).into());
                 }
                 state.stack.push(name.to_string());
@@ -88,7 +102,7 @@ pub fn read(
                     state.last_title = post.title.clone();
                     state.last_offset = state.item_offset;
                     sink(post)?;
-                    if state.items % 64 == 0 {
+                    if state.items.is_multiple_of(64) {
                         progress(reader.get_ref().get_ref().count);
                     }
                 }
@@ -104,13 +118,9 @@ pub fn read(
                     state.text.push_str(&e.xml10_content());
                 }
             }
-            Event::CData(e) => {
-                if state.field.is_some() {
-                    state.text.push_str(e.as_ref());
-                }
-            }
-            Event::GeneralRef(e) => {
-                if state.field.is_some() {
+            Event::CData(e) if state.field.is_some() => state.text.push_str(e.as_ref()),
+            Event::GeneralRef(e) if state.field.is_some() => {
+                {
                     let name = e.xml10_content();
                     match e.resolve_char_ref() {
                         Ok(Some(c)) => state.text.push(c),
@@ -126,7 +136,9 @@ pub fn read(
                         },
                         Err(err) => {
                             let offset = reader.buffer_position();
-                            return Err(state.error(path, offset, format!("bad character reference: {err}")).into());
+                            return Err(state
+                                .error(path, offset, format!("bad character reference: {err}"))
+                                .into());
                         }
                     }
                 }
@@ -276,6 +288,9 @@ impl State {
             if post.date.is_none() {
                 post.date = parse_date(&self.pub_date);
             }
+            // What wp_insert_post assumes when the export leaves them out.
+            post.post_type.get_or_insert_with(|| "post".into());
+            post.status.get_or_insert_with(|| "draft".into());
             if let Some(login) = &post.author {
                 post.author_display = self.authors.get(login).filter(|d| !d.is_empty()).cloned();
             }
@@ -292,7 +307,9 @@ impl State {
             Field::AuthorDisplay => self.author_display = text.trim().to_string(),
             Field::PubDate => self.pub_date = text,
             _ => {
-                let Some(post) = self.item.as_mut() else { return };
+                let Some(post) = self.item.as_mut() else {
+                    return;
+                };
                 match field {
                     Field::Title => post.title = text.trim().to_string(),
                     Field::Creator => {
@@ -323,8 +340,13 @@ impl State {
         err.read_so_far = if self.items == 0 {
             "no complete item read before it".to_string()
         } else {
-            let at = line_col_at(path, self.last_offset).map(|(l, _)| format!(" at line {l}")).unwrap_or_default();
-            format!("{} items read before it, the last \"{}\"{at}", self.items, self.last_title)
+            let at = line_col_at(path, self.last_offset)
+                .map(|(l, _)| format!(" at line {l}"))
+                .unwrap_or_default();
+            format!(
+                "{} items read before it, the last \"{}\"{at}",
+                self.items, self.last_title
+            )
         };
         err
     }
