@@ -1040,3 +1040,46 @@ fn real_markdown_blog() {
     assert!(report.clean.code_blocks > 500, "{report}");
     assert_lints_clean(&out);
 }
+
+#[test]
+fn fast_paragraph_path_matches_html2text() {
+    // Every paragraph-only post in the real exports: the fast path and html2text agree (after the
+    // whitespace normalisation both go through).
+    let norm = |t: &str| clean::clean_post(t, SourceFormat::Text).0;
+    let mut checked = 0;
+    for file in [
+        "wordpress/wptt-themeunittestdata.wordpress.xml",
+        "wordpress/importer-fixtures/a11y-unit-test-data.xml",
+        "wordpress/importer-fixtures/wxr-utf-8-challenges.xml",
+    ] {
+        import::wxr::read(&shared(file), &mut |_| {}, &mut |post| {
+            let html = if post.body.contains("<!-- wp:") {
+                post.body.clone()
+            } else {
+                clean::autop(&post.body)
+            };
+            if let Some(fast) = clean::simple_paragraphs_to_text(&html) {
+                assert_eq!(
+                    norm(&fast),
+                    norm(&clean::html_to_text(&html)),
+                    "{}",
+                    post.title
+                );
+                checked += 1;
+            }
+            Ok(())
+        })
+        .unwrap();
+    }
+    let sample = "<p>One <a href=\"x\">two</a>\n  three&nbsp;&amp; <em>four</em></p>\n\n<p class=\"c\"> Five &#8217;six&#8217; </p><p></p>";
+    assert_eq!(
+        clean::simple_paragraphs_to_text(sample).unwrap(),
+        "One two three & four\n\nFive ’six’"
+    );
+    assert_eq!(
+        norm(&clean::html_to_text(sample)),
+        "One two three & four\n\nFive ’six’"
+    );
+    assert_eq!(clean::simple_paragraphs_to_text("<p>a<br>b</p>"), None);
+    assert!(checked > 40, "only {checked} posts took the fast path");
+}

@@ -240,7 +240,7 @@ pub fn clean_post(body: &str, format: SourceFormat) -> (String, CleanStats) {
             } else {
                 autop(&html)
             };
-            html_to_text(&html)
+            simple_paragraphs_to_text(&html).unwrap_or_else(|| html_to_text(&html))
         }
         SourceFormat::Markdown => {
             // Code first: `[sda]` or `[Service]` inside a code block is not a shortcode.
@@ -278,27 +278,57 @@ pub fn clean_title(title: &str) -> String {
 
 /// The steps every format shares once it is text.
 fn clean_text(text: &str, stats: &mut CleanStats) -> String {
+    use std::borrow::Cow;
+    // Each regex runs only when a cheap substring test says it can match (most posts have no
+    // markdown links, definitions or autolinks once the HTML is gone).
+    let mut text: Cow<str> = Cow::Borrowed(text);
     // Markdown links/images (also written by hand inside WordPress posts).
-    let text = MARKDOWN_LINK.replace_all(text, |caps: &regex::Captures| {
-        if &caps[1] == "!" {
-            stats.images += 1;
-            String::new()
-        } else {
-            stats.links += 1;
-            caps[2].to_string()
-        }
-    });
+    if text.contains("](") {
+        text = Cow::Owned(
+            MARKDOWN_LINK
+                .replace_all(&text, |caps: &regex::Captures| {
+                    if &caps[1] == "!" {
+                        stats.images += 1;
+                        String::new()
+                    } else {
+                        stats.links += 1;
+                        caps[2].to_string()
+                    }
+                })
+                .into_owned(),
+        );
+    }
     // Reference-style link definitions and autolinks.
-    let text = LINK_DEFINITION.replace_all(&text, |_: &regex::Captures| {
-        stats.links += 1;
-        ""
-    });
-    let text = AUTOLINK.replace_all(&text, |_: &regex::Captures| {
-        stats.urls += 1;
-        ""
-    });
-    stats.urls += url_spans(&text).len();
-    let text = remove_bare_urls(&text);
+    if text.contains("]:") {
+        text = Cow::Owned(
+            LINK_DEFINITION
+                .replace_all(&text, |_: &regex::Captures| {
+                    stats.links += 1;
+                    ""
+                })
+                .into_owned(),
+        );
+    }
+    if text.contains('<') {
+        text = Cow::Owned(
+            AUTOLINK
+                .replace_all(&text, |_: &regex::Captures| {
+                    stats.urls += 1;
+                    ""
+                })
+                .into_owned(),
+        );
+    }
+    if text.contains("://") || text.contains("www.") {
+        let spans = url_spans(&text);
+        stats.urls += spans.len();
+        let mut out = text.into_owned();
+        for span in spans.into_iter().rev() {
+            let range = removal_range(&out, span);
+            out.replace_range(range, "");
+        }
+        text = Cow::Owned(out);
+    }
     let (text, noise) = remove_transcript_noise(&text);
     stats.transcript_artefacts += noise;
     let mut out = String::with_capacity(text.len());
@@ -539,6 +569,59 @@ pub fn autop(html: &str) -> String {
         out.push('\n');
     }
     out
+}
+
+static HTML_COMMENT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"<!--[\s\S]*?-->").unwrap());
+static INLINE_TAG: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)^</?(?:a|strong|em|b|i|span|code|u|mark|small)\b").unwrap());
+
+/// A fast path with exactly [`html_to_text`]'s result for the most common post shape: a
+/// sequence of `<p>` paragraphs holding only plain inline tags (links, emphasis, spans, code).
+/// Each paragraph's tags are dropped, entities decoded and whitespace folded, as html2text does;
+/// anything else (lists, headings, `<br>`, tables, figures) returns `None` and goes through
+/// html2text. Most block-editor posts qualify, and html2text is the builder's costliest step.
+pub fn simple_paragraphs_to_text(html: &str) -> Option<String> {
+    let html = if html.contains("<!--") {
+        HTML_COMMENT.replace_all(html, "")
+    } else {
+        std::borrow::Cow::Borrowed(html)
+    };
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html.trim_start();
+    while !rest.is_empty() {
+        if !(rest.starts_with("<p>") || rest.starts_with("<p ")) {
+            return None;
+        }
+        let open_end = rest.find('>')? + 1;
+        let close = rest.find("</p>")?;
+        let inner = rest.get(open_end..close)?;
+        if inner.contains("<p")
+            || HTML_TAG
+                .find_iter(inner)
+                .any(|t| !INLINE_TAG.is_match(t.as_str()))
+        {
+            return None;
+        }
+        let text = HTML_TAG.replace_all(inner, "");
+        let text = if text.contains('&') {
+            decode_entities(&text)
+        } else {
+            text.into_owned()
+        };
+        let mut words = text.split_whitespace();
+        if let Some(first) = words.next() {
+            if !out.is_empty() {
+                out.push_str("\n\n");
+            }
+            out.push_str(first);
+            for w in words {
+                out.push(' ');
+                out.push_str(w);
+            }
+        }
+        rest = rest[close + 4..].trim_start();
+    }
+    Some(out)
 }
 
 static PARAGRAPH_BREAK: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\n[ \t]*\n\s*").unwrap());
