@@ -259,6 +259,56 @@ fn structure_rules() {
 }
 
 #[test]
+fn blank_lines_separator_in_prompt_and_short_outputs() {
+    let text = format!(
+        "{}\n\n{}\n",
+        padding(),
+        chat("Post", "A reply that is long enough to count.")
+    );
+    let findings = lint_text(&text, FileKind::Jsonl, &opts());
+    assert_eq!(codes(&findings), ["blank-line"]);
+    let (fixed, _) = fix_all(&text, FileKind::Jsonl, &opts(), FixMode::Safe);
+    assert_eq!(fixed.lines().count(), PAD + 1);
+
+    let (_, findings) = lint_jsonl(&chat("Post", "OK."));
+    assert!(codes(&findings).contains(&"too-short"));
+
+    let mut lines: Vec<String> = (0..11)
+        .map(|i| format!(r#"{{"prompt":"Q{i}\n\n###\n\n","completion":" Answer {i} here. END"}}"#))
+        .collect();
+    lines.push(
+        r#"{"prompt":"Q\n\n###\n\nmore\n\n###\n\n","completion":" Answer here. END"}"#.into(),
+    );
+    let findings = lint_text(&lines.join("\n"), FileKind::Jsonl, &opts());
+    assert_eq!(
+        codes(&findings)
+            .iter()
+            .filter(|c| **c == "separator-in-prompt")
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn unknown_keys_are_removed_only_with_unsafe_fixes() {
+    let line = r#"{"messages":[{"role":"user","content":"Hello there friend","timestamp":3},{"role":"assistant","content":"Hello to you, my friend."}],"id":"x1"}"#;
+    let (text, findings) = lint_jsonl(line);
+    assert_eq!(
+        findings.iter().filter(|f| f.rule == "unknown-key").count(),
+        2
+    );
+    assert_eq!(
+        fix_all(&text, FileKind::Jsonl, &opts(), FixMode::Safe).0,
+        text
+    );
+    let (fixed, _) = fix_all(&text, FileKind::Jsonl, &opts(), FixMode::All);
+    assert_eq!(
+        fixed.lines().last().unwrap(),
+        r#"{"messages":[{"role":"user","content":"Hello there friend"},{"role":"assistant","content":"Hello to you, my friend."}]}"#
+    );
+}
+
+#[test]
 fn invalid_json_reports_the_column() {
     let (text, findings) = lint_jsonl(r#"{"messages": [1,]}"#);
     let f = findings.iter().find(|f| f.rule == "invalid-json").unwrap();
@@ -523,6 +573,16 @@ proptest! {
         let (fixed, _) = fix_all(&text, FileKind::Jsonl, &opts, FixMode::All);
         for line in fixed.lines() {
             prop_assert!(serde_json::from_str::<serde_json::Value>(line).is_ok(), "invalid JSON: {}", line);
+        }
+        // Lines without a fixable finding come through byte for byte.
+        let before = lint_text(&text, FileKind::Jsonl, &opts);
+        let index = voicetune::report::LineIndex::new(&text);
+        let touched: std::collections::HashSet<usize> = before.iter().filter(|f| f.fix.is_some()).map(|f| index.line_col(f.span.start).line).collect();
+        let fixed_lines: std::collections::HashSet<&str> = fixed.lines().collect();
+        for (i, line) in text.lines().enumerate() {
+            if !touched.contains(&(i + 1)) {
+                prop_assert!(fixed_lines.contains(line), "untouched line {} changed: {}", i + 1, line);
+            }
         }
         let findings = lint_text(&fixed, FileKind::Jsonl, &opts);
         let (again, applied) = apply_fixes(&fixed, &findings, FixMode::All);
