@@ -921,12 +921,15 @@ fn real_theme_unit_test_export() {
     // no text once cleaned: "Post Format: Image", "... (Caption)", "... (Linked)" (an image and
     // its caption shortcode only) and "Edge Case: No Content". The seven "WP 6.1 ..." posts all
     // open with "This test post was generated using the block theme Emptytheme": templated.
+    // "Edge Case: Many Categories" ("This post has many categories.") is a near-duplicate of
+    // "Edge Case: Many Tags" ("This post has many tags.").
     assert_eq!(
         report.summary_line(),
-        "186 items -> 58 posts -> 56 published -> 52 with text after cleaning -> 45 not templated"
+        "186 items -> 58 posts -> 56 published -> 52 with text after cleaning -> 51 not near-duplicates -> 44 not templated"
     );
     let t = titles(&out);
-    assert_eq!(t.len(), 45);
+    assert_eq!(t.len(), 44);
+    assert!(t.contains(&"Edge Case: Many Tags".to_string()) && !t.contains(&"Edge Case: Many Categories".to_string()));
     assert!(!t
         .iter()
         .any(|t| t.starts_with("WP 6.1") || t.starts_with("Post Format: Image")));
@@ -1082,4 +1085,41 @@ fn fast_paragraph_path_matches_html2text() {
     );
     assert_eq!(clean::simple_paragraphs_to_text("<p>a<br>b</p>"), None);
     assert!(checked > 40, "only {checked} posts took the fast path");
+}
+
+#[test]
+fn server_build_request() {
+    // What the server's voicetune.buildDataset command receives, resolved against a workspace.
+    let request: import::BuildRequest = serde_json::from_value(serde_json::json!({
+        "sources": ["wxr/blog.xml", "csv:csv/posts.tsv"],
+        "output": "out.jsonl",
+        "options": {"author": "alice", "exclude_title": ["So What"]}
+    }))
+    .unwrap();
+    let workspace = Config::from_toml(
+        "[build]\nauthor = \"bob\"\nsystem = \"You are Alice.\"\n",
+        Path::new("voicetune.toml"),
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = request.resolve(&workspace, &fixture("")).unwrap();
+    options.output = dir.path().join("out.jsonl");
+    assert_eq!(options.sources[1].kind, Some(import::SourceKind::Csv));
+    let report = import::build(&options, &mut |_| {}).unwrap();
+    assert!(
+        report.summary_line().starts_with(
+            "11 items -> 9 posts -> 7 published -> 6 by alice -> 5 after title filters"
+        ),
+        "{}",
+        report.summary_line()
+    );
+    let first = std::fs::read_to_string(&options.output).unwrap();
+    assert!(
+        first.starts_with(r#"{"messages":[{"role":"system","content":"You are Alice."}"#),
+        "{first}"
+    );
+    assert!(serde_json::from_value::<import::BuildRequest>(
+        serde_json::json!({"sources": [], "optons": {}})
+    )
+    .is_err());
 }

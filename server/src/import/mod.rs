@@ -158,6 +158,36 @@ impl BuildConfig {
     }
 }
 
+/// The arguments of the server's `voicetune.buildDataset` command:
+/// `{"sources": ["export.xml", "transcript:talks/"], "output": "data.jsonl", "options": {...}}`
+/// where `options` has the fields of [`BuildConfig`] (the same as `voicetune build`'s options).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BuildRequest {
+    pub sources: Vec<String>,
+    pub output: PathBuf,
+    pub options: BuildConfig,
+}
+
+impl BuildRequest {
+    /// Resolves against the workspace config: its `[build]` section, overridden by `options`.
+    /// Relative paths are taken from `base` (the workspace folder).
+    pub fn resolve(&self, workspace: &Config, base: &Path) -> Result<BuildOptions, String> {
+        let defaults = BuildConfig::from_table(&workspace.build)?;
+        let cfg = defaults.overridden_by(self.options.clone());
+        let sources = self
+            .sources
+            .iter()
+            .map(|s| {
+                let mut spec = SourceSpec::parse(s);
+                spec.path = base.join(&spec.path);
+                spec
+            })
+            .collect();
+        BuildOptions::resolve(sources, base.join(&self.output), cfg, workspace)
+    }
+}
+
 /// Fully resolved options for one build.
 #[derive(Clone, Debug)]
 pub struct BuildOptions {
@@ -846,6 +876,7 @@ impl<'a> Builder<'a> {
                 Stage::Cleaned => ("with text after cleaning".into(), false),
                 Stage::Lint => ("lint-clean".into(), false),
                 Stage::Duplicate => ("unique".into(), false),
+                Stage::NearDuplicate => ("not near-duplicates".into(), false),
                 Stage::Templated => ("not templated".into(), false),
                 Stage::Tokens => {
                     let min = self.options.min_tokens.unwrap_or(0);
@@ -879,25 +910,27 @@ impl<'a> Builder<'a> {
 
     fn finish(mut self) -> std::io::Result<BuildReport> {
         self.flush().map_err(std::io::Error::other)?;
-        // Templated examples (shared openings/closings) are found by the linter's own dataset
-        // rule over the per-record summaries, and dropped so the file lints clean.
-        let refs = line_refs(&self.summaries, None);
-        let templated: HashSet<usize> = lint::dataset_findings(&refs, &self.lint)
-            .into_iter()
-            .filter(|f| f.rule == "templated")
-            .filter_map(|f| {
-                self.summaries
-                    .binary_search_by_key(&f.span.start, |(_, start, _)| *start)
-                    .ok()
-            })
-            .collect();
-        drop(refs);
-        let keep: Vec<bool> = (0..self.summaries.len())
-            .map(|i| !templated.contains(&i))
-            .collect();
-        for _ in 0..templated.len() {
-            self.drop_at(Stage::Templated);
-        }
+        // Near-duplicates (the later of two), then templated examples (shared openings or
+        // closings) are found by the linter's own dataset rules over the per-record summaries,
+        // and dropped so that the file lints clean.
+        let mut keep = vec![true; self.summaries.len()];
+        let has_changes = {
+            let mut dropped_any = false;
+            for (rule, stage) in [
+                ("near-duplicate", Stage::NearDuplicate),
+                ("templated", Stage::Templated),
+            ] {
+                let flagged = self.flagged(rule, &keep);
+                for i in flagged {
+                    if keep[i] {
+                        keep[i] = false;
+                        dropped_any = true;
+                        self.drop_at(stage);
+                    }
+                }
+            }
+            dropped_any
+        };
         let mut report = std::mem::take(&mut self.report);
         report.stages = self.stages();
         let tokens: Vec<usize> = self
@@ -922,9 +955,25 @@ impl<'a> Builder<'a> {
                 .push("no examples were written: loosen the filters (see the stages above)".into());
         }
         let writer = self.writer.take().expect("open");
-        let keep = (!templated.is_empty()).then_some(keep);
+        let keep = has_changes.then_some(keep);
         report.outputs = writer.finish(keep, self.options.split)?;
         Ok(report)
+    }
+}
+
+impl Builder<'_> {
+    /// Indices of the kept records that the linter's dataset rule `rule` flags.
+    fn flagged(&self, rule: &str, keep: &[bool]) -> Vec<usize> {
+        let refs = line_refs(&self.summaries, Some(keep));
+        lint::dataset_findings(&refs, &self.lint)
+            .into_iter()
+            .filter(|f| f.rule == rule)
+            .filter_map(|f| {
+                self.summaries
+                    .binary_search_by_key(&f.span.start, |(_, start, _)| *start)
+                    .ok()
+            })
+            .collect()
     }
 }
 

@@ -23,10 +23,11 @@ pub enum Stage {
     Lint,
     Duplicate,
     Tokens,
+    NearDuplicate,
     Templated,
 }
 
-pub const STAGES: [Stage; 12] = [
+pub const STAGES: [Stage; 13] = [
     Stage::Read,
     Stage::Type,
     Stage::Status,
@@ -38,6 +39,7 @@ pub const STAGES: [Stage; 12] = [
     Stage::Lint,
     Stage::Duplicate,
     Stage::Tokens,
+    Stage::NearDuplicate,
     Stage::Templated,
 ];
 
