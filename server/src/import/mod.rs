@@ -599,7 +599,7 @@ enum Outcome {
     Lint(Vec<String>),
     Kept {
         line: String,
-        summary: RecordSummary,
+        summary: Box<RecordSummary>,
         fixes: Vec<String>,
     },
 }
@@ -833,7 +833,7 @@ impl<'a> Builder<'a> {
                         *self.report.lint_fixes.entry(rule).or_default() += 1;
                     }
                     self.writer.as_mut().expect("open").write_line(&line)?;
-                    self.summaries.push((summary, self.written_bytes, tokens));
+                    self.summaries.push((*summary, self.written_bytes, tokens));
                     self.written_bytes += line.len() + 1;
                 }
             }
@@ -1036,7 +1036,7 @@ fn process(post: &Post, format: &Format, lint: &LintOptions) -> Processed {
                 stats,
                 outcome: Outcome::Kept {
                     line,
-                    summary: result.summary,
+                    summary: Box::new(result.summary),
                     fixes,
                 },
             };
@@ -1077,7 +1077,7 @@ fn process(post: &Post, format: &Format, lint: &LintOptions) -> Processed {
             stats,
             outcome: Outcome::Kept {
                 line,
-                summary: result.summary,
+                summary: Box::new(result.summary),
                 fixes,
             },
         };
