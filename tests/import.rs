@@ -886,6 +886,18 @@ fn cli_build_writes_output_and_report() {
     );
     assert_eq!(examples(&out).len(), 3);
     assert_eq!(examples(&dir.path().join("alice.valid.jsonl")).len(), 2);
+    // --json: the same report, machine-readable.
+    let o = voicetune()
+        .arg("build")
+        .arg(fixture("csv/posts.csv"))
+        .arg("-o")
+        .arg(&out)
+        .arg("--json")
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["stages"][0]["kept"], 5);
+    assert_eq!(report["outputs"][0]["examples"], 3);
 }
 
 #[test]
@@ -929,7 +941,10 @@ fn real_theme_unit_test_export() {
     );
     let t = titles(&out);
     assert_eq!(t.len(), 44);
-    assert!(t.contains(&"Edge Case: Many Tags".to_string()) && !t.contains(&"Edge Case: Many Categories".to_string()));
+    assert!(
+        t.contains(&"Edge Case: Many Tags".to_string())
+            && !t.contains(&"Edge Case: Many Categories".to_string())
+    );
     assert!(!t
         .iter()
         .any(|t| t.starts_with("WP 6.1") || t.starts_with("Post Format: Image")));
