@@ -263,6 +263,21 @@ fn transcripts_keep_one_speaker() {
 }
 
 #[test]
+fn transcript_speaker_defaults_to_the_author() {
+    // --author alice picks Alice's turns ("Alice", "Alice Writer") and keeps all three files.
+    let (_d, out, report) = run(
+        &[fixture("transcripts")],
+        BuildConfig {
+            author: Some("alice".into()),
+            ..cfg()
+        },
+    );
+    assert_eq!(kept(&report, Stage::Author), 3, "{report}");
+    assert_eq!(examples(&out).len(), 3);
+    assert_eq!(report.transcripts.turns_kept, 7);
+}
+
+#[test]
 fn transcript_with_several_speakers_needs_a_speaker() {
     let (_d, err) = run_err(&[fixture("transcripts/interview.txt")], cfg());
     assert!(

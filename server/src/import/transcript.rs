@@ -259,7 +259,11 @@ pub fn read(path: &Path, speaker: Option<&str>) -> Result<(Post, TranscriptCount
         if same_speaker(&turn.speaker, &wanted) {
             counts.turns_kept += 1;
             paragraphs.push(turn.text.as_str());
-            post.author.get_or_insert_with(|| turn.speaker.clone());
+            // The author is who was asked for ("alice"), the display name who spoke ("Alice
+            // Writer"), so `--author alice` selects this transcript like it selects posts.
+            post.author = Some(wanted.clone());
+            post.author_display
+                .get_or_insert_with(|| turn.speaker.clone());
         } else {
             counts.turns_dropped += 1;
         }
