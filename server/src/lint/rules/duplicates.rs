@@ -25,6 +25,14 @@ pub fn word_hashes(fields: &[TextField]) -> Vec<u64> {
     for field in fields {
         out.push(0xFEED_0000 + role_tag(field.role) as u64);
         for word in field.text().split_ascii_whitespace() {
+            let bytes = word.as_bytes();
+            if !bytes
+                .iter()
+                .any(|b| b.is_ascii_uppercase() || !b.is_ascii())
+            {
+                out.push(xxh3_64(bytes)); // Already lower-case ASCII: no copy.
+                continue;
+            }
             buf.clear();
             if word.is_ascii() {
                 buf.push_str(word);
