@@ -416,7 +416,8 @@ impl fmt::Display for BuildError {
 impl std::error::Error for BuildError {}
 
 impl BuildError {
-    fn options(message: impl Into<String>) -> BuildError {
+    /// An error with no source position (options, paths).
+    fn plain(message: impl Into<String>) -> BuildError {
         BuildError {
             message: message.into(),
             source_error: None,
@@ -433,7 +434,7 @@ pub fn build(
     let started = std::time::Instant::now();
     let files = plan(options)?;
     let writer = output::Writer::create(&options.output).map_err(|e| {
-        BuildError::options(format!(
+        BuildError::plain(format!(
             "{}: cannot create the output: {e}",
             options.output.display()
         ))
@@ -446,6 +447,7 @@ pub fn build(
             .filter(|f| f.2 == i)
             .map(|f| f.1.name())
             .collect();
+        kinds.sort_unstable();
         kinds.dedup();
         let kind = if kinds.len() == 1 {
             kinds[0].to_string()
@@ -496,7 +498,7 @@ pub fn build(
     }
     let mut report = builder
         .finish()
-        .map_err(|e| BuildError::options(format!("{}: {e}", options.output.display())))?;
+        .map_err(|e| BuildError::plain(format!("{}: {e}", options.output.display())))?;
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
 }
@@ -507,7 +509,7 @@ fn plan(options: &BuildOptions) -> Result<Vec<(PathBuf, SourceKind, usize)>, Bui
     for (index, spec) in options.sources.iter().enumerate() {
         let path = &spec.path;
         let meta = std::fs::metadata(path)
-            .map_err(|e| BuildError::options(format!("{}: {e}", path.display())))?;
+            .map_err(|e| BuildError::plain(format!("{}: {e}", path.display())))?;
         if meta.is_dir() {
             let exts: &[&str] = match spec.kind {
                 Some(SourceKind::Markdown) => &["md", "markdown"],
@@ -517,20 +519,20 @@ fn plan(options: &BuildOptions) -> Result<Vec<(PathBuf, SourceKind, usize)>, Bui
                 None => &["md", "markdown", "txt", "vtt", "srt"],
             };
             let listed = markdown::list_files(path, exts)
-                .map_err(|e| BuildError::options(format!("{}: {e}", path.display())))?;
+                .map_err(|e| BuildError::plain(format!("{}: {e}", path.display())))?;
             if listed.is_empty() {
-                return Err(BuildError::options(format!(
+                return Err(BuildError::plain(format!(
                     "{}: no {} files in this folder",
                     path.display(),
                     exts.join("/")
                 )));
             }
             for file in listed {
-                let kind = classify(&file, spec.kind).map_err(BuildError::options)?;
+                let kind = classify(&file, spec.kind).map_err(BuildError::plain)?;
                 files.push((file, kind, index));
             }
         } else {
-            let kind = classify(path, spec.kind).map_err(BuildError::options)?;
+            let kind = classify(path, spec.kind).map_err(BuildError::plain)?;
             files.push((path.clone(), kind, index));
         }
     }
@@ -547,7 +549,7 @@ fn plan(options: &BuildOptions) -> Result<Vec<(PathBuf, SourceKind, usize)>, Bui
             .iter()
             .find(|(f, _, _)| std::fs::canonicalize(f).ok().as_ref() == Some(&target))
         {
-            return Err(BuildError::options(format!(
+            return Err(BuildError::plain(format!(
                 "{}: refusing to overwrite a source file; choose another -o",
                 file.display()
             )));
