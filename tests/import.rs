@@ -1153,3 +1153,54 @@ fn server_build_request() {
     )
     .is_err());
 }
+
+// ----------------------------------------------------------------------------------------------
+// The builder's cleaning and the linter agree: whatever clean_post leaves, the content rules find
+// nothing to report (without the lint-fix pass the builder runs as a safety net).
+
+fn fragment() -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    prop_oneof![
+        "[A-Za-z]{2,9}( [a-z]{1,8}){3,12}[.!?]".prop_map(|s| s),
+        "[a-z]{3,8}".prop_map(|w| format!("<a href=\"https://example.com/{w}\">the {w} page</a>")),
+        "[a-z]{3,8}".prop_map(|w| format!("https://{w}.example.org/path?q={w}")),
+        "[a-z]{3,8}".prop_map(|w| format!("www.{w}.com")),
+        "[a-z]{3,8}".prop_map(|w| format!("[{w} link](https://x.io/{w})")),
+        "[a-z]{3,8}".prop_map(|w| format!("![{w}](/img/{w}.png)")),
+        Just("&amp; &nbsp; &#8217; &hellip;".to_string()),
+        Just("<strong>bold</strong> and <em>em</em>".to_string()),
+        Just("[caption id=\"a1\" width=\"300\"]<img src=\"a.jpg\"> Caption[/caption]".to_string()),
+        Just("[gallery ids=\"1,2\"]".to_string()),
+        Just("<pre><code>&lt;div&gt;x&lt;/div&gt;</code></pre>".to_string()),
+        Just("Share this:".to_string()),
+        Just("Leave a Reply".to_string()),
+        Just("<ul><li>one item</li><li>two items</li></ul>".to_string()),
+        Just("<h2>A heading here</h2>".to_string()),
+        Just("line one<br>line two".to_string()),
+        Just("<p>A paragraph of text.</p>".to_string()),
+        Just("\u{200b}zero\u{a0}width\t tabs  ".to_string()),
+    ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+    #[test]
+    fn cleaned_text_lints_clean(parts in proptest::collection::vec(fragment(), 1..12), seps in proptest::collection::vec(0usize..3, 12), markdown: bool) {
+        let mut body = String::new();
+        for (i, p) in parts.iter().enumerate() {
+            body.push_str(p);
+            body.push_str(["\n\n", "\n", " "][seps[i]]);
+        }
+        let format = if markdown { SourceFormat::Markdown } else { SourceFormat::Html };
+        let (text, _) = clean::clean_post(&body, format);
+        let line = serde_json::json!({"messages": [{"role": "user", "content": "Write a blog post titled: x"}, {"role": "assistant", "content": text}]}).to_string();
+        let opts = LintOptions::new(&Config::default());
+        let findings: Vec<String> = voicetune::lint::lint_line(&line, &opts)
+            .findings
+            .into_iter()
+            .filter(|f| !matches!(f.rule.as_str(), "too-short" | "empty-content"))
+            .map(|f| format!("{}: {}", f.rule, f.message))
+            .collect();
+        proptest::prop_assert!(findings.is_empty(), "{body:?}\n-> {text:?}\n{findings:#?}");
+    }
+}
