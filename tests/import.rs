@@ -1204,3 +1204,18 @@ proptest::proptest! {
         proptest::prop_assert!(findings.is_empty(), "{body:?}\n-> {text:?}\n{findings:#?}");
     }
 }
+
+#[test]
+fn cleaning_reference_links_and_liquid_raw_blocks() {
+    let md = "See [raspbian][] and [the docs][d] or [Where is it?].\n\n{% raw %}\n    $ docker ps --format '{{.ID}}'\n{% endraw %}\n\n[raspbian]: https://raspbian.org\n[d]: https://d.io \"Docs\"\n[Where is it?]: /post/x\n[not a link] stays. [d](https://inline.io) too.";
+    let (text, stats) = clean::clean_post(md, SourceFormat::Markdown);
+    assert_eq!(
+        text,
+        "See raspbian and the docs or Where is it?.\n\n[not a link] stays. d too."
+    );
+    assert_eq!(stats.code_blocks, 1);
+    assert_eq!(
+        stats.links, 7,
+        "three references, three definitions, one inline link"
+    );
+}

@@ -246,6 +246,7 @@ pub fn clean_post(body: &str, format: SourceFormat) -> (String, CleanStats) {
             // Code first: `[sda]` or `[Service]` inside a code block is not a shortcode.
             let md = remove_markdown_code(body, &mut stats.code_blocks);
             let md = remove_shortcodes(&md, &mut stats.shortcodes);
+            let md = reference_links_to_text(&md, &mut stats.links);
             let md = remove_html_code(&md, &mut stats.code_blocks);
             count_html(&md, &mut stats);
             strip_tags_keep_newlines(&md)
@@ -662,6 +663,11 @@ fn remove_markdown_code(md: &str, count: &mut usize) -> String {
             *count += 1;
             continue;
         }
+        if trimmed.starts_with("{%") && trimmed.ends_with("%}") && !trimmed.contains("highlight") {
+            // A Liquid tag on its own line (`{% raw %}`): template syntax, and transparent for
+            // the blank-line rule of indented code blocks.
+            continue;
+        }
         if trimmed.starts_with("{%")
             && trimmed.contains("highlight")
             && !trimmed.contains("endhighlight")
@@ -704,6 +710,39 @@ fn remove_markdown_code(md: &str, count: &mut usize) -> String {
     }
     out
 }
+
+/// `[text][id]`, `[text][]` and `[text]` (with a `[text]: url` definition) become their text;
+/// the definitions themselves are removed later with the other links.
+fn reference_links_to_text(md: &str, count: &mut usize) -> String {
+    if !md.contains("]:") {
+        return md.to_string();
+    }
+    let labels: std::collections::HashSet<String> = LINK_DEFINITION_LABEL
+        .captures_iter(md)
+        .map(|c| c[1].to_lowercase())
+        .collect();
+    REFERENCE_LINK
+        .replace_all(md, |caps: &regex::Captures| {
+            let text = &caps[1];
+            let label = caps.get(2).map_or("", |m| m.as_str());
+            let label = if label.is_empty() { text } else { label };
+            let next = caps.get(3).map_or("", |m| m.as_str());
+            let inline_link = md[caps.get(0).map_or(0, |m| m.end())..].starts_with('(');
+            if labels.contains(&label.to_lowercase()) && next != ":" && !inline_link {
+                *count += 1;
+                format!("{text}{next}")
+            } else {
+                caps[0].to_string()
+            }
+        })
+        .into_owned()
+}
+
+static LINK_DEFINITION_LABEL: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?m)^[ \t]{0,3}\[([^\]\n]+)\]:").unwrap());
+/// `[text][label]`, `[text][]` or `[text]`, and the character after it (to skip definitions).
+static REFERENCE_LINK: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\[([^\]\n]+)\](?:\[([^\]\n]*)\])?(:?)").unwrap());
 
 static LIQUID_TAG: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"\{%-?\s*(?:raw|endraw|include[^%]*|comment|endcomment|assign[^%]*)\s*-?%\}")
