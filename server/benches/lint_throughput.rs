@@ -43,7 +43,7 @@ fn generate(path: &std::path::Path, target_mb: usize) -> std::io::Result<()> {
             }
             reply.push('.');
         }
-        if i % 50 == 0 {
+        if i.is_multiple_of(50) {
             reply.push_str(" See <b>this</b> at https://example.com/post/1 today.");
         }
         let line = serde_json::json!({"messages": [

@@ -34,6 +34,8 @@ enum Command {
     },
     /// Token distribution, billed tokens, epochs and cost of a training file.
     Stats(StatsArgs),
+    /// Build a training file from WordPress exports, markdown posts or transcripts.
+    Build(Box<voicetune::import::cli::BuildArgs>),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -84,6 +86,7 @@ fn main() -> ExitCode {
         Command::Lint(args) => run_lint(args),
         Command::Rule { name } => run_rule(name.as_deref()),
         Command::Stats(args) => run_stats(args),
+        Command::Build(args) => voicetune::import::cli::run(*args),
         Command::Tune(args) => Ok(voicetune::train::remote::cli::run_tune(args)),
         Command::Jobs(args) => Ok(voicetune::train::remote::cli::run_jobs(args)),
     };
