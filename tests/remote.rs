@@ -330,13 +330,19 @@ fn tune_end_to_end_from_the_cli() {
         list_out.contains(&id) && list_out.contains("succeeded"),
         "{list_out}"
     );
+    let remote_list = voicetune(ws.path(), &["jobs", "list", "--remote"], "");
+    assert!(remote_list.status.success(), "{}", text(&remote_list));
+    assert_eq!(
+        String::from_utf8_lossy(&remote_list.stdout).trim(),
+        format!("{id}\tsucceeded\tgpt-4o-mini-2024-07-18\t{model}")
+    );
     let events = voicetune(ws.path(), &["jobs", "events", &id], "");
     assert!(events.status.success(), "{}", text(&events));
     let events_out = String::from_utf8_lossy(&events.stdout);
     let created = events_out.find("Created fine-tuning job").unwrap();
     let done = events_out.find("successfully completed").unwrap();
     assert!(created < done, "events are oldest first:\n{events_out}");
-    assert_key_nowhere(ws.path(), &[&out, &list, &events]);
+    assert_key_nowhere(ws.path(), &[&out, &list, &remote_list, &events]);
     server.assert_no_violations();
 }
 

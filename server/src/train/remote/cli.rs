@@ -67,7 +67,11 @@ pub struct JobsArgs {
 #[derive(Debug, Subcommand)]
 pub enum JobsCommand {
     /// List the workspace's jobs (the default).
-    List,
+    List {
+        /// List the jobs the API knows instead (all of the account's fine-tuning jobs).
+        #[arg(long)]
+        remote: bool,
+    },
     /// Follow a job until it finishes.
     Watch { id: String },
     /// Cancel a job.
@@ -225,8 +229,34 @@ pub fn run_jobs(args: JobsArgs) -> ExitCode {
     let workspace = find_workspace(Path::new("."));
     let result = (|| -> anyhow::Result<ExitCode> {
         let store = JobStore::new(&workspace);
-        match args.command.unwrap_or(JobsCommand::List) {
-            JobsCommand::List => {
+        match args.command.unwrap_or(JobsCommand::List { remote: false }) {
+            JobsCommand::List { remote: true } => {
+                let config = RemoteConfig::load(&workspace)?;
+                let client = config.client(None)?;
+                runtime()?.block_on(async {
+                    let mut after: Option<String> = None;
+                    // Newest first; a bounded number of pages.
+                    for _ in 0..50 {
+                        let page = client.list_jobs(after.as_deref(), 100).await?;
+                        for job in &page.data {
+                            println!(
+                                "{}\t{}\t{}\t{}",
+                                job.id,
+                                job.status,
+                                job.model,
+                                job.fine_tuned_model.as_deref().unwrap_or("-")
+                            );
+                        }
+                        match (page.has_more, page.data.last()) {
+                            (true, Some(last)) => after = Some(last.id.clone()),
+                            _ => break,
+                        }
+                    }
+                    anyhow::Ok(())
+                })?;
+                Ok(ExitCode::SUCCESS)
+            }
+            JobsCommand::List { remote: false } => {
                 let jobs = store.list()?;
                 if jobs.is_empty() {
                     println!("no jobs in {}", store.dir().display());
