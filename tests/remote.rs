@@ -436,6 +436,44 @@ fn dpo_jobs_send_their_hyperparameters() {
 // ---- confirmation and the lint gate ----
 
 #[test]
+fn out_of_range_parameters_are_refused_before_any_upload() {
+    let server = FakeOpenAi::start(KEY);
+    let ws = workspace(&server);
+    for (args, message) in [
+        (&["--epochs", "51"][..], "epochs must be 1 to 50"),
+        (&["--batch-size", "0"][..], "batch size must be 1 to 256"),
+        (
+            &["--learning-rate-multiplier", "0"][..],
+            "learning rate multiplier must be above 0",
+        ),
+        (
+            &["--method", "dpo", "--beta", "2.5"][..],
+            "beta must be above 0 and at most 2",
+        ),
+        (&["--beta", "0.5"][..], "beta only applies to --method dpo"),
+        (
+            &["--suffix", &"s".repeat(65)][..],
+            "suffix must be 1 to 64 characters",
+        ),
+        (
+            &["--seed", "2147483648"][..],
+            "seed must be 0 to 2147483647",
+        ),
+    ] {
+        let mut all = vec!["tune", "train.jsonl", "--yes"];
+        all.extend_from_slice(args);
+        let out = voicetune(ws.path(), &all, "");
+        assert!(!out.status.success(), "{args:?}: {}", text(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(message),
+            "{args:?}: {}",
+            text(&out)
+        );
+    }
+    assert!(server.state.lock().unwrap().seen.is_empty());
+}
+
+#[test]
 fn nothing_is_sent_without_confirmation() {
     let server = FakeOpenAi::start(KEY);
     let ws = workspace(&server);

@@ -35,19 +35,22 @@ pub struct TuneArgs {
     pub force: bool,
     #[arg(long, value_enum, default_value = "supervised")]
     pub method: MethodArg,
-    /// Epochs (default: OpenAI's automatic choice).
+    /// Epochs, 1-50 (default: OpenAI's automatic choice).
     #[arg(long)]
     pub epochs: Option<u32>,
+    /// Examples per batch, 1-256 (default: automatic).
     #[arg(long)]
     pub batch_size: Option<u32>,
+    /// Scales the base learning rate, > 0 (default: automatic).
     #[arg(long)]
     pub learning_rate_multiplier: Option<f64>,
-    /// DPO beta.
+    /// DPO only: how strongly to prefer the preferred output, in (0, 2] (default: automatic).
     #[arg(long)]
     pub beta: Option<f64>,
     /// Added to the fine-tuned model's name (1-64 characters).
     #[arg(long)]
     pub suffix: Option<String>,
+    /// Seed for a reproducible run, 0-2147483647.
     #[arg(long)]
     pub seed: Option<u32>,
     /// Voice name to register on success (default: the fine-tuned model id).

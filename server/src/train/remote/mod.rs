@@ -214,12 +214,7 @@ pub fn plan(config: &RemoteConfig, mut request: TuneRequest) -> anyhow::Result<P
     if request.model.is_empty() {
         request.model = config.model.clone();
     }
-    if let Some(s) = &request.suffix {
-        anyhow::ensure!(
-            (1..=64).contains(&s.chars().count()),
-            "--suffix must be 1 to 64 characters"
-        );
-    }
+    check_request(&request)?;
     let epochs = request.hyperparameters.n_epochs.and_then(|e| e.value());
     let mut findings = Vec::new();
     let mut estimate = None;
@@ -249,6 +244,47 @@ pub fn plan(config: &RemoteConfig, mut request: TuneRequest) -> anyhow::Result<P
         estimate,
         findings,
     })
+}
+
+/// The limits the API puts on the job's parameters, checked before a large file is uploaded
+/// only to be refused.
+fn check_request(request: &TuneRequest) -> anyhow::Result<()> {
+    if let Some(s) = &request.suffix {
+        anyhow::ensure!(
+            (1..=64).contains(&s.chars().count()),
+            "the suffix must be 1 to 64 characters"
+        );
+    }
+    if let Some(seed) = request.seed {
+        anyhow::ensure!(seed <= 2_147_483_647, "the seed must be 0 to 2147483647");
+    }
+    let h = &request.hyperparameters;
+    if let Some(n) = h.n_epochs.and_then(|v| v.value()) {
+        anyhow::ensure!((1..=50).contains(&n), "epochs must be 1 to 50 (got {n})");
+    }
+    if let Some(n) = h.batch_size.and_then(|v| v.value()) {
+        anyhow::ensure!(
+            (1..=256).contains(&n),
+            "the batch size must be 1 to 256 (got {n})"
+        );
+    }
+    if let Some(x) = h.learning_rate_multiplier.and_then(|v| v.value()) {
+        anyhow::ensure!(
+            x.is_finite() && x > 0.0,
+            "the learning rate multiplier must be above 0 (got {x})"
+        );
+    }
+    if let Some(b) = h.beta.and_then(|v| v.value()) {
+        anyhow::ensure!(
+            request.method == MethodType::Dpo,
+            "beta only applies to --method dpo"
+        );
+        anyhow::ensure!(
+            b.is_finite() && b > 0.0 && b <= 2.0,
+            "beta must be above 0 and at most 2 (got {b})"
+        );
+    }
+    Ok(())
 }
 
 /// Uploads the files and creates the job; the job is saved the moment the API returns it.
