@@ -1105,6 +1105,41 @@ fn jobs_watch_follows_a_local_job_through_its_file() {
 }
 
 #[test]
+fn without_a_config_the_defaults_and_the_current_folder_are_used() {
+    let server = FakeOpenAi::start(KEY);
+    // No voicetune.toml anywhere above: the default key variable, OPENAI_BASE_URL, and the
+    // current folder as the workspace (not the dataset's folder), so `jobs` finds the job.
+    let ws = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    std::fs::create_dir(ws.path().join("data")).unwrap();
+    std::fs::copy(fixture("train.jsonl"), ws.path().join("data/train.jsonl")).unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_voicetune"))
+            .args(args)
+            .current_dir(ws.path())
+            .env("OPENAI_API_KEY", KEY)
+            .env("OPENAI_BASE_URL", server.base_url())
+            .output()
+            .unwrap()
+    };
+    let out = run(&["tune", "data/train.jsonl", "--yes", "--detach"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(ws.path().join(".voicetune/jobs").is_dir());
+    assert!(!ws.path().join("data/.voicetune").exists());
+    let list = run(&["jobs"]);
+    let id = server.state.lock().unwrap().jobs[0].json["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        String::from_utf8_lossy(&list.stdout).contains(&id),
+        "{}",
+        text(&list)
+    );
+    assert_key_nowhere(ws.path(), &[&out, &list]);
+    server.assert_no_violations();
+}
+
+#[test]
 fn base_url_comes_from_openai_base_url_when_the_config_has_none() {
     let server = FakeOpenAi::start(KEY);
     let ws = workspace(&server);

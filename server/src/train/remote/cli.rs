@@ -83,16 +83,19 @@ pub enum JobsCommand {
     Events { id: String },
 }
 
-/// The workspace: the nearest folder at or above `start` with a voicetune.toml or .voicetune,
-/// else `start` itself.
-pub fn find_workspace(start: &Path) -> PathBuf {
+/// The workspace: the nearest folder at or above `start` with a voicetune.toml or .voicetune.
+pub fn find_workspace(start: &Path) -> Option<PathBuf> {
     let start = std::path::absolute(start).unwrap_or_else(|_| start.to_path_buf());
-    for dir in start.ancestors() {
-        if dir.join("voicetune.toml").is_file() || dir.join(".voicetune").is_dir() {
-            return dir.to_path_buf();
-        }
-    }
     start
+        .ancestors()
+        .find(|dir| dir.join("voicetune.toml").is_file() || dir.join(".voicetune").is_dir())
+        .map(Path::to_path_buf)
+}
+
+/// The workspace of the current folder, else the current folder itself.
+fn current_workspace() -> PathBuf {
+    find_workspace(Path::new("."))
+        .unwrap_or_else(|| std::path::absolute(".").unwrap_or_else(|_| PathBuf::from(".")))
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -176,7 +179,8 @@ pub fn run_tune(args: TuneArgs) -> ExitCode {
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let workspace = find_workspace(dir);
+    // The dataset's workspace, else the current one: `jobs` run from here must find the job.
+    let workspace = find_workspace(dir).unwrap_or_else(current_workspace);
     let result = (|| -> anyhow::Result<ExitCode> {
         let config = RemoteConfig::load(&workspace)?;
         let hyper = Hyperparameters {
@@ -229,7 +233,7 @@ pub fn run_tune(args: TuneArgs) -> ExitCode {
 }
 
 pub fn run_jobs(args: JobsArgs) -> ExitCode {
-    let workspace = find_workspace(Path::new("."));
+    let workspace = current_workspace();
     let result = (|| -> anyhow::Result<ExitCode> {
         let store = JobStore::new(&workspace);
         match args.command.unwrap_or(JobsCommand::List { remote: false }) {
