@@ -342,7 +342,13 @@ fn tune_end_to_end_from_the_cli() {
     let created = events_out.find("Created fine-tuning job").unwrap();
     let done = events_out.find("successfully completed").unwrap();
     assert!(created < done, "events are oldest first:\n{events_out}");
-    assert_key_nowhere(ws.path(), &[&out, &list, &remote_list, &events]);
+    // Watching a finished job again reports it and does not bring back a removed voice.
+    std::fs::remove_file(voicetune::voices::registry_path(ws.path())).unwrap();
+    let watch = voicetune(ws.path(), &["jobs", "watch", &id], "");
+    assert!(watch.status.success(), "{}", text(&watch));
+    assert!(String::from_utf8_lossy(&watch.stdout).contains("succeeded"));
+    assert!(Registry::load(ws.path()).unwrap().voices.is_empty());
+    assert_key_nowhere(ws.path(), &[&out, &list, &remote_list, &events, &watch]);
     server.assert_no_violations();
 }
 

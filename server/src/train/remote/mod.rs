@@ -414,7 +414,9 @@ pub async fn refresh(
         });
     }
     apply_remote(&mut job, &remote);
-    if job.status == JobStatus::Succeeded {
+    // On the move to succeeded only (the file is saved after this, so a failure here is
+    // retried by the next follow); a voice the user removed later stays removed.
+    if job.status == JobStatus::Succeeded && before.0 != JobStatus::Succeeded {
         // Keep the checkpoints' model ids: each is usable as a model, like the final one.
         if !job.details.contains_key("checkpoints") {
             let checkpoints: Vec<String> = client
