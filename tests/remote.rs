@@ -386,6 +386,26 @@ fn remote_voice_answers_completions() {
     );
     assert_eq!(completion.finish_reason.as_deref(), Some("stop"));
 
+    // Streamed: the same text, in pieces, with a failure before the stream retried.
+    server.fault(
+        "POST",
+        "/chat/completions",
+        FaultKind::RateLimit {
+            retry_after_secs: 1,
+        },
+    );
+    let mut pieces = Vec::new();
+    let streamed = rt
+        .block_on(
+            backend.complete_streaming("The walk this morning was", &options, |d| {
+                pieces.push(d.to_string())
+            }),
+        )
+        .unwrap();
+    assert_eq!(streamed, completion);
+    assert!(pieces.len() > 3, "{pieces:?}");
+    assert_eq!(pieces.concat(), completion.text);
+
     // An unknown model is a 404 whose message is the API's own.
     let missing = voicetune::infer::remote::RemoteVoice::new(cfg.client(None).unwrap(), "ft:nope");
     let err = rt
@@ -394,6 +414,14 @@ fn remote_voice_answers_completions() {
         .to_string();
     assert!(
         err.contains("404") && err.contains("The model `ft:nope` does not exist"),
+        "{err}"
+    );
+    let err = rt
+        .block_on(missing.complete_streaming("hi", &options, |_| {}))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("404") && err.contains("does not exist"),
         "{err}"
     );
     server.assert_no_violations();

@@ -573,7 +573,10 @@ async fn handle(
     let (status, body) = route(&state, &method, &template, &path, &query, body);
     let fault_name = fault.as_ref().map(|f| format!("{:?}", f.kind));
     record(status, fault_name);
-    let response = answer(&state, &method, &path, status, body);
+    let response = match body.get("__sse__").and_then(|c| c.as_array()) {
+        Some(chunks) => sse_answer(&state, &method, &path, chunks),
+        None => answer(&state, &method, &path, status, body),
+    };
     match fault.map(|f| f.kind) {
         Some(FaultKind::DropAfterProcessing) => Err(DropConnection),
         Some(FaultKind::Slow(d)) => {
@@ -623,6 +626,43 @@ fn answer(state: &Arc<Mutex<State>>, method: &str, path: &str, status: u16, body
         }
     }
     json_response(status, &body)
+}
+
+/// A server-sent-events answer; each chunk is validated against the spec's
+/// `text/event-stream` schema first.
+fn sse_answer(state: &Arc<Mutex<State>>, method: &str, path: &str, chunks: &[Value]) -> Answer {
+    let spec = Spec::get();
+    let schema = spec.operation(method, path).and_then(|(_, op)| {
+        op.pointer("/responses/200/content/text~1event-stream/schema")
+            .cloned()
+    });
+    let mut text = String::new();
+    for chunk in chunks {
+        match &schema {
+            Some(schema) => {
+                if let Err(errors) = spec.check(schema, chunk) {
+                    violation(
+                        state,
+                        format!(
+                            "stream chunk of {method} {path} breaks the spec: {}",
+                            errors.join("; ")
+                        ),
+                    );
+                }
+            }
+            None => violation(
+                state,
+                format!("the spec has no event stream for {method} {path}"),
+            ),
+        }
+        text.push_str(&format!("data: {chunk}\n\n"));
+    }
+    text.push_str("data: [DONE]\n\n");
+    Response::builder()
+        .status(200)
+        .header("content-type", "text/event-stream")
+        .body(Full::new(Bytes::from(text)))
+        .unwrap()
 }
 
 fn check_query(op: &Value, query: &str) -> Vec<String> {
@@ -1054,12 +1094,32 @@ fn route(
                 .to_string();
             let created = st.tick();
             let id = st.next_id("chatcmpl");
+            let text = completion_for(&model, &prompt);
+            if req.get("stream") == Some(&json!(true)) {
+                // A role chunk, one chunk per word, and a final chunk with the finish reason.
+                let chunk = |delta: Value, finish: Value| {
+                    json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+                           "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": null}]})
+                };
+                let mut chunks = vec![chunk(
+                    json!({"role": "assistant", "content": ""}),
+                    Value::Null,
+                )];
+                let words: Vec<&str> = text.split_inclusive(' ').collect();
+                chunks.extend(
+                    words
+                        .iter()
+                        .map(|w| chunk(json!({"content": w}), Value::Null)),
+                );
+                chunks.push(chunk(json!({}), json!("stop")));
+                return (200, json!({"__sse__": chunks}));
+            }
             (
                 200,
                 json!({
                     "id": id, "object": "chat.completion", "created": created, "model": model,
                     "choices": [{"index": 0, "finish_reason": "stop", "logprobs": null,
-                                 "message": {"role": "assistant", "content": completion_for(&model, &prompt), "refusal": null}}],
+                                 "message": {"role": "assistant", "content": text, "refusal": null}}],
                     "usage": {"prompt_tokens": 5, "completion_tokens": 7, "total_tokens": 12}
                 }),
             )

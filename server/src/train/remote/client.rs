@@ -556,35 +556,42 @@ impl Client {
         what: &str,
         request: reqwest::RequestBuilder,
     ) -> Result<T, Attempted> {
-        let transport = |e: reqwest::Error| {
-            let failure = if e.is_connect() {
-                Failure::Connect
-            } else {
-                Failure::Ambiguous
-            };
-            Attempted {
-                failure,
-                retry_after: None,
-                error: Error::Transport {
-                    what: what.to_string(),
-                    message: self.key.scrub(&describe(&e)),
-                },
-            }
-        };
-        let response = request.send().await.map_err(transport)?;
+        let response = self.send_once(what, request).await?;
         let status = response.status();
-        let retry_after = retry::retry_after(response.headers());
-        let body = response.bytes().await.map_err(transport)?;
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| self.transport_failure(what, e))?;
+        serde_json::from_slice(&body).map_err(|e| Attempted {
+            failure: Failure::Status(status.as_u16()),
+            retry_after: None,
+            error: Error::Protocol {
+                what: what.to_string(),
+                message: format!("{e}"),
+            },
+        })
+    }
+
+    /// Sends one request; a success status returns the response with its body unread, any
+    /// other status becomes an error carrying the API's message.
+    async fn send_once(
+        &self,
+        what: &str,
+        request: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, Attempted> {
+        let response = request
+            .send()
+            .await
+            .map_err(|e| self.transport_failure(what, e))?;
+        let status = response.status();
         if status.is_success() {
-            return serde_json::from_slice(&body).map_err(|e| Attempted {
-                failure: Failure::Status(status.as_u16()),
-                retry_after: None,
-                error: Error::Protocol {
-                    what: what.to_string(),
-                    message: format!("{e}"),
-                },
-            });
+            return Ok(response);
         }
+        let retry_after = retry::retry_after(response.headers());
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| self.transport_failure(what, e))?;
         let (message, kind, code) = match serde_json::from_slice::<ErrorResponse>(&body) {
             Ok(r) if !r.error.message.is_empty() => (
                 r.error.message,
@@ -614,6 +621,61 @@ impl Client {
                 what: what.to_string(),
             },
         })
+    }
+
+    fn transport_failure(&self, what: &str, e: reqwest::Error) -> Attempted {
+        let failure = if e.is_connect() {
+            Failure::Connect
+        } else {
+            Failure::Ambiguous
+        };
+        Attempted {
+            failure,
+            retry_after: None,
+            error: Error::Transport {
+                what: what.to_string(),
+                message: self.key.scrub(&describe(&e)),
+            },
+        }
+    }
+
+    /// POST a JSON body to a call that is safe to repeat and answers with a stream (server-sent
+    /// events): retried until a success status arrives, then the body is the caller's to read.
+    pub async fn post_streaming<B>(
+        &self,
+        what: &str,
+        path: &str,
+        body: &B,
+    ) -> Result<reqwest::Response, Error>
+    where
+        B: Serialize + ?Sized,
+    {
+        let mut retry = 0;
+        loop {
+            // The time limit covers the wait for the answer's head only: a stream may last.
+            let request = self.http.post(self.url(path)).json(body);
+            let attempted =
+                match tokio::time::timeout(self.timeout, self.send_once(what, request)).await {
+                    Ok(Ok(response)) => return Ok(response),
+                    Ok(Err(a)) => a,
+                    Err(_) => Attempted {
+                        failure: Failure::Ambiguous,
+                        retry_after: None,
+                        error: Error::Transport {
+                            what: what.to_string(),
+                            message: "timed out".into(),
+                        },
+                    },
+                };
+            if !attempted.failure.is_transient() {
+                return Err(attempted.error);
+            }
+            let Some(delay) = self.retry.delay(retry, attempted.retry_after) else {
+                return Err(attempted.error);
+            };
+            tokio::time::sleep(delay).await;
+            retry += 1;
+        }
     }
 }
 
