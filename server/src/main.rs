@@ -21,10 +21,6 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Fine-tune a model on the OpenAI API (lint, estimate, confirm, upload, train, follow).
-    Tune(voicetune::train::remote::cli::TuneArgs),
-    /// List, follow, cancel fine-tuning jobs, or print their events.
-    Jobs(voicetune::train::remote::cli::JobsArgs),
     /// Lint JSONL training files and markdown drafts (files or folders).
     Lint(LintArgs),
     /// Explain a rule (`voicetune rule html`), or list them all (`voicetune rule`).
@@ -36,6 +32,10 @@ enum Command {
     Stats(StatsArgs),
     /// Build a training file from WordPress exports, markdown posts or transcripts.
     Build(Box<voicetune::import::cli::BuildArgs>),
+    /// Fine-tune a model on the OpenAI API (lint, estimate, confirm, upload, train, follow).
+    Tune(voicetune::train::remote::cli::TuneArgs),
+    /// List, follow, cancel fine-tuning jobs, or print their events.
+    Jobs(voicetune::train::remote::cli::JobsArgs),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
