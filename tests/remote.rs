@@ -696,6 +696,38 @@ fn server_errors_drops_and_slow_answers_are_retried() {
 }
 
 #[test]
+fn an_outage_longer_than_the_retries_does_not_end_a_follow() {
+    let server = FakeOpenAi::start(KEY);
+    let ws = workspace(&server);
+    let cfg = config(ws.path());
+    let rt = rt();
+    let plan = remote::plan(&cfg, request(ws.path())).unwrap();
+    let job = rt
+        .block_on(remote::start(ws.path(), &cfg, &plan, quiet()))
+        .unwrap();
+    // 12 dropped connections in a row: more than one call's 4 retries.
+    for _ in 0..12 {
+        server.fault("GET", "/fine_tuning/jobs/", FaultKind::Drop);
+    }
+    let warnings = Arc::new(std::sync::Mutex::new(0));
+    let w = warnings.clone();
+    let on_update: remote::OnUpdate = Arc::new(move |u: &Update| {
+        if let Update::Event { entry, .. } = u {
+            if entry.level == "warn" && entry.message.starts_with("polling failed") {
+                *w.lock().unwrap() += 1;
+            }
+        }
+    });
+    let job = rt
+        .block_on(remote::follow(ws.path(), &cfg, &job.id, on_update))
+        .unwrap();
+    assert_eq!(job.status, JobStatus::Succeeded);
+    assert!(*warnings.lock().unwrap() >= 2);
+    assert!(server.state.lock().unwrap().faults.is_empty());
+    server.assert_no_violations();
+}
+
+#[test]
 fn lost_answers_to_creates_do_not_create_twice() {
     let server = FakeOpenAi::start(KEY);
     let ws = workspace(&server);

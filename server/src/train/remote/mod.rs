@@ -370,13 +370,40 @@ pub async fn follow(
     );
     let client = config.client(job.detail_str("base_url"))?;
     let mut job = job;
+    // A job runs for minutes or hours: an outage longer than one call's retries should not end
+    // the follow, so failed polls are tried again, more slowly, a number of times.
+    const MAX_FAILED_POLLS: u32 = 10;
+    let mut failed_polls = 0;
     loop {
-        job = refresh(workspace, &client, job, &on_update).await?;
+        match refresh(workspace, &client, &mut job, &on_update).await {
+            Ok(()) => failed_polls = 0,
+            Err(e) if failed_polls < MAX_FAILED_POLLS && is_transient(&e) => {
+                failed_polls += 1;
+                on_update(&Update::Event {
+                    job_id: job.id.clone(),
+                    entry: LogEntry {
+                        at: now_secs(),
+                        level: "warn".into(),
+                        message: format!("polling failed ({failed_polls}/{MAX_FAILED_POLLS}), trying again: {e:#}"),
+                    },
+                });
+            }
+            Err(e) => return Err(e),
+        }
         if job.status.is_terminal() {
             on_update(&Update::Finished(job.clone()));
             return Ok(job);
         }
-        tokio::time::sleep(config.poll_interval()).await;
+        tokio::time::sleep(config.poll_interval() * (1 + failed_polls)).await;
+    }
+}
+
+/// Whether an error is worth another poll later (network trouble, rate limits, server errors).
+fn is_transient(e: &anyhow::Error) -> bool {
+    match e.downcast_ref::<client::Error>() {
+        Some(client::Error::Transport { .. }) => true,
+        Some(client::Error::Api { status, .. }) => retry::Failure::Status(*status).is_transient(),
+        _ => false,
     }
 }
 
@@ -384,9 +411,12 @@ pub async fn follow(
 pub async fn refresh(
     workspace: &Path,
     client: &Client,
-    mut job: Job,
+    current: &mut Job,
     on_update: &OnUpdate,
-) -> anyhow::Result<Job> {
+) -> anyhow::Result<()> {
+    // Work on a copy: `current` changes only once everything, the save included, succeeded,
+    // so a poll that fails half-way is simply done again.
+    let mut job = current.clone();
     let store = JobStore::new(workspace);
     let remote = client.get_job(&job.id).await?;
     let events = client
@@ -433,7 +463,8 @@ pub async fn refresh(
     if (job.status, job.progress.clone()) != before {
         on_update(&Update::Changed(job.clone()));
     }
-    Ok(job)
+    *current = job;
+    Ok(())
 }
 
 /// Copies what the API says about the job into our record.
