@@ -25,7 +25,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
-pub const DEFAULT_MODEL: &str = "gpt-4o-mini-2024-07-18";
 
 /// The `[remote]` section of `voicetune.toml`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -39,7 +38,7 @@ pub struct RemoteConfig {
     pub organization: Option<String>,
     /// `OpenAI-Project` header; when unset, `OPENAI_PROJECT_ID` from the environment.
     pub project: Option<String>,
-    /// Base model to fine-tune.
+    /// Base model to fine-tune (default: the top-level `target_model`).
     pub model: String,
     /// Time limit of one API call, in seconds.
     pub timeout_secs: f64,
@@ -58,7 +57,7 @@ impl Default for RemoteConfig {
             api_key_env: "OPENAI_API_KEY".into(),
             organization: None,
             project: None,
-            model: DEFAULT_MODEL.into(),
+            model: crate::tokens::DEFAULT_MODEL.into(),
             timeout_secs: 60.0,
             max_retries: 5,
             retry_base_ms: 500,
@@ -81,8 +80,13 @@ impl RemoteConfig {
 
     /// Types the `[remote]` table of a loaded config (the server passes its own, with the
     /// editor's settings applied).
+    /// Without a `model` of its own, the section uses the config's `target_model`.
     pub fn from_config(config: &crate::config::Config) -> anyhow::Result<RemoteConfig> {
-        Ok(toml::Value::Table(config.remote.clone()).try_into()?)
+        let mut remote: RemoteConfig = toml::Value::Table(config.remote.clone()).try_into()?;
+        if !config.remote.contains_key("model") {
+            remote.model = config.target_model.clone();
+        }
+        Ok(remote)
     }
 
     /// Config first, then `OPENAI_BASE_URL`, then OpenAI's own URL.
@@ -564,4 +568,35 @@ where
         return Ok(None);
     }
     start(workspace, config, &plan, on_update).await.map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remote_section_is_typed_with_defaults_and_the_target_model() {
+        let path = Path::new("voicetune.toml");
+        let config = crate::config::Config::from_toml(
+            "target_model = \"gpt-4.1-mini-2025-04-14\"\n[remote]\napi_key_env = \"MY_KEY\"\norganization = \"org-1\"\n",
+            path,
+        )
+        .unwrap();
+        let remote = RemoteConfig::from_config(&config).unwrap();
+        assert_eq!(remote.api_key_env, "MY_KEY");
+        assert_eq!(remote.organization.as_deref(), Some("org-1"));
+        assert_eq!(remote.model, "gpt-4.1-mini-2025-04-14");
+        assert_eq!(remote.max_retries, 5);
+        let config =
+            crate::config::Config::from_toml("[remote]\nmodel = \"gpt-4o-2024-08-06\"\n", path)
+                .unwrap();
+        assert_eq!(
+            RemoteConfig::from_config(&config).unwrap().model,
+            "gpt-4o-2024-08-06"
+        );
+        let config =
+            crate::config::Config::from_toml("[remote]\nbase_ulr = \"x\"\n", path).unwrap();
+        let err = RemoteConfig::from_config(&config).unwrap_err().to_string();
+        assert!(err.contains("base_ulr"), "{err}");
+    }
 }
