@@ -206,8 +206,16 @@ pub fn run_tune(args: TuneArgs) -> ExitCode {
         // Fail on a missing key before linting a large file.
         config.client(None)?;
         let plan = super::plan(&config, request)?;
-        for f in &plan.findings {
+        // The full list is `voicetune lint`'s job; here a glimpse is enough.
+        const SHOWN: usize = 20;
+        for f in plan.findings.iter().take(SHOWN) {
             eprintln!("{f}");
+        }
+        if plan.findings.len() > SHOWN {
+            eprintln!(
+                "... and {} more findings (`voicetune lint` lists them all)",
+                plan.findings.len() - SHOWN
+            );
         }
         eprintln!("estimate: {}", plan.estimate.summary());
         if !args.yes {

@@ -227,12 +227,15 @@ pub fn plan(config: &RemoteConfig, mut request: TuneRequest) -> anyhow::Result<P
     for (file, is_training) in files {
         let (gate, file_estimate) = estimate::check(file, &request.model, epochs)?;
         if !gate.errors.is_empty() && !request.force {
+            const SHOWN: usize = 20;
+            let more = gate.errors.len().saturating_sub(SHOWN);
             anyhow::bail!(
-                "{} has {} error(s); fix them (`voicetune lint --fix {}`) or pass --force to upload anyway. Nothing was uploaded.\n{}",
+                "{} has {} error(s); fix them (`voicetune lint --fix {}`) or pass --force to upload anyway. Nothing was uploaded.\n{}{}",
                 file.display(),
                 gate.errors.len(),
                 file.display(),
-                gate.errors.join("\n")
+                gate.errors[..gate.errors.len().min(SHOWN)].join("\n"),
+                if more > 0 { format!("\n... and {more} more") } else { String::new() }
             );
         }
         findings.extend(gate.errors);
