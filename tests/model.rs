@@ -6,6 +6,7 @@ use candle_core::{Device, IndexOp, Tensor};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
+use voicetune::infer::local::{AdapterMode, LocalModel};
 use voicetune::model::adapter::{self, peft_key, rows_gguf_to_hf, rows_hf_to_gguf};
 use voicetune::model::generate::{generate, FinishReason, SamplingParams};
 use voicetune::model::gguf::GgufFile;
@@ -169,6 +170,60 @@ fn our_forward_matches_candle_quantized_llama() {
     let c = cosine(&q, &want);
     assert!(c > 0.9999, "cosine quantized {c}");
     assert_eq!(argmax(&q), argmax(&want));
+
+    // The inference default: weights requantized to Q8_0 (fast AVX-512 kernels in candle).
+    let lm = LocalModel::load(&path, None, AdapterMode::Merged).unwrap();
+    let q8: Vec<f32> = lm
+        .model
+        .forward_last(&input, &mut Default::default())
+        .unwrap()
+        .squeeze(0)
+        .unwrap()
+        .to_vec1()
+        .unwrap();
+    let c = cosine(&q8, &want);
+    assert!(c > 0.999, "cosine Q8_0 {c}");
+    assert_eq!(argmax(&q8), argmax(&want));
+}
+
+#[test]
+fn merged_adapter_matches_the_adapter_applied_on_the_fly() {
+    let path = model_path();
+    let mut model = load_model(&path, Mode::F32).unwrap();
+    let lora = LoraConfig::default();
+    model.add_lora(&lora).unwrap();
+    for (_, v) in model.lora_vars() {
+        v.set(&Tensor::randn(0f32, 0.08, v.shape(), &Device::Cpu).unwrap())
+            .unwrap();
+    }
+    let dir = tempdir("merge");
+    adapter::save_adapter(&model, &lora, &dir, "test").unwrap();
+    let ids = tokenizer()
+        .encode("The garden was quiet after the rain, and")
+        .unwrap();
+    let input = Tensor::new(ids.as_slice(), &Device::Cpu)
+        .unwrap()
+        .unsqueeze(0)
+        .unwrap();
+    let last = |m: &Llama| -> Vec<f32> {
+        m.forward_last(&input, &mut Default::default())
+            .unwrap()
+            .squeeze(0)
+            .unwrap()
+            .to_vec1()
+            .unwrap()
+    };
+    let exact = last(&model);
+    let base = last(&load_model(&path, Mode::F32).unwrap());
+    let fly = LocalModel::load(&path, Some(&dir), AdapterMode::OnTheFly).unwrap();
+    let merged = LocalModel::load(&path, Some(&dir), AdapterMode::Merged).unwrap();
+    let (cf, cm, cb) = (
+        cosine(&last(&fly.model), &exact),
+        cosine(&last(&merged.model), &exact),
+        cosine(&base, &exact),
+    );
+    assert!(cf > 0.999 && cm > 0.999, "on the fly {cf}, merged {cm}");
+    assert!(cb < cm, "the adapter must matter: base {cb} vs merged {cm}");
 }
 
 #[test]

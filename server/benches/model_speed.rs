@@ -45,23 +45,52 @@ fn text_ids(lm: &LocalModel, n: usize) -> Vec<u32> {
     ids[..n].to_vec()
 }
 
-fn infer(adapter: Option<&std::path::Path>) {
+/// A rank-8 adapter on all seven modules with small random `B` (a trained adapter's shape).
+fn synthetic_adapter(base: &std::path::Path) -> std::path::PathBuf {
+    let mut model = load_model(base, Mode::F32).unwrap();
+    let lora = voicetune::model::LoraConfig::default();
+    model.add_lora(&lora).unwrap();
+    for (_, v) in model.lora_vars() {
+        v.set(&Tensor::randn(0f32, 0.01, v.shape(), &Device::Cpu).unwrap())
+            .unwrap();
+    }
+    let dir = std::env::temp_dir().join(format!("voicetune-bench-adapter-{}", std::process::id()));
+    voicetune::model::adapter::save_adapter(&model, &lora, &dir, "bench").unwrap();
+    dir
+}
+
+fn infer() {
     let base = ensure_default_model().unwrap();
-    for (label, mode) in [
-        ("merged", AdapterMode::Merged),
-        ("on-the-fly", AdapterMode::OnTheFly),
-    ] {
-        if adapter.is_none() && mode == AdapterMode::OnTheFly {
-            continue;
-        }
+    let adapter = synthetic_adapter(&base);
+    let variants = [
+        ("base, Q4_1 as in the GGUF", None, None),
+        (
+            "base, requantized Q8_0 (default)",
+            None,
+            Some(AdapterMode::Merged),
+        ),
+        (
+            "adapter merged (Q8_0)",
+            Some(&adapter),
+            Some(AdapterMode::Merged),
+        ),
+        (
+            "adapter on the fly (Q8_0 + f32 LoRA)",
+            Some(&adapter),
+            Some(AdapterMode::OnTheFly),
+        ),
+    ];
+    for (what, adapter, mode) in variants {
         let t = Instant::now();
-        let lm = LocalModel::load(&base, adapter, mode).unwrap();
-        let load = t.elapsed().as_secs_f64();
-        let what = if adapter.is_some() {
-            format!("adapter {label}")
-        } else {
-            "base".to_string()
+        let lm = match mode {
+            Some(mode) => LocalModel::load(&base, adapter.map(|p| p.as_path()), mode).unwrap(),
+            None => {
+                let mut lm = LocalModel::load(&base, None, AdapterMode::Merged).unwrap();
+                lm.model = load_model(&base, Mode::Quantized).unwrap();
+                lm
+            }
         };
+        let load = t.elapsed().as_secs_f64();
         println!("[{what}] load {load:.2}s");
         for n in [40usize, 128, 512] {
             let ids = text_ids(&lm, n);
@@ -128,7 +157,7 @@ fn infer(adapter: Option<&std::path::Path>) {
 fn train_speed(seq: usize) {
     let base = ensure_default_model().unwrap();
     let lm = LocalModel::load(&base, None, AdapterMode::Merged).unwrap();
-    let ids = text_ids(&lm, seq * 4);
+    let ids = text_ids(&lm, seq * 6);
     drop(lm);
     let t = Instant::now();
     let mut model = load_model(&base, Mode::F32).unwrap();
@@ -192,10 +221,10 @@ fn main() {
         .filter(|a| a != "--bench")
         .collect();
     match args.first().map(String::as_str) {
-        Some("infer") => infer(args.get(1).map(std::path::Path::new)),
+        Some("infer") => infer(),
         Some("train") => train_speed(args.get(1).and_then(|s| s.parse().ok()).unwrap_or(128)),
         _ => {
-            infer(None);
+            infer();
             let exe = std::env::current_exe().unwrap();
             for seq in ["128", "512"] {
                 let status = std::process::Command::new(&exe)

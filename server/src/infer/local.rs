@@ -3,6 +3,7 @@
 //! generate` and by inline completion.
 
 use anyhow::{bail, Context, Result};
+use candle_core::quantized::GgmlDType;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
@@ -41,6 +42,9 @@ impl LocalModel {
                 model.merge_lora()?;
             }
         }
+        // candle has AVX-512 (VNNI) repacked kernels for Q8_0 but not for Q4_1: measured here,
+        // prompt processing is several times faster and decoding 1.3-1.6x faster after this.
+        model.requantize(GgmlDType::Q8_0)?;
         Ok(LocalModel {
             model,
             tokenizer,

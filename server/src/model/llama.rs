@@ -13,8 +13,8 @@
 //! ([`super::adapter`]), so a PEFT user sees the layout they expect.
 
 use anyhow::{bail, Context, Result};
-use candle_core::quantized::QMatMul;
-use candle_core::{DType, Device, Module, Tensor, Var, D};
+use candle_core::quantized::{GgmlDType, QMatMul};
+use candle_core::{DType, Device, Module, Tensor, Var};
 use serde::{Deserialize, Serialize};
 
 use super::gguf::GgufFile;
@@ -158,8 +158,15 @@ impl Linear {
         self.base = match &self.base {
             BaseWeight::Dense(w) => BaseWeight::Dense((w + delta)?),
             BaseWeight::Quant(QMatMul::QTensor(q)) => {
-                let w = q.dequantize(&Device::Cpu)?;
-                BaseWeight::Quant(QMatMul::Tensor((w + delta)?))
+                // Back to a quantized weight, so decoding stays fast. Q8_0's rounding step
+                // (a block's max / 127) is far below a trained adapter's delta.
+                let w = (q.dequantize(&Device::Cpu)? + delta)?;
+                if self.in_dim.is_multiple_of(32) {
+                    let q = candle_core::quantized::QTensor::quantize(&w, GgmlDType::Q8_0)?;
+                    BaseWeight::Quant(QMatMul::from_qtensor(q)?)
+                } else {
+                    BaseWeight::Quant(QMatMul::Tensor(w))
+                }
             }
             BaseWeight::Quant(QMatMul::Tensor(w)) => {
                 BaseWeight::Quant(QMatMul::Tensor((w + delta)?))
@@ -432,6 +439,28 @@ impl Llama {
         out
     }
 
+    /// Re-quantizes every quantized projection (and the output layer) to `dtype`. Q4_1 has no
+    /// repacked AVX-512 kernel in candle while Q8_0 does; Q8_0 holds Q4_1's 16 levels per block
+    /// almost exactly.
+    pub fn requantize(&mut self, dtype: GgmlDType) -> Result<()> {
+        let convert = |w: &mut BaseWeight| -> Result<()> {
+            if let BaseWeight::Quant(QMatMul::QTensor(q)) = w {
+                if q.dtype() != dtype {
+                    let dense = q.dequantize(&Device::Cpu)?;
+                    let q = candle_core::quantized::QTensor::quantize(&dense, dtype)?;
+                    *w = BaseWeight::Quant(QMatMul::from_qtensor(q)?);
+                }
+            }
+            Ok(())
+        };
+        for layer in &mut self.layers {
+            for name in ALL_TARGETS {
+                convert(&mut layer.module_mut(name).expect("known module").base)?;
+            }
+        }
+        convert(&mut self.output)
+    }
+
     /// Folds every adapter into its base weight (quantized weights become dense f32 there).
     pub fn merge_lora(&mut self) -> Result<()> {
         for layer in &mut self.layers {
@@ -460,7 +489,7 @@ impl Llama {
 
     fn rms_norm(&self, x: &Tensor, w: &Tensor, train: bool) -> candle_core::Result<Tensor> {
         if train {
-            candle_nn::ops::rms_norm_slow(x, w, self.cfg.rms_eps as f32)
+            super::ops::rms_norm_frozen(x, w, self.cfg.rms_eps as f32)
         } else {
             candle_nn::ops::rms_norm(x, w, self.cfg.rms_eps as f32)
         }
@@ -496,8 +525,8 @@ impl Llama {
         let sin = self.sin.narrow(0, offset, t)?;
         let (q, k) = if train {
             (
-                candle_nn::rotary_emb::rope_i_slow(&q, &cos, &sin)?,
-                candle_nn::rotary_emb::rope_i_slow(&k, &cos, &sin)?,
+                super::ops::rope_interleaved(&q, &cos, &sin)?,
+                super::ops::rope_interleaved(&k, &cos, &sin)?,
             )
         } else {
             (
@@ -521,14 +550,17 @@ impl Llama {
         let n_rep = c.n_head / c.n_kv_head;
         let k = candle_transformers::utils::repeat_kv(k, n_rep)?;
         let v = candle_transformers::utils::repeat_kv(v, n_rep)?;
-        let att = (q.matmul(&k.t()?)? * (1.0 / (c.head_dim as f64).sqrt()))?;
-        let att = match mask {
-            Some(m) => att.broadcast_add(m)?,
-            None => att,
-        };
+        let scale = 1.0 / (c.head_dim as f64).sqrt();
+        let att = q.matmul(&k.t()?)?;
         let att = if train {
-            candle_nn::ops::softmax(&att, D::Minus1)?
+            // Scale, causal mask and softmax in one differentiable op.
+            super::ops::causal_softmax(&att, scale, offset)?
         } else {
+            let att = (att * scale)?;
+            let att = match mask {
+                Some(m) => att.broadcast_add(m)?,
+                None => att,
+            };
             candle_nn::ops::softmax_last_dim(&att)?
         };
         let y = att.matmul(&v.contiguous()?)?;

@@ -286,9 +286,11 @@ pub fn train(
             let g = (loss / batch.len() as f64)?.backward()?;
             for (k, (_, var)) in vars.iter().enumerate() {
                 if let Some(gk) = g.get(var.as_tensor()) {
+                    // Detached, so the optimiser state never holds on to this step's graph.
+                    let gk = gk.detach();
                     grads[k] = Some(match grads[k].take() {
                         Some(acc) => (acc + gk)?,
-                        None => gk.clone(),
+                        None => gk,
                     });
                 }
             }
