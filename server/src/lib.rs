@@ -15,5 +15,5 @@ pub mod lint;
 pub mod lsp;
 pub mod model;
 pub mod tokens;
-pub mod train;
 pub mod voices;
+pub mod train;
