@@ -192,8 +192,13 @@ fn merged_adapter_matches_the_adapter_applied_on_the_fly() {
     let mut model = load_model(&path, Mode::F32).unwrap();
     let lora = LoraConfig::default();
     model.add_lora(&lora).unwrap();
-    for (_, v) in model.lora_vars() {
-        v.set(&Tensor::randn(0f32, 0.08, v.shape(), &Device::Cpu).unwrap())
+    // A deterministic adapter, much stronger than a trained one.
+    for (k, (_, v)) in model.lora_vars().iter().enumerate() {
+        let n = v.elem_count();
+        let vals: Vec<f32> = (0..n)
+            .map(|i| 0.05 * ((i * 7919 + k * 104729) as f32).sin())
+            .collect();
+        v.set(&Tensor::from_vec(vals, v.shape(), &Device::Cpu).unwrap())
             .unwrap();
     }
     let dir = tempdir("merge");
@@ -222,7 +227,7 @@ fn merged_adapter_matches_the_adapter_applied_on_the_fly() {
         cosine(&last(&merged.model), &exact),
         cosine(&base, &exact),
     );
-    assert!(cf > 0.999 && cm > 0.999, "on the fly {cf}, merged {cm}");
+    assert!(cf > 0.998 && cm > 0.998, "on the fly {cf}, merged {cm}");
     assert!(cb < cm, "the adapter must matter: base {cb} vs merged {cm}");
 }
 
@@ -614,10 +619,12 @@ fn cancel_then_resume_continues_from_the_checkpoint() {
         "lambda mu nu",
     ];
     let examples = byte_examples(&texts);
+    // With dropout: its masks are seeded by (step, example), so the replay is exact.
     let cfg = LocalConfig {
         epochs: 4,
         grad_accum: 2,
         save_every: 3,
+        dropout: 0.1,
         ..tiny_train_config()
     };
     let fresh = || {

@@ -133,15 +133,15 @@ pub struct Linear {
 }
 
 impl Linear {
-    fn forward(&self, x: &Tensor, train: bool) -> candle_core::Result<Tensor> {
+    /// `seed` drives the adapter's dropout when training (`Some`); None means inference.
+    fn forward(&self, x: &Tensor, seed: Option<u64>) -> candle_core::Result<Tensor> {
         let y = self.base.forward(x)?;
         let Some(lora) = &self.lora else {
             return Ok(y);
         };
-        let x = if train && lora.dropout > 0.0 {
-            candle_nn::ops::dropout(x, lora.dropout)?
-        } else {
-            x.clone()
+        let x = match seed {
+            Some(seed) if lora.dropout > 0.0 => super::ops::seeded_dropout(x, lora.dropout, seed)?,
+            _ => x.clone(),
         };
         let h = x
             .broadcast_matmul(&lora.a.as_tensor().t()?)?
@@ -250,6 +250,8 @@ pub struct Llama {
     pub output: BaseWeight,
     cos: Tensor,
     sin: Tensor,
+    /// Seeds adapter dropout; advanced by every training forward.
+    pub dropout_seed: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 fn rope_tables(cfg: &LlamaConfig) -> candle_core::Result<(Tensor, Tensor)> {
@@ -337,6 +339,7 @@ impl Llama {
             output,
             cos,
             sin,
+            dropout_seed: Default::default(),
         })
     }
 
@@ -393,6 +396,7 @@ impl Llama {
             norm: Tensor::ones(h, DType::F32, &dev)?,
             cos,
             sin,
+            dropout_seed: Default::default(),
         })
     }
 
@@ -503,12 +507,14 @@ impl Llama {
         cache: Option<&mut Option<(Tensor, Tensor)>>,
         mask: Option<&Tensor>,
         train: bool,
+        layer_seed: u64,
     ) -> candle_core::Result<Tensor> {
         let c = &self.cfg;
         let (b, t, _) = x.dims3()?;
-        let q = layer.q_proj.forward(x, train)?;
-        let k = layer.k_proj.forward(x, train)?;
-        let v = layer.v_proj.forward(x, train)?;
+        let seed = |m: u64| train.then(|| layer_seed.wrapping_add(m));
+        let q = layer.q_proj.forward(x, seed(1))?;
+        let k = layer.k_proj.forward(x, seed(2))?;
+        let v = layer.v_proj.forward(x, seed(3))?;
         let q = q
             .reshape((b, t, c.n_head, c.head_dim))?
             .transpose(1, 2)?
@@ -551,21 +557,19 @@ impl Llama {
         let k = candle_transformers::utils::repeat_kv(k, n_rep)?;
         let v = candle_transformers::utils::repeat_kv(v, n_rep)?;
         let scale = 1.0 / (c.head_dim as f64).sqrt();
-        let att = q.matmul(&k.t()?)?;
-        let att = if train {
-            // Scale, causal mask and softmax in one differentiable op.
-            super::ops::causal_softmax(&att, scale, offset)?
+        let y = if train {
+            // Scores, mask, softmax and weighted sum in one op that keeps no [t, t] tensor.
+            super::ops::causal_attention(&q, &k, &v, scale, offset)?
         } else {
-            let att = (att * scale)?;
+            let att = (q.matmul(&k.t()?)? * scale)?;
             let att = match mask {
                 Some(m) => att.broadcast_add(m)?,
                 None => att,
             };
-            candle_nn::ops::softmax_last_dim(&att)?
+            candle_nn::ops::softmax_last_dim(&att)?.matmul(&v.contiguous()?)?
         };
-        let y = att.matmul(&v.contiguous()?)?;
         let y = y.transpose(1, 2)?.reshape((b, t, c.n_head * c.head_dim))?;
-        layer.o_proj.forward(&y, train)
+        layer.o_proj.forward(&y, seed(4))
     }
 
     /// The final-norm hidden states `[b, t, hidden]` of `ids` (`[b, t]`) at positions
@@ -598,16 +602,26 @@ impl Llama {
             t,
             self.cfg.hidden,
         ))?;
+        let step_seed = self.dropout_seed.load(std::sync::atomic::Ordering::Relaxed);
         for (i, layer) in self.layers.iter().enumerate() {
+            let layer_seed = step_seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ ((i as u64) << 8);
+            let seed = |m: u64| train.then(|| layer_seed.wrapping_add(m));
             let h = self.rms_norm(&x, &layer.attn_norm, train)?;
             let slot = cache.as_deref_mut().map(|c| &mut c.layers[i]);
-            let h = self.attention(layer, &h, offset, slot, mask.as_ref(), train)?;
+            let h = self.attention(layer, &h, offset, slot, mask.as_ref(), train, layer_seed)?;
             x = (x + h)?;
             let h = self.rms_norm(&x, &layer.ffn_norm, train)?;
-            let gate = layer.gate_proj.forward(&h, train)?;
-            let up = layer.up_proj.forward(&h, train)?;
-            let h = layer.down_proj.forward(&(gate.silu()? * up)?, train)?;
+            let gate = layer.gate_proj.forward(&h, seed(5))?;
+            let up = layer.up_proj.forward(&h, seed(6))?;
+            let h = layer.down_proj.forward(&(gate.silu()? * up)?, seed(7))?;
             x = (x + h)?;
+        }
+        if train {
+            // A fresh dropout pattern for the next training forward.
+            self.dropout_seed.store(
+                step_seed.wrapping_add(1),
+                std::sync::atomic::Ordering::Relaxed,
+            );
         }
         self.rms_norm(&x, &self.norm, train)
     }

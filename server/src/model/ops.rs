@@ -228,6 +228,220 @@ pub fn causal_softmax(scores: &Tensor, scale: f64, offset: usize) -> Result<Tens
     })
 }
 
+/// Inverted dropout whose mask comes from a seed: the mask is regenerated in the backward pass
+/// instead of being stored, so a dropout costs one tensor (its output) instead of candle's four.
+struct SeededDropout {
+    p: f32,
+    seed: u64,
+}
+
+fn dropout_mask_apply(x: &[f32], p: f32, seed: u64) -> Vec<f32> {
+    use rayon::prelude::*;
+    let scale = 1.0 / (1.0 - p);
+    // Threshold on 24 random bits; blocks of 4096 get their own stream, so the result does not
+    // depend on how rayon splits the work.
+    let threshold = (p * (1u32 << 24) as f32) as u64;
+    let mut y = vec![0f32; x.len()];
+    y.par_chunks_mut(4096)
+        .zip(x.par_chunks(4096))
+        .enumerate()
+        .for_each(|(block, (yb, xb))| {
+            let mut rng = super::generate::Rng::new(
+                seed ^ (block as u64).wrapping_mul(0xD1B5_4A32_D192_ED03),
+            );
+            for (yv, xv) in yb.iter_mut().zip(xb) {
+                let keep = (rng.next_u64() >> 40) >= threshold;
+                *yv = if keep { xv * scale } else { 0.0 };
+            }
+        });
+    y
+}
+
+impl CustomOp1 for SeededDropout {
+    fn name(&self) -> &'static str {
+        "seeded-dropout"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let x = f32_input(storage, layout, self.name())?;
+        Ok((
+            CpuStorage::F32(dropout_mask_apply(x, self.p, self.seed)),
+            layout.shape().clone(),
+        ))
+    }
+
+    fn bwd(&self, _arg: &Tensor, _res: &Tensor, g: &Tensor) -> Result<Option<Tensor>> {
+        let g = g.contiguous()?;
+        let gv: Vec<f32> = g.flatten_all()?.to_vec1()?;
+        let dx = dropout_mask_apply(&gv, self.p, self.seed);
+        Ok(Some(Tensor::from_vec(dx, g.shape(), g.device())?))
+    }
+}
+
+/// Dropout with probability `p`, reproducible from `seed`.
+pub fn seeded_dropout(x: &Tensor, p: f32, seed: u64) -> Result<Tensor> {
+    x.contiguous()?.apply_op1(SeededDropout { p, seed })
+}
+
+/// A contiguous f32 copy of a custom op's input as a tensor, to reuse candle's kernels.
+fn input_tensor(storage: &CpuStorage, layout: &Layout, op: &str) -> Result<Tensor> {
+    Tensor::from_slice(
+        f32_input(storage, layout, op)?,
+        layout.shape(),
+        &candle_core::Device::Cpu,
+    )
+}
+
+/// Causal attention `softmax(scale * q k^T + mask) v` over `[b, h, t, d]` (k, v already repeated
+/// for grouped-query attention). Only q, k, v and the output are kept for the backward pass,
+/// which recomputes the attention weights: with a plain graph, the two `[b, h, t, t]` score
+/// tensors per layer dominate training memory at 512 tokens.
+struct CausalAttention {
+    scale: f64,
+    offset: usize,
+}
+
+impl CausalAttention {
+    fn probs(&self, q: &Tensor, k: &Tensor) -> Result<Tensor> {
+        let scores = q.matmul(&k.t()?)?;
+        scores.apply_op1_no_bwd(&CausalSoftmax {
+            scale: self.scale as f32,
+            offset: self.offset,
+        })
+    }
+}
+
+impl candle_core::CustomOp3 for CausalAttention {
+    fn name(&self) -> &'static str {
+        "causal-attention"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let q = input_tensor(s1, l1, self.name())?;
+        let k = input_tensor(s2, l2, self.name())?;
+        let v = input_tensor(s3, l3, self.name())?;
+        let out = self.probs(&q, &k)?.matmul(&v)?;
+        let shape = out.shape().clone();
+        let data = out.flatten_all()?.to_vec1::<f32>()?;
+        Ok((CpuStorage::F32(data), shape))
+    }
+
+    fn bwd(
+        &self,
+        q: &Tensor,
+        k: &Tensor,
+        v: &Tensor,
+        _out: &Tensor,
+        g: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let (q, k, v) = (q.detach(), k.detach(), v.detach());
+        let p = self.probs(&q, &k)?;
+        let g = g.contiguous()?;
+        let dv = p.t()?.matmul(&g)?;
+        let dp = g.matmul(&v.t()?)?;
+        let ds = ((&dp
+            - (&dp * &p)?
+                .sum_keepdim(candle_core::D::Minus1)?
+                .broadcast_as(dp.shape())?)?
+            * &p)?
+            .affine(self.scale, 0.0)?;
+        let dq = ds.matmul(&k)?;
+        let dk = ds.t()?.matmul(&q)?;
+        Ok((Some(dq), Some(dk), Some(dv)))
+    }
+}
+
+/// Causal attention with a memory-lean backward pass; query `i` sits at `offset + i`.
+pub fn causal_attention(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    scale: f64,
+    offset: usize,
+) -> Result<Tensor> {
+    q.contiguous()?.apply_op3(
+        &k.contiguous()?,
+        &v.contiguous()?,
+        CausalAttention { scale, offset },
+    )
+}
+
+/// Cross-entropy of `h @ w^T` against `targets`, per row, computed over row chunks so the
+/// `[rows, vocab]` logits never exist at once and are not kept for the backward pass (which
+/// recomputes each chunk's softmax).
+struct LinearCrossEntropy {
+    /// `[vocab, hidden]`, frozen.
+    w: Tensor,
+    /// `[rows]` u32.
+    targets: Tensor,
+}
+
+const CE_CHUNK: usize = 128;
+
+impl LinearCrossEntropy {
+    /// Logits and log-sum-exp of rows `start..start+n`.
+    fn chunk(&self, h: &Tensor, start: usize, n: usize) -> Result<(Tensor, Tensor)> {
+        let logits = h.narrow(0, start, n)?.matmul(&self.w.t()?)?;
+        let max = logits.max_keepdim(1)?;
+        let lse = (logits.broadcast_sub(&max)?.exp()?.sum_keepdim(1)?.log()? + max)?;
+        Ok((logits, lse))
+    }
+}
+
+impl CustomOp1 for LinearCrossEntropy {
+    fn name(&self) -> &'static str {
+        "linear-cross-entropy"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let h = input_tensor(storage, layout, self.name())?;
+        let rows = h.dim(0)?;
+        let mut out = Vec::with_capacity(rows);
+        for start in (0..rows).step_by(CE_CHUNK) {
+            let n = CE_CHUNK.min(rows - start);
+            let (logits, lse) = self.chunk(&h, start, n)?;
+            let t = self.targets.narrow(0, start, n)?.unsqueeze(1)?;
+            let picked = logits.gather(&t, 1)?;
+            out.extend((lse - picked)?.flatten_all()?.to_vec1::<f32>()?);
+        }
+        Ok((CpuStorage::F32(out), Shape::from(rows)))
+    }
+
+    fn bwd(&self, h: &Tensor, _res: &Tensor, g: &Tensor) -> Result<Option<Tensor>> {
+        let h = h.detach();
+        let rows = h.dim(0)?;
+        let mut parts = Vec::new();
+        for start in (0..rows).step_by(CE_CHUNK) {
+            let n = CE_CHUNK.min(rows - start);
+            let (logits, lse) = self.chunk(&h, start, n)?;
+            // d loss_i / d logits_i = softmax_i - onehot(target_i), times the row's gradient.
+            let p = logits.broadcast_sub(&lse)?.exp()?;
+            let t = self.targets.narrow(0, start, n)?.unsqueeze(1)?;
+            let ones = Tensor::ones((n, 1), candle_core::DType::F32, h.device())?;
+            let p = p.scatter_add(&t, &ones.neg()?, 1)?;
+            let p = p.broadcast_mul(&g.narrow(0, start, n)?.unsqueeze(1)?)?;
+            parts.push(p.matmul(&self.w)?);
+        }
+        Ok(Some(Tensor::cat(&parts, 0)?))
+    }
+}
+
+/// Per-row cross-entropy `[rows]` of the logits `h @ w^T` (`h: [rows, hidden]`, `w` frozen).
+pub fn linear_cross_entropy(h: &Tensor, w: &Tensor, targets: &Tensor) -> Result<Tensor> {
+    h.contiguous()?.apply_op1(LinearCrossEntropy {
+        w: w.clone(),
+        targets: targets.clone(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -287,6 +501,79 @@ mod tests {
         let (y1, g1) = value_and_grad(&x, &wy, &f);
         let (y2, g2) = value_and_grad(&x, &wy, &r);
         assert!(close(&y1, &y2) < 1e-4 && close(&g1, &g2) < 1e-4);
+    }
+
+    #[test]
+    fn seeded_dropout_is_reproducible_and_its_gradient_uses_the_same_mask() {
+        let x = Var::ones((3, 5000), candle_core::DType::F32, &Device::Cpu).unwrap();
+        let y = seeded_dropout(x.as_tensor(), 0.25, 9).unwrap();
+        let y2 = seeded_dropout(x.as_tensor(), 0.25, 9).unwrap();
+        assert_eq!(close(&y, &y2), 0.0);
+        let v: Vec<f32> = y.flatten_all().unwrap().to_vec1().unwrap();
+        let dropped = v.iter().filter(|&&a| a == 0.0).count() as f64 / v.len() as f64;
+        assert!((dropped - 0.25).abs() < 0.02, "{dropped}");
+        assert!(v.iter().all(|&a| a == 0.0 || (a - 1.0 / 0.75).abs() < 1e-6));
+        // d(sum(y))/dx is the mask itself, scaled.
+        let g = y.sum_all().unwrap().backward().unwrap();
+        assert_eq!(close(g.get(x.as_tensor()).unwrap(), &y), 0.0);
+    }
+
+    #[test]
+    fn causal_attention_matches_the_plain_graph() {
+        for (t, kv, offset) in [(6usize, 6usize, 0usize), (3, 7, 4)] {
+            let q = Var::randn(0f32, 1.0, (1, 2, t, 8), &Device::Cpu).unwrap();
+            let k = Var::randn(0f32, 1.0, (1, 2, kv, 8), &Device::Cpu).unwrap();
+            let v = Var::randn(0f32, 1.0, (1, 2, kv, 8), &Device::Cpu).unwrap();
+            let w = Tensor::randn(0f32, 1.0, (1, 2, t, 8), &Device::Cpu).unwrap();
+            let ours =
+                causal_attention(q.as_tensor(), k.as_tensor(), v.as_tensor(), 0.3, offset).unwrap();
+            let plain = causal_softmax(
+                &q.as_tensor().matmul(&k.as_tensor().t().unwrap()).unwrap(),
+                0.3,
+                offset,
+            )
+            .unwrap()
+            .matmul(v.as_tensor())
+            .unwrap();
+            assert!(close(&ours, &plain) < 1e-5);
+            let g1 = (&ours * &w).unwrap().sum_all().unwrap().backward().unwrap();
+            let g2 = (&plain * &w)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward()
+                .unwrap();
+            for var in [&q, &k, &v] {
+                let d = close(
+                    g1.get(var.as_tensor()).unwrap(),
+                    g2.get(var.as_tensor()).unwrap(),
+                );
+                assert!(d < 1e-4, "gradient differs by {d}");
+            }
+        }
+    }
+
+    #[test]
+    fn linear_cross_entropy_matches_candle_cross_entropy() {
+        let rows = 300; // more than one chunk
+        let h = Var::randn(0f32, 1.0, (rows, 16), &Device::Cpu).unwrap();
+        let w = Tensor::randn(0f32, 1.0, (50, 16), &Device::Cpu).unwrap();
+        let t: Vec<u32> = (0..rows as u32).map(|i| (i * 7) % 50).collect();
+        let t = Tensor::new(t.as_slice(), &Device::Cpu).unwrap();
+        let ours = linear_cross_entropy(h.as_tensor(), &w, &t)
+            .unwrap()
+            .mean_all()
+            .unwrap();
+        let logits = h.as_tensor().matmul(&w.t().unwrap()).unwrap();
+        let reference = candle_nn::loss::cross_entropy(&logits, &t).unwrap();
+        assert!(close(&ours, &reference) < 1e-4);
+        let g1 = ours.backward().unwrap();
+        let g2 = reference.backward().unwrap();
+        let d = close(
+            g1.get(h.as_tensor()).unwrap(),
+            g2.get(h.as_tensor()).unwrap(),
+        );
+        assert!(d < 1e-5, "gradient differs by {d}");
     }
 
     #[test]

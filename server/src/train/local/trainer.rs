@@ -15,7 +15,8 @@ use super::data::Example;
 use super::optim::{clip_grad_norm, lr_at, AdamW};
 use crate::model::adapter::write_safetensors;
 use crate::model::generate::Rng;
-use crate::model::llama::Llama;
+use crate::model::llama::{BaseWeight, Llama};
+use crate::model::ops::linear_cross_entropy;
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -84,9 +85,12 @@ pub fn example_loss(model: &Llama, ex: &Example, train: bool) -> Result<(Tensor,
     } else {
         hidden.index_select(&Tensor::new(pos.as_slice(), &Device::Cpu)?, 0)?
     };
-    let logits = model.logits(&hidden)?;
     let targets = Tensor::new(targets.as_slice(), &Device::Cpu)?;
-    let loss = candle_nn::loss::cross_entropy(&logits, &targets)?;
+    let loss = match &model.output {
+        // Chunked over the vocabulary: the [targets, vocab] logits are never kept.
+        BaseWeight::Dense(w) => linear_cross_entropy(&hidden, w, &targets)?.mean_all()?,
+        BaseWeight::Quant(_) => candle_nn::loss::cross_entropy(&model.logits(&hidden)?, &targets)?,
+    };
     Ok((loss, pos.len()))
 }
 
@@ -281,6 +285,11 @@ pub fn train(
                 });
             }
             let ex = &train_set[i];
+            // Dropout depends only on (seed, step, example): a resumed run replays it exactly.
+            model.dropout_seed.store(
+                cfg.seed ^ ((step as u64) << 20) ^ i as u64,
+                Ordering::Relaxed,
+            );
             let (loss, _) = example_loss(model, ex, true)?;
             loss_sum += loss.to_scalar::<f32>()? as f64;
             let g = (loss / batch.len() as f64)?.backward()?;
