@@ -506,12 +506,13 @@ impl Llama {
         offset: usize,
         cache: Option<&mut Option<(Tensor, Tensor)>>,
         mask: Option<&Tensor>,
-        train: bool,
-        layer_seed: u64,
+        // Some(layer's dropout seed) when training.
+        train_seed: Option<u64>,
     ) -> candle_core::Result<Tensor> {
         let c = &self.cfg;
+        let train = train_seed.is_some();
         let (b, t, _) = x.dims3()?;
-        let seed = |m: u64| train.then(|| layer_seed.wrapping_add(m));
+        let seed = |m: u64| train_seed.map(|s| s.wrapping_add(m));
         let q = layer.q_proj.forward(x, seed(1))?;
         let k = layer.k_proj.forward(x, seed(2))?;
         let v = layer.v_proj.forward(x, seed(3))?;
@@ -608,7 +609,14 @@ impl Llama {
             let seed = |m: u64| train.then(|| layer_seed.wrapping_add(m));
             let h = self.rms_norm(&x, &layer.attn_norm, train)?;
             let slot = cache.as_deref_mut().map(|c| &mut c.layers[i]);
-            let h = self.attention(layer, &h, offset, slot, mask.as_ref(), train, layer_seed)?;
+            let h = self.attention(
+                layer,
+                &h,
+                offset,
+                slot,
+                mask.as_ref(),
+                train.then_some(layer_seed),
+            )?;
             x = (x + h)?;
             let h = self.rms_norm(&x, &layer.ffn_norm, train)?;
             let gate = layer.gate_proj.forward(&h, seed(5))?;
