@@ -190,6 +190,11 @@ pub struct Layer {
     pub gate_proj: Linear,
     pub up_proj: Linear,
     pub down_proj: Linear,
+    /// q, k and v stacked into one quantized matrix (inference without live adapters):
+    /// one matrix-vector product per token instead of three.
+    pub qkv: Option<QMatMul>,
+    /// gate and up stacked the same way.
+    pub gate_up: Option<QMatMul>,
 }
 
 impl Layer {
@@ -326,6 +331,8 @@ impl Llama {
                 gate_proj,
                 up_proj,
                 down_proj,
+                qkv: None,
+                gate_up: None,
             });
         }
         let norm = gguf.tensor("output_norm.weight")?.dequantize(&dev)?;
@@ -383,6 +390,8 @@ impl Llama {
                 gate_proj: lin(cfg.intermediate, h)?,
                 up_proj: lin(cfg.intermediate, h)?,
                 down_proj: lin(h, cfg.intermediate)?,
+                qkv: None,
+                gate_up: None,
             });
         }
         let embed = randn((cfg.vocab, h), 1.0)?;
@@ -465,6 +474,33 @@ impl Llama {
         convert(&mut self.output)
     }
 
+    /// Stacks q/k/v and gate/up into single Q8_0 matrices where none of them carries a live
+    /// adapter (call after [`Llama::merge_lora`] or without adapters): fewer, larger products
+    /// per token, which is what decoding speed depends on.
+    pub fn fuse_projections(&mut self) -> Result<()> {
+        let stack = |parts: &[&Linear]| -> Result<Option<QMatMul>> {
+            if parts.iter().any(|l| l.lora.is_some() || l.in_dim % 32 != 0) {
+                return Ok(None);
+            }
+            let mut dense = Vec::new();
+            for l in parts {
+                dense.push(match &l.base {
+                    BaseWeight::Quant(QMatMul::QTensor(q)) => q.dequantize(&Device::Cpu)?,
+                    BaseWeight::Quant(QMatMul::Tensor(w)) | BaseWeight::Dense(w) => w.clone(),
+                    BaseWeight::Quant(QMatMul::TensorF16(w)) => w.to_dtype(DType::F32)?,
+                });
+            }
+            let w = Tensor::cat(&dense, 0)?;
+            let q = candle_core::quantized::QTensor::quantize(&w, GgmlDType::Q8_0)?;
+            Ok(Some(QMatMul::from_qtensor(q)?))
+        };
+        for layer in &mut self.layers {
+            layer.qkv = stack(&[&layer.q_proj, &layer.k_proj, &layer.v_proj])?;
+            layer.gate_up = stack(&[&layer.gate_proj, &layer.up_proj])?;
+        }
+        Ok(())
+    }
+
     /// Folds every adapter into its base weight (quantized weights become dense f32 there).
     pub fn merge_lora(&mut self) -> Result<()> {
         for layer in &mut self.layers {
@@ -513,9 +549,22 @@ impl Llama {
         let train = train_seed.is_some();
         let (b, t, _) = x.dims3()?;
         let seed = |m: u64| train_seed.map(|s| s.wrapping_add(m));
-        let q = layer.q_proj.forward(x, seed(1))?;
-        let k = layer.k_proj.forward(x, seed(2))?;
-        let v = layer.v_proj.forward(x, seed(3))?;
+        let (q, k, v) = match &layer.qkv {
+            Some(qkv) if !train => {
+                let y = qkv.forward(x)?;
+                let (nq, nk) = (c.n_head * c.head_dim, c.n_kv_head * c.head_dim);
+                (
+                    y.narrow(2, 0, nq)?,
+                    y.narrow(2, nq, nk)?,
+                    y.narrow(2, nq + nk, nk)?,
+                )
+            }
+            _ => (
+                layer.q_proj.forward(x, seed(1))?,
+                layer.k_proj.forward(x, seed(2))?,
+                layer.v_proj.forward(x, seed(3))?,
+            ),
+        };
         let q = q
             .reshape((b, t, c.n_head, c.head_dim))?
             .transpose(1, 2)?
@@ -619,8 +668,17 @@ impl Llama {
             )?;
             x = (x + h)?;
             let h = self.rms_norm(&x, &layer.ffn_norm, train)?;
-            let gate = layer.gate_proj.forward(&h, seed(5))?;
-            let up = layer.up_proj.forward(&h, seed(6))?;
+            let (gate, up) = match &layer.gate_up {
+                Some(gu) if !train => {
+                    let y = gu.forward(&h)?;
+                    let n = self.cfg.intermediate;
+                    (y.narrow(2, 0, n)?, y.narrow(2, n, n)?)
+                }
+                _ => (
+                    layer.gate_proj.forward(&h, seed(5))?,
+                    layer.up_proj.forward(&h, seed(6))?,
+                ),
+            };
             let h = layer.down_proj.forward(&(gate.silu()? * up)?, seed(7))?;
             x = (x + h)?;
         }
