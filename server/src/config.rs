@@ -1,1 +1,194 @@
-//! (in progress)
+//! `voicetune.toml`: found by walking up from a file, overridable by LSP settings.
+//!
+//! Sections owned by the services (`[local]`, `[remote]`, `[build]`, `[completion]`) are kept as
+//! TOML tables here and typed by their own modules, so this primitive layer does not depend on
+//! the layers above it.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub const CONFIG_FILE: &str = "voicetune.toml";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// The model the data is for: picks the tokenizer, token limit and price.
+    pub target_model: String,
+    /// `auto` detects per file; otherwise every line is checked as this format.
+    pub format: FormatSetting,
+    pub lint: LintConfig,
+    pub legacy: LegacyConfig,
+    pub local: toml::Table,
+    pub remote: toml::Table,
+    pub build: toml::Table,
+    pub completion: toml::Table,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            target_model: crate::tokens::DEFAULT_MODEL.to_string(),
+            format: FormatSetting::Auto,
+            lint: LintConfig::default(),
+            legacy: LegacyConfig::default(),
+            local: toml::Table::new(),
+            remote: toml::Table::new(),
+            build: toml::Table::new(),
+            completion: toml::Table::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FormatSetting {
+    Auto,
+    Chat,
+    PromptCompletion,
+    Preference,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LintConfig {
+    /// Rule names or codes to run; empty means all.
+    pub select: Vec<String>,
+    /// Rule names or codes to skip.
+    pub ignore: Vec<String>,
+    /// Per-rule severity overrides: `{ "html" = "warning", "VT301" = "error" }`.
+    pub severity: BTreeMap<String, crate::lint::Severity>,
+    /// Examples with fewer tokens than this are flagged as too short.
+    pub min_tokens: usize,
+    /// Below this many examples the dataset is an error (OpenAI's hard minimum is 10).
+    pub min_examples: usize,
+    /// Below this many examples the dataset gets a warning.
+    pub recommended_examples: usize,
+    /// How many examples must share a long prefix or suffix before it counts as a template.
+    pub template_min_examples: usize,
+    /// How long (in characters) a shared prefix/suffix must be to count as templated.
+    pub template_min_chars: usize,
+}
+
+impl Default for LintConfig {
+    fn default() -> Self {
+        LintConfig {
+            select: Vec::new(),
+            ignore: Vec::new(),
+            severity: BTreeMap::new(),
+            min_tokens: 5,
+            min_examples: 10,
+            recommended_examples: 100,
+            template_min_examples: 3,
+            template_min_chars: 80,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LegacyConfig {
+    /// The prompt separator, e.g. "\n\n###\n\n"; None means the file's majority separator.
+    pub separator: Option<String>,
+    /// The completion stop sequence, e.g. " END"; None means the file's majority ending.
+    pub stop: Option<String>,
+}
+
+/// A config that could not be loaded: the file, the line and what is wrong.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigError {
+    pub path: PathBuf,
+    pub message: String,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path.display(), self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Parses config text; errors name the line and the key.
+    pub fn from_toml(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| ConfigError {
+            path: path.to_path_buf(),
+            message: e.to_string().trim().replace('\n', " "),
+        })?;
+        config.validate(path)?;
+        Ok(config)
+    }
+
+    /// Loads `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        Config::from_toml(&text, path)
+    }
+
+    /// The config for a file: the nearest `voicetune.toml` above it, or the defaults.
+    pub fn for_file(file: &Path) -> Result<(Config, Option<PathBuf>), ConfigError> {
+        match find_config(file) {
+            Some(path) => Ok((Config::load(&path)?, Some(path))),
+            None => Ok((Config::default(), None)),
+        }
+    }
+
+    fn validate(&self, path: &Path) -> Result<(), ConfigError> {
+        if crate::tokens::lookup(&self.target_model).is_none() {
+            let known: Vec<&str> = crate::tokens::models::MODELS
+                .iter()
+                .map(|m| m.name)
+                .collect();
+            return Err(ConfigError {
+                path: path.to_path_buf(),
+                message: format!(
+                    "target_model = {:?} is not a known model; use one of {}",
+                    self.target_model,
+                    known.join(", ")
+                ),
+            });
+        }
+        for name in self
+            .lint
+            .select
+            .iter()
+            .chain(&self.lint.ignore)
+            .chain(self.lint.severity.keys())
+        {
+            if crate::lint::rule_by_name(name).is_none() {
+                return Err(ConfigError {
+                    path: path.to_path_buf(),
+                    message: format!(
+                        "lint: unknown rule {name:?}; `voicetune rule --list` lists them"
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The target model's table entry (validated at load, so always present).
+    pub fn model(&self) -> &'static crate::tokens::ModelInfo {
+        crate::tokens::lookup(&self.target_model).unwrap_or_else(|| {
+            crate::tokens::lookup(crate::tokens::DEFAULT_MODEL).expect("default")
+        })
+    }
+}
+
+/// Walks up from `start` (a file or folder) to the nearest `voicetune.toml`.
+pub fn find_config(start: &Path) -> Option<PathBuf> {
+    let start = if start.is_dir() {
+        start
+    } else {
+        start.parent()?
+    };
+    let absolute = std::path::absolute(start).ok()?;
+    absolute
+        .ancestors()
+        .map(|dir| dir.join(CONFIG_FILE))
+        .find(|candidate| candidate.is_file())
+}

@@ -1,0 +1,176 @@
+//! Record keys: required keys missing, keys the format does not know.
+
+use crate::dataset::json::{Member, Node};
+use crate::dataset::Format;
+use crate::lint::engine::Record;
+use crate::lint::{Edit, Finding, Fix, LintOptions, RuleInfo, Severity};
+
+pub static MISSING_KEY: RuleInfo = RuleInfo {
+    code: "VT010",
+    name: "missing-key",
+    severity: Severity::Error,
+    summary: "A required key is missing, or the record matches no known format",
+    doc: "Chat records need `messages`; legacy records need `prompt` and `completion`; \
+preference (DPO) records need `input`, `preferred_output` and `non_preferred_output`; each \
+message needs a `role`. A record without them is rejected by the fine-tuning service. Add the \
+key, or convert the line to the format the rest of the file uses.",
+    fixable: false,
+};
+
+pub static UNKNOWN_KEY: RuleInfo = RuleInfo {
+    code: "VT011",
+    name: "unknown-key",
+    severity: Severity::Warning,
+    summary: "A key the record format does not define",
+    doc: "Keys outside the format (an `id`, a `source`, a misspelt `mesages`) are rejected by \
+some services (Together: \"Found extra column\") and ignored by others, which hides typos. The \
+fix (unsafe: it drops data) removes the key and its value; keep metadata in a separate file.",
+    fixable: true,
+};
+
+/// Keys a chat message may have.
+pub const MESSAGE_KEYS: &[&str] = &[
+    "role",
+    "content",
+    "name",
+    "weight",
+    "tool_calls",
+    "tool_call_id",
+    "function_call",
+    "refusal",
+];
+
+pub fn unknown_format(node: &Node, opts: &LintOptions) -> Option<Finding> {
+    let keys: Vec<String> = node
+        .as_object()
+        .unwrap_or_default()
+        .iter()
+        .map(|m| format!("`{}`", m.key.text))
+        .collect();
+    let found = if keys.is_empty() {
+        "no keys".to_string()
+    } else {
+        format!("keys {}", keys.join(", "))
+    };
+    opts.finding(
+        &MISSING_KEY,
+        node.span.start..node.span.start + 1,
+        format!(
+            "unknown record format ({found}): expected `messages` (chat), `prompt` + `completion` (legacy), or `input` + `preferred_output` + `non_preferred_output` (preference)"
+        ),
+        None,
+    )
+}
+
+/// Top-level keys of a record: required ones present, no unknown ones.
+pub fn check(record: &Record, opts: &LintOptions) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let members = record.node.as_object().unwrap_or_default();
+    let required: &[&str] = match record.format {
+        Format::Chat => &["messages"],
+        Format::PromptCompletion => &["prompt", "completion"],
+        Format::Preference => &["input", "preferred_output", "non_preferred_output"],
+        Format::Text => &["text"],
+    };
+    for key in required {
+        if record.node.get(key).is_none() {
+            let start = record.node.span.start;
+            out.extend(opts.finding(
+                &MISSING_KEY,
+                start..start + 1,
+                format!("{} record without `{key}`", record.format.name()),
+                None,
+            ));
+        }
+    }
+    out.extend(unknown_members(
+        members,
+        record.format.allowed_keys(),
+        record.format.name(),
+        opts,
+    ));
+    out
+}
+
+/// Findings for members of `members` whose key is not in `allowed`.
+pub fn unknown_members(
+    members: &[Member],
+    allowed: &[&str],
+    context: &str,
+    opts: &LintOptions,
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for (i, member) in members.iter().enumerate() {
+        let key = member.key.text.as_ref();
+        if allowed.contains(&key) {
+            continue;
+        }
+        let hint = allowed
+            .iter()
+            .find(|a| a.eq_ignore_ascii_case(key) || edit_distance(a, key) <= 2)
+            .map(|a| format!("; did you mean `{a}`?"))
+            .unwrap_or_default();
+        let fix = match renamed_key(key).filter(|new| allowed.contains(new)) {
+            // Keys from an older draft of the spec keep their data under the new name.
+            Some(new) => Fix::safe(
+                format!("Rename `{key}` to `{new}`"),
+                vec![Edit {
+                    span: member.key_span.clone(),
+                    new_text: format!("\"{new}\""),
+                }],
+            ),
+            None => Fix::unsafe_(
+                format!("Remove `{key}`"),
+                vec![Edit {
+                    span: member_removal_span(members, i),
+                    new_text: String::new(),
+                }],
+            ),
+        };
+        out.extend(opts.finding(
+            &UNKNOWN_KEY,
+            member.key_span.clone(),
+            format!("unknown key `{key}` in a {context} record{hint}"),
+            Some(fix),
+        ));
+    }
+    out
+}
+
+/// Known renames: the 2025-05 OpenAPI draft's DPO keys, and common misspellings.
+fn renamed_key(key: &str) -> Option<&'static str> {
+    match key {
+        "preferred_completion" => Some("preferred_output"),
+        "non_preferred_completion" => Some("non_preferred_output"),
+        "mesages" | "message" | "Messages" => Some("messages"),
+        _ => None,
+    }
+}
+
+/// The bytes to delete to remove member `i` with one of its separating commas.
+pub fn member_removal_span(members: &[Member], i: usize) -> std::ops::Range<usize> {
+    let member = &members[i];
+    if i + 1 < members.len() {
+        member.key_span.start..members[i + 1].key_span.start
+    } else if i > 0 {
+        members[i - 1].value.span.end..member.value.span.end
+    } else {
+        member.key_span.start..member.value.span.end
+    }
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            let next = (row[j + 1] + 1).min(row[j] + 1).min(prev + cost);
+            prev = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
+}

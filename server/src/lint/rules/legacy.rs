@@ -1,0 +1,315 @@
+//! Legacy prompt/completion records: prompt separators, completion stop sequences, the leading
+//! space. The separator and stop sequence are the configured ones, else the file's majority.
+
+use crate::dataset::json::{escape_str, Value};
+use crate::lint::engine::{LineRef, Record, RecordSummary};
+use crate::lint::text::{FieldRole, TextField};
+use crate::lint::{Edit, Finding, Fix, LintOptions, RuleInfo, Severity};
+use std::collections::HashMap;
+use std::ops::Range;
+
+pub static MISSING_SEPARATOR: RuleInfo = RuleInfo {
+    code: "VT201",
+    name: "missing-separator",
+    severity: Severity::Warning,
+    summary: "A prompt does not end with the separator",
+    doc: "Completion models need a fixed separator at the end of every prompt (e.g. \
+`\\n\\n###\\n\\n`) to know where the prompt stops and the completion starts; at inference you end \
+the prompt with the same separator. The separator is `legacy.separator` in voicetune.toml, else the \
+one most prompts end with, else `\\n\\n###\\n\\n`. The fix appends it.",
+    fixable: true,
+};
+
+pub static SEPARATOR_IN_PROMPT: RuleInfo = RuleInfo {
+    code: "VT202",
+    name: "separator-in-prompt",
+    severity: Severity::Warning,
+    summary: "The separator also appears inside the prompt",
+    doc: "If the separator occurs in the body of a prompt, the model cannot tell where the prompt \
+ends. Pick a separator that never occurs in the text, or rewrite the prompt.",
+    fixable: false,
+};
+
+pub static COMPLETION_LEADING_SPACE: RuleInfo = RuleInfo {
+    code: "VT203",
+    name: "completion-leading-space",
+    severity: Severity::Warning,
+    summary: "A completion does not start with a space",
+    doc: "GPT tokenizers attach the leading space to the first word; completions that start \
+without one tokenize differently from how the model will continue a prompt. The fix prepends a \
+space.",
+    fixable: true,
+};
+
+pub static MISSING_STOP: RuleInfo = RuleInfo {
+    code: "VT204",
+    name: "missing-stop-sequence",
+    severity: Severity::Warning,
+    summary: "A completion does not end with the stop sequence",
+    doc: "Every completion must end with the same stop sequence (e.g. ` END` or `\\n`), passed as \
+`stop` at inference; without it the model rambles on. The stop sequence is `legacy.stop` in \
+voicetune.toml, else the ending most completions share, else ` END`. The fix appends it (or \
+replaces a different ending).",
+    fixable: true,
+};
+
+pub static INCONSISTENT_SEPARATOR: RuleInfo = RuleInfo {
+    code: "VT205",
+    name: "inconsistent-separator",
+    severity: Severity::Warning,
+    summary: "Prompts end with different separators",
+    doc: "A file where some prompts end with `\\n\\n###\\n\\n` and others with ` ->` teaches two \
+conventions at once. The fix replaces the minority separator with the file's separator.",
+    fixable: true,
+};
+
+/// Separators recognised at the end of a prompt (the OpenAI legacy tool's list first).
+pub const SEPARATORS: &[&str] = &[
+    "\n\n###\n\n",
+    "\n\n===\n\n",
+    "\n\n---\n\n",
+    "\n\n===>\n\n",
+    "\n\n--->\n\n",
+    "\n\n### =>\n\n",
+    " ->",
+    "->",
+    "###",
+    ":",
+];
+/// Stop sequences recognised at the end of a completion.
+pub const STOPS: &[&str] = &[
+    " END", "\n", " [END]", "***", "+++", "&&&", "$$$", "@@@", "%%%", "###", "END",
+];
+
+/// What the dataset-wide separator and stop checks need from one prompt/completion record.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LegacySummary {
+    /// Index (in the options' separator list) of the separator the prompt ends with.
+    pub prompt_ending: Option<usize>,
+    /// Bit i set: separator i occurs in the prompt other than as its ending.
+    pub prompt_inner: u64,
+    /// Line-relative raw span of the prompt's ending separator, if any.
+    pub prompt_ending_span: Option<Range<usize>>,
+    /// Line-relative offset of the prompt's closing quote (where a separator is appended).
+    pub prompt_end: usize,
+    pub completion_ending: Option<usize>,
+    /// Bit i set: stop sequence i occurs anywhere in the completion.
+    pub completion_contains: u64,
+    pub completion_ending_span: Option<Range<usize>>,
+    pub completion_end: usize,
+}
+
+/// The longest candidate that `text` ends with.
+fn ending(text: &str, candidates: &[String]) -> Option<usize> {
+    candidates
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| !c.is_empty() && text.ends_with(c.as_str()))
+        .max_by_key(|(_, c)| c.len())
+        .map(|(i, _)| i)
+}
+
+fn mask(text: &str, candidates: &[String]) -> u64 {
+    candidates
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| text.contains(c.as_str()))
+        .fold(0, |m, (i, _)| m | (1 << i))
+}
+
+pub fn check_record<'a>(
+    record: &Record<'a>,
+    opts: &LintOptions,
+    out: &mut Vec<Finding>,
+    summary: &mut RecordSummary,
+) -> Vec<TextField<'a>> {
+    let mut fields = Vec::new();
+    let mut legacy = LegacySummary::default();
+    for key in ["prompt", "completion"] {
+        let Some(node) = record.node.get(key) else {
+            continue;
+        };
+        let Value::String(s) = &node.value else {
+            out.extend(opts.finding(
+                &super::roles::EMPTY_CONTENT,
+                node.span.clone(),
+                format!("`{key}` must be a string, not {}", node.type_name()),
+                None,
+            ));
+            continue;
+        };
+        let text: &str = &s.text;
+        let raw_end = s.raw_start + s.raw.len();
+        if key == "prompt" {
+            legacy.prompt_end = raw_end;
+            legacy.prompt_ending = ending(text, &opts.separators);
+            let body = legacy
+                .prompt_ending
+                .map_or(text, |i| &text[..text.len() - opts.separators[i].len()]);
+            legacy.prompt_inner = mask(body, &opts.separators);
+            legacy.prompt_ending_span = legacy
+                .prompt_ending
+                .map(|i| s.raw_offset(text.len() - opts.separators[i].len())..raw_end);
+            fields.push(TextField::json(FieldRole::Prompt, s.clone()));
+        } else {
+            legacy.completion_end = raw_end;
+            legacy.completion_ending = ending(text, &opts.stops);
+            legacy.completion_contains = mask(text, &opts.stops);
+            legacy.completion_ending_span = legacy
+                .completion_ending
+                .map(|i| s.raw_offset(text.len() - opts.stops[i].len())..raw_end);
+            if text.trim().is_empty() {
+                out.extend(opts.finding(
+                    &super::roles::EMPTY_CONTENT,
+                    node.span.clone(),
+                    "empty completion: nothing to learn".into(),
+                    None,
+                ));
+                continue;
+            }
+            if !text.starts_with(char::is_whitespace) {
+                let fix = Fix::safe(
+                    "Prepend a space",
+                    vec![Edit {
+                        span: s.raw_start..s.raw_start,
+                        new_text: " ".into(),
+                    }],
+                );
+                let first = text.chars().next().map_or(0, char::len_utf8);
+                out.extend(opts.finding(
+                    &COMPLETION_LEADING_SPACE,
+                    s.raw_range(0..first),
+                    "the completion does not start with a space".into(),
+                    Some(fix),
+                ));
+            }
+            fields.push(TextField::json(FieldRole::Completion, s.clone()));
+        }
+    }
+    summary.legacy = Some(legacy);
+    fields
+}
+
+/// The file's separator (or stop) index: configured, else the majority ending, else the first
+/// candidate that no record contains.
+fn convention(
+    configured: bool,
+    endings: impl Iterator<Item = Option<usize>> + Clone,
+    contained: u64,
+    count: usize,
+) -> usize {
+    if configured {
+        return 0;
+    }
+    let mut votes: HashMap<usize, usize> = HashMap::new();
+    for e in endings.flatten() {
+        *votes.entry(e).or_default() += 1;
+    }
+    if let Some((&winner, _)) = votes
+        .iter()
+        .max_by_key(|(i, n)| (**n, std::cmp::Reverse(**i)))
+    {
+        return winner;
+    }
+    (0..count).find(|i| contained & (1 << i) == 0).unwrap_or(0)
+}
+
+pub fn check_dataset(records: &[LineRef], opts: &LintOptions, out: &mut Vec<Finding>) {
+    let legacy: Vec<(&LineRef, &LegacySummary)> = records
+        .iter()
+        .filter_map(|r| Some((r, r.summary.legacy.as_ref()?)))
+        .collect();
+    if legacy.is_empty() {
+        return;
+    }
+    let prompt_contains = legacy.iter().fold(0, |m, (_, l)| m | l.prompt_inner);
+    let completion_contains = legacy.iter().fold(0, |m, (_, l)| m | l.completion_contains);
+    let sep = convention(
+        opts.config.legacy.separator.is_some(),
+        legacy.iter().map(|(_, l)| l.prompt_ending),
+        prompt_contains,
+        opts.separators.len(),
+    );
+    let stop = convention(
+        opts.config.legacy.stop.is_some(),
+        legacy.iter().map(|(_, l)| l.completion_ending),
+        completion_contains,
+        opts.stops.len(),
+    );
+    let (sep_text, stop_text) = (&opts.separators[sep], &opts.stops[stop]);
+    for (record, l) in legacy {
+        let base = record.full_span.start;
+        let at = |offset: usize| base + offset..base + offset + 1;
+        match (l.prompt_ending, &l.prompt_ending_span) {
+            (Some(e), _) if e == sep => {
+                if l.prompt_inner & (1 << sep) != 0 {
+                    out.extend(opts.finding(
+                        &SEPARATOR_IN_PROMPT,
+                        at(l.prompt_end),
+                        format!("the separator {sep_text:?} also occurs inside the prompt"),
+                        None,
+                    ));
+                }
+            }
+            (Some(e), Some(span)) => {
+                let edit = Edit {
+                    span: base + span.start..base + span.end,
+                    new_text: escape_str(sep_text),
+                };
+                let fix = Fix::safe(format!("Use the separator {sep_text:?}"), vec![edit]);
+                out.extend(opts.finding(
+                    &INCONSISTENT_SEPARATOR,
+                    base + span.start..base + span.end,
+                    format!(
+                        "the prompt ends with {:?} but the file's separator is {sep_text:?}",
+                        opts.separators[e]
+                    ),
+                    Some(fix),
+                ));
+            }
+            _ => {
+                let edit = Edit {
+                    span: base + l.prompt_end..base + l.prompt_end,
+                    new_text: escape_str(sep_text),
+                };
+                let fix = Fix::safe(format!("Append the separator {sep_text:?}"), vec![edit]);
+                out.extend(opts.finding(
+                    &MISSING_SEPARATOR,
+                    at(l.prompt_end),
+                    format!("the prompt does not end with the separator {sep_text:?}"),
+                    Some(fix),
+                ));
+            }
+        }
+        if l.completion_end == 0 {
+            continue; // No string completion: reported elsewhere.
+        }
+        match (l.completion_ending, &l.completion_ending_span) {
+            (Some(e), _) if e == stop => {}
+            (Some(e), Some(span)) => {
+                let edit = Edit {
+                    span: base + span.start..base + span.end,
+                    new_text: escape_str(stop_text),
+                };
+                let fix = Fix::safe(format!("Use the stop sequence {stop_text:?}"), vec![edit]);
+                out.extend(opts.finding(&MISSING_STOP, base + span.start..base + span.end, format!("the completion ends with {:?} but the file's stop sequence is {stop_text:?}", opts.stops[e]), Some(fix)));
+            }
+            _ => {
+                let edit = Edit {
+                    span: base + l.completion_end..base + l.completion_end,
+                    new_text: escape_str(stop_text),
+                };
+                let fix = Fix::safe(
+                    format!("Append the stop sequence {stop_text:?}"),
+                    vec![edit],
+                );
+                out.extend(opts.finding(
+                    &MISSING_STOP,
+                    at(l.completion_end),
+                    format!("the completion does not end with the stop sequence {stop_text:?}"),
+                    Some(fix),
+                ));
+            }
+        }
+    }
+}

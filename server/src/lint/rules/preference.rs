@@ -1,0 +1,103 @@
+//! Preference (DPO) records: an `input` conversation and one preferred and one non-preferred
+//! assistant reply that differ.
+
+use super::roles;
+use crate::dataset::json::Node;
+use crate::lint::engine::Record;
+use crate::lint::text::{FieldRole, TextField};
+use crate::lint::{Finding, LintOptions, RuleInfo, Severity};
+
+pub static PREFERENCE_STRUCTURE: RuleInfo = RuleInfo {
+    code: "VT017",
+    name: "preference-structure",
+    severity: Severity::Error,
+    summary: "A preference record's input or outputs have the wrong shape",
+    doc: "A DPO record is {\"input\": {\"messages\": [...]}, \"preferred_output\": [one assistant \
+message], \"non_preferred_output\": [one assistant message]}. The input must not end with an \
+assistant message (the outputs are the replies). Files that say `preferred_completion` use an old \
+draft of the schema; rename the keys.",
+    fixable: false,
+};
+
+pub static IDENTICAL_PREFERENCE: RuleInfo = RuleInfo {
+    code: "VT018",
+    name: "identical-preference",
+    severity: Severity::Warning,
+    summary: "Preferred and non-preferred outputs are the same",
+    doc: "When both outputs say the same thing the pair carries no preference signal and only \
+adds cost. Write a worse (or better) alternative, or drop the record.",
+    fixable: false,
+};
+
+pub fn check<'a>(
+    record: &Record<'a>,
+    opts: &LintOptions,
+    out: &mut Vec<Finding>,
+) -> Vec<TextField<'a>> {
+    let mut fields = Vec::new();
+    let node = record.node;
+    if let Some(input) = node.get("input") {
+        match input.get("messages") {
+            Some(messages) => fields.extend(roles::check_messages(messages, opts, out, false)),
+            None => out.extend(opts.finding(
+                &PREFERENCE_STRUCTURE,
+                input.span.clone(),
+                "`input` must be an object with `messages`".into(),
+                None,
+            )),
+        }
+    }
+    let mut outputs = Vec::new();
+    for key in ["preferred_output", "non_preferred_output"] {
+        let Some(output) = node.get(key) else {
+            continue;
+        };
+        let Some(list) = output.as_array().filter(|l| l.len() == 1) else {
+            out.extend(opts.finding(
+                &PREFERENCE_STRUCTURE,
+                output.span.clone(),
+                format!("`{key}` must be a list holding exactly one assistant message"),
+                None,
+            ));
+            continue;
+        };
+        let message = &list[0];
+        if message
+            .get("role")
+            .and_then(Node::as_str)
+            .map(|r| r.text.as_ref())
+            != Some("assistant")
+        {
+            out.extend(opts.finding(
+                &PREFERENCE_STRUCTURE,
+                message.span.clone(),
+                format!("the message in `{key}` must have role `assistant`"),
+                None,
+            ));
+        }
+        match message.get("content").and_then(Node::as_str) {
+            Some(content) if !content.text.trim().is_empty() => {
+                outputs.push((content.text.to_string(), output.span.clone()));
+                fields.push(TextField::json(FieldRole::Assistant, content.clone()));
+            }
+            _ if message.get("tool_calls").is_some() => {}
+            _ => out.extend(opts.finding(
+                &roles::EMPTY_CONTENT,
+                message.span.clone(),
+                format!("the message in `{key}` has no text content"),
+                None,
+            )),
+        }
+    }
+    if let [(a, _), (b, span)] = outputs.as_slice() {
+        if a.trim() == b.trim() {
+            out.extend(opts.finding(
+                &IDENTICAL_PREFERENCE,
+                span.clone(),
+                "preferred and non-preferred outputs are identical".into(),
+                None,
+            ));
+        }
+    }
+    fields
+}

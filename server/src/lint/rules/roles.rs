@@ -1,0 +1,334 @@
+//! Chat messages: roles known, in a trainable order, an assistant reply present, and content
+//! that is a non-empty string.
+
+use super::keys;
+use crate::dataset::json::{escape_str, Node, Value};
+use crate::lint::engine::Record;
+use crate::lint::text::{FieldRole, TextField};
+use crate::lint::{Edit, Finding, Fix, LintOptions, RuleInfo, Severity};
+
+pub static INVALID_ROLE: RuleInfo = RuleInfo {
+    code: "VT012",
+    name: "invalid-role",
+    severity: Severity::Error,
+    summary: "A message role other than system, user, assistant or tool",
+    doc: "OpenAI chat fine-tuning accepts the roles system, user, assistant and tool (and the \
+deprecated function). Data exported from other tools often says `human`, `bot`, `gpt` or `model`. \
+The fix renames common aliases to the standard role; `developer` is only valid for reinforcement \
+fine-tuning.",
+    fixable: true,
+};
+
+pub static ROLE_ORDER: RuleInfo = RuleInfo {
+    code: "VT013",
+    name: "role-order",
+    severity: Severity::Warning,
+    summary:
+        "System message not first, no user turn, or the conversation does not end on the assistant",
+    doc: "A training conversation starts with an optional system message, has at least one user \
+turn, and ends with the assistant reply the model should learn. A system message in the middle, \
+a conversation without a user turn, or a trailing user message (nothing to learn from) usually \
+means the export went wrong. Reorder or trim the messages.",
+    fixable: false,
+};
+
+pub static MISSING_ASSISTANT: RuleInfo = RuleInfo {
+    code: "VT014",
+    name: "missing-assistant",
+    severity: Severity::Error,
+    summary: "A conversation without an assistant message",
+    doc: "Fine-tuning learns from assistant messages only; a conversation without one teaches \
+nothing and is rejected by OpenAI and Together. Add the reply you want the model to give.",
+    fixable: false,
+};
+
+pub static EMPTY_CONTENT: RuleInfo = RuleInfo {
+    code: "VT015",
+    name: "empty-content",
+    severity: Severity::Error,
+    summary: "Message content missing, empty, or not a string",
+    doc: "Each message needs `content`: a non-empty string (or, for user messages, a list of \
+text/image parts). An assistant message may instead carry `tool_calls`. Empty completions teach \
+the model to say nothing. Fill in the text or remove the message.",
+    fixable: false,
+};
+
+const ROLES: &[&str] = &["system", "user", "assistant", "tool", "function"];
+
+fn role_alias(role: &str) -> Option<&'static str> {
+    match role.trim().to_ascii_lowercase().as_str() {
+        "system" | "sys" => Some("system"),
+        "user" | "human" | "person" | "customer" | "prompter" => Some("user"),
+        "assistant" | "bot" | "ai" | "gpt" | "model" | "chatbot" | "agent" => Some("assistant"),
+        "tool" => Some("tool"),
+        _ => None,
+    }
+}
+
+/// Checks a chat record; returns its text fields for the content rules.
+pub fn check_chat<'a>(
+    record: &Record<'a>,
+    opts: &LintOptions,
+    out: &mut Vec<Finding>,
+) -> Vec<TextField<'a>> {
+    let Some(messages) = record.node.get("messages") else {
+        return Vec::new();
+    };
+    check_messages(messages, opts, out, true)
+}
+
+/// Checks a message list. `needs_assistant_last` is false for a preference `input`, which must
+/// end on a user turn instead.
+pub fn check_messages<'a>(
+    messages: &Node<'a>,
+    opts: &LintOptions,
+    out: &mut Vec<Finding>,
+    needs_assistant_last: bool,
+) -> Vec<TextField<'a>> {
+    let mut fields = Vec::new();
+    let Some(list) = messages.as_array() else {
+        out.extend(opts.finding(
+            &MISSING_KEY_LIKE,
+            messages.span.clone(),
+            format!(
+                "`messages` must be an array of messages, not {}",
+                messages.type_name()
+            ),
+            None,
+        ));
+        return fields;
+    };
+    if list.is_empty() {
+        out.extend(opts.finding(
+            &EMPTY_CONTENT,
+            messages.span.clone(),
+            "`messages` is empty".into(),
+            None,
+        ));
+        return fields;
+    }
+    let mut roles: Vec<Option<&str>> = Vec::new();
+    for message in list {
+        let Some(members) = message.as_object() else {
+            out.extend(opts.finding(
+                &EMPTY_CONTENT,
+                message.span.clone(),
+                format!("a message must be an object, not {}", message.type_name()),
+                None,
+            ));
+            roles.push(None);
+            continue;
+        };
+        out.extend(keys::unknown_members(
+            members,
+            keys::MESSAGE_KEYS,
+            "message",
+            opts,
+        ));
+        let role = check_role(message, opts, out);
+        roles.push(role);
+        check_content(message, role, opts, out, &mut fields);
+    }
+    let known: Vec<&str> = roles.iter().flatten().copied().collect();
+    if needs_assistant_last && !known.contains(&"assistant") {
+        out.extend(opts.finding(
+            &MISSING_ASSISTANT,
+            messages.span.clone(),
+            "the conversation has no assistant message to learn from".into(),
+            None,
+        ));
+    }
+    for (i, role) in roles.iter().enumerate() {
+        if *role == Some("system") && i > 0 {
+            out.extend(opts.finding(
+                &ROLE_ORDER,
+                list[i].span.clone(),
+                format!("system message at position {}: it should come first", i + 1),
+                None,
+            ));
+        }
+    }
+    if !known.is_empty() && !known.contains(&"user") {
+        out.extend(opts.finding(
+            &ROLE_ORDER,
+            messages.span.clone(),
+            "the conversation has no user message".into(),
+            None,
+        ));
+    }
+    let last = list.len() - 1;
+    match (needs_assistant_last, roles[last]) {
+        (true, Some(role)) if role != "assistant" && known.contains(&"assistant") => {
+            out.extend(opts.finding(&ROLE_ORDER, list[last].span.clone(), format!("the conversation ends with a {role} message; it should end with the assistant reply"), None));
+        }
+        (false, Some("assistant")) => {
+            out.extend(opts.finding(&super::preference::PREFERENCE_STRUCTURE, list[last].span.clone(), "a preference `input` must not end with an assistant message: the outputs are the replies".into(), None));
+        }
+        _ => {}
+    }
+    fields
+}
+
+// Non-array `messages` is a structural error of the same family as a missing key.
+use super::keys::MISSING_KEY as MISSING_KEY_LIKE;
+
+fn check_role<'a>(
+    message: &Node<'a>,
+    opts: &LintOptions,
+    out: &mut Vec<Finding>,
+) -> Option<&'a str> {
+    let Some(role_node) = message.get("role") else {
+        out.extend(opts.finding(
+            &keys::MISSING_KEY,
+            message.span.start..message.span.start + 1,
+            "message without `role`".into(),
+            None,
+        ));
+        return None;
+    };
+    let Some(role) = role_node.as_str() else {
+        out.extend(opts.finding(
+            &INVALID_ROLE,
+            role_node.span.clone(),
+            format!("`role` must be a string, not {}", role_node.type_name()),
+            None,
+        ));
+        return None;
+    };
+    let text: &str = &role.text;
+    if ROLES.contains(&text) {
+        // Borrow from the line when possible; escaped roles are rare and compared as owned.
+        return ROLES.iter().copied().find(|r| *r == text);
+    }
+    let alias = role_alias(text);
+    let fix = alias.map(|a| {
+        Fix::safe(
+            format!("Rename role to `{a}`"),
+            vec![Edit {
+                span: role_node.span.clone(),
+                new_text: format!("\"{a}\""),
+            }],
+        )
+    });
+    let advice = match (alias, text) {
+        (Some(a), _) => format!("; use `{a}`"),
+        (None, "developer") => {
+            "; `developer` is only valid for reinforcement fine-tuning, use `system`".to_string()
+        }
+        _ => "; use system, user, assistant or tool".to_string(),
+    };
+    out.extend(opts.finding(
+        &INVALID_ROLE,
+        role_node.span.clone(),
+        format!("unknown role `{text}`{advice}"),
+        fix,
+    ));
+    alias
+}
+
+fn check_content<'a>(
+    message: &Node<'a>,
+    role: Option<&str>,
+    opts: &LintOptions,
+    out: &mut Vec<Finding>,
+    fields: &mut Vec<TextField<'a>>,
+) {
+    let field_role = role.map_or(FieldRole::Other, FieldRole::from_chat_role);
+    let has_calls = message.get("tool_calls").is_some() || message.get("function_call").is_some();
+    match message.get("content").map(|c| (c, &c.value)) {
+        None | Some((_, Value::Null)) if has_calls => {}
+        None => {
+            out.extend(opts.finding(
+                &EMPTY_CONTENT,
+                message.span.clone(),
+                "message without `content`".into(),
+                None,
+            ));
+        }
+        Some((node, Value::String(s))) => {
+            if s.text.trim().is_empty() {
+                let what = if s.text.is_empty() {
+                    "empty"
+                } else {
+                    "only whitespace"
+                };
+                out.extend(opts.finding(
+                    &EMPTY_CONTENT,
+                    node.span.clone(),
+                    format!("{} content is {what}", role.unwrap_or("message")),
+                    None,
+                ));
+            } else {
+                fields.push(TextField::json(field_role, s.clone()));
+            }
+        }
+        Some((node, Value::Array(parts)))
+            if role != Some("user") && parts.iter().all(is_text_part) && !parts.is_empty() =>
+        {
+            // Text parts outside user messages: most trainers want a plain string here.
+            let joined: Vec<&str> = parts
+                .iter()
+                .filter_map(|p| p.get("text").and_then(Node::as_str))
+                .map(|t| t.text.as_ref())
+                .collect();
+            let joined = joined.join("");
+            let fix = Fix::safe(
+                "Join the text parts into one string",
+                vec![Edit {
+                    span: node.span.clone(),
+                    new_text: format!("\"{}\"", escape_str(&joined)),
+                }],
+            );
+            out.extend(opts.finding(&EMPTY_CONTENT, node.span.clone(), format!("{} content is a list of parts; use a plain string (parts are for user messages with images)", role.unwrap_or("message")), Some(fix)));
+            for part in parts {
+                if let Some(text) = part.get("text").and_then(Node::as_str) {
+                    fields.push(TextField::json(field_role, text.clone()));
+                }
+            }
+        }
+        Some((node, Value::Array(parts))) => {
+            let mut any_text = false;
+            for part in parts {
+                match part
+                    .get("type")
+                    .and_then(Node::as_str)
+                    .map(|t| t.text.as_ref())
+                {
+                    Some("text") => {
+                        if let Some(text) = part.get("text").and_then(Node::as_str) {
+                            any_text |= !text.text.trim().is_empty();
+                            fields.push(TextField::json(field_role, text.clone()));
+                        }
+                    }
+                    Some("image_url") if role == Some("user") => any_text = true,
+                    _ => {
+                        out.extend(opts.finding(&EMPTY_CONTENT, part.span.clone(), "content part must be {\"type\": \"text\", \"text\": ...} (or an image_url in a user message)".into(), None));
+                    }
+                }
+            }
+            if !any_text {
+                out.extend(opts.finding(
+                    &EMPTY_CONTENT,
+                    node.span.clone(),
+                    "content parts hold no text".into(),
+                    None,
+                ));
+            }
+        }
+        Some((node, _)) => {
+            out.extend(opts.finding(
+                &EMPTY_CONTENT,
+                node.span.clone(),
+                format!("`content` must be a string, not {}", node.type_name()),
+                None,
+            ));
+        }
+    }
+}
+
+fn is_text_part(part: &Node) -> bool {
+    part.get("type")
+        .and_then(Node::as_str)
+        .is_some_and(|t| t.text == "text")
+        && part.get("text").and_then(Node::as_str).is_some()
+}

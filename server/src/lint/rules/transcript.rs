@@ -1,0 +1,79 @@
+//! Transcript artefacts: timestamps, speaker labels with times, subtitle cue timings.
+
+use crate::clean;
+use crate::lint::text::{TextEdit, TextField};
+use crate::lint::{Applicability, Finding, LintOptions, RuleInfo, Severity};
+
+pub static TRANSCRIPT: RuleInfo = RuleInfo {
+    code: "VT106",
+    name: "transcript",
+    severity: Severity::Warning,
+    summary: "Transcript timestamps or speaker labels in training text",
+    doc: "Podcast and video transcripts carry lines like `Katie Robbert 0:25`, `[00:12:05]` and \
+`00:00:01,000 --> 00:00:04,000`. The model learns to print them. The fix removes the label line \
+or the timestamp.",
+    fixable: true,
+};
+
+pub fn check(field: &TextField, opts: &LintOptions, out: &mut Vec<Finding>) {
+    let text = field.text();
+    if !opts.enabled(&TRANSCRIPT) || !has_clock_time(text) {
+        return;
+    }
+    for m in clean::TRANSCRIPT_ARTEFACT
+        .find_iter(text)
+        .filter(|m| !field.in_code(&m.range()))
+    {
+        let shown = m.as_str().trim();
+        if shown.is_empty() {
+            continue;
+        }
+        // A whole label line goes with its line break; a timestamp prefix goes alone.
+        let line_start = text[..m.start()].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = text[m.end()..]
+            .find('\n')
+            .map_or(text.len(), |i| m.end() + i);
+        let whole_line = text[line_start..m.start()].trim().is_empty()
+            && text[m.end()..line_end].trim().is_empty();
+        let removal = if whole_line {
+            line_removal(text, line_start..line_end)
+        } else {
+            m.range()
+        };
+        let fix = (
+            "Remove the transcript artefact".to_string(),
+            vec![TextEdit {
+                range: removal,
+                text: String::new(),
+            }],
+            Applicability::Safe,
+        );
+        out.extend(field.finding(
+            opts,
+            &TRANSCRIPT,
+            m.start()..m.start() + shown.len() + (m.as_str().len() - m.as_str().trim_start().len()),
+            format!("transcript artefact `{shown}`"),
+            Some(fix),
+        ));
+    }
+}
+
+/// The bytes to delete to remove a whole line: with its line break, or the one before it when
+/// it is the last line.
+pub fn line_removal(text: &str, line: std::ops::Range<usize>) -> std::ops::Range<usize> {
+    if line.end < text.len() {
+        line.start..line.end + 1
+    } else if line.start > 0 {
+        line.start - 1..line.end
+    } else {
+        line
+    }
+}
+
+/// Cheap pre-check: every artefact holds a clock time such as `0:25`.
+fn has_clock_time(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    memchr::memchr_iter(b':', bytes).any(|i| {
+        i > 0 && bytes[i - 1].is_ascii_digit() && bytes.get(i + 1).is_some_and(u8::is_ascii_digit)
+    })
+}

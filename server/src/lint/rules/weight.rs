@@ -1,0 +1,64 @@
+//! Message weights: only 0 or 1, and only on assistant messages.
+
+use crate::dataset::json::{Node, Value};
+use crate::lint::engine::Record;
+use crate::lint::{Finding, LintOptions, RuleInfo, Severity};
+
+pub static INVALID_WEIGHT: RuleInfo = RuleInfo {
+    code: "VT016",
+    name: "invalid-weight",
+    severity: Severity::Error,
+    summary: "A message `weight` other than 0 or 1, or on a non-assistant message",
+    doc: "OpenAI's chat format lets an assistant message say `\"weight\": 0` (don't learn from \
+this reply) or `1`. Any other value, or a weight on a system/user message, is rejected. Set 0 or \
+1 on assistant messages only.",
+    fixable: false,
+};
+
+pub fn check(record: &Record, opts: &LintOptions) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let lists = [
+        record.node.get("messages"),
+        record.node.get("input").and_then(|i| i.get("messages")),
+        record.node.get("preferred_output"),
+        record.node.get("non_preferred_output"),
+    ];
+    for message in lists
+        .into_iter()
+        .flatten()
+        .filter_map(Node::as_array)
+        .flatten()
+    {
+        let Some(weight) = message.get("weight") else {
+            continue;
+        };
+        let role = message
+            .get("role")
+            .and_then(Node::as_str)
+            .map(|r| r.text.to_string());
+        let valid_value =
+            matches!(&weight.value, Value::Number(n) if matches!(*n, "0" | "1" | "0.0" | "1.0"));
+        if !valid_value {
+            out.extend(opts.finding(
+                &INVALID_WEIGHT,
+                weight.span.clone(),
+                format!(
+                    "`weight` must be 0 or 1, not {}",
+                    &record.line[weight.span.clone()]
+                ),
+                None,
+            ));
+        } else if role.as_deref() != Some("assistant") {
+            out.extend(opts.finding(
+                &INVALID_WEIGHT,
+                weight.span.clone(),
+                format!(
+                    "`weight` is only allowed on assistant messages, not {}",
+                    role.unwrap_or_else(|| "a message without a role".into())
+                ),
+                None,
+            ));
+        }
+    }
+    out
+}
