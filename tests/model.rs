@@ -863,3 +863,34 @@ fn cli_train_generate_eval_register_a_voice() {
     };
     assert!(ppl("pirate") < ppl("base"), "{eval}");
 }
+
+#[test]
+fn local_config_reads_the_local_table_and_rejects_bad_values() {
+    let ws = tempdir("config");
+    assert_eq!(
+        LocalConfig::from_workspace(&ws).unwrap(),
+        LocalConfig::default()
+    );
+    std::fs::write(
+        ws.join("voicetune.toml"),
+        "[local]\nmodel = \"models/my.gguf\"\nrank = 4\nalpha = 8\ntargets = [\"q_proj\", \"v_proj\"]\nlong_examples = \"skip\"\n",
+    )
+    .unwrap();
+    let cfg = LocalConfig::from_workspace(&ws).unwrap();
+    assert_eq!(cfg.model, Some(ws.join("models/my.gguf")));
+    assert_eq!((cfg.rank, cfg.lora().scale()), (4, 2.0));
+    assert_eq!(cfg.lora().targets, vec!["q_proj", "v_proj"]);
+    std::fs::write(
+        ws.join("voicetune.toml"),
+        "[local]\ntargets = [\"lm_head\"]\n",
+    )
+    .unwrap();
+    let err = format!("{:#}", LocalConfig::from_workspace(&ws).unwrap_err());
+    assert!(
+        err.contains("voicetune.toml") && err.contains("unknown LoRA target module `lm_head`"),
+        "{err}"
+    );
+    std::fs::write(ws.join("voicetune.toml"), "[local]\nrnak = 4\n").unwrap();
+    let err = format!("{:#}", LocalConfig::from_workspace(&ws).unwrap_err());
+    assert!(err.contains("rnak"), "{err}");
+}

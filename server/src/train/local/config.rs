@@ -75,6 +75,7 @@ impl Default for LocalConfig {
 }
 
 impl LocalConfig {
+    /// The LoRA part of the settings.
     pub fn lora(&self) -> LoraConfig {
         LoraConfig {
             rank: self.rank,
@@ -114,10 +115,14 @@ impl LocalConfig {
         let Some(local) = table.get("local") else {
             return Ok(LocalConfig::default());
         };
-        let cfg: LocalConfig = local
+        let mut cfg: LocalConfig = local
             .clone()
             .try_into()
             .with_context(|| format!("{}: invalid [local] section", path.display()))?;
+        // A relative model path is relative to the workspace, not to the current folder.
+        if let Some(m) = cfg.model.as_mut().filter(|m| m.is_relative()) {
+            *m = workspace.join(&*m);
+        }
         cfg.validate()
             .with_context(|| format!("{}: invalid [local] section", path.display()))?;
         Ok(cfg)
