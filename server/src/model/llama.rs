@@ -412,18 +412,26 @@ impl Llama {
     /// Adds fresh LoRA adapters (A: PEFT's kaiming-uniform init, B: zeros, so the model starts
     /// unchanged) to the configured modules; returns the trainable variables.
     pub fn add_lora(&mut self, lora: &LoraConfig) -> Result<Vec<Var>> {
+        self.add_lora_seeded(lora, 0)
+    }
+
+    /// [`Llama::add_lora`] with a seeded initialisation, so a training run is reproducible.
+    pub fn add_lora_seeded(&mut self, lora: &LoraConfig, seed: u64) -> Result<Vec<Var>> {
         lora.validate()?;
         let mut vars = Vec::new();
+        let mut rng = super::generate::Rng::new(seed ^ 0x10A_A1A5);
         for layer in &mut self.layers {
             for name in &lora.targets {
                 let lin = layer.module_mut(name).expect("validated target");
-                let bound = 1.0 / (lin.in_dim as f64).sqrt();
-                let a = Var::rand(
-                    -bound as f32,
-                    bound as f32,
+                let bound = 1.0 / (lin.in_dim as f64).sqrt() as f32;
+                let init: Vec<f32> = (0..lora.rank * lin.in_dim)
+                    .map(|_| (rng.next_f32() * 2.0 - 1.0) * bound)
+                    .collect();
+                let a = Var::from_tensor(&Tensor::from_vec(
+                    init,
                     (lora.rank, lin.in_dim),
                     &Device::Cpu,
-                )?;
+                )?)?;
                 let b = Var::zeros((lin.out_dim, lora.rank), DType::F32, &Device::Cpu)?;
                 vars.push(a.clone());
                 vars.push(b.clone());

@@ -87,7 +87,7 @@ pub fn train_voice(
     let mut model = Llama::load(&mut gguf, Mode::F32)
         .with_context(|| format!("{}: cannot load the model", base.display()))?;
     drop(gguf);
-    model.add_lora(&cfg.lora())?;
+    model.add_lora_seeded(&cfg.lora(), cfg.seed)?;
     let dir = voice_dir(workspace, name);
     let outcome = train(
         &model, &train_set, &val_set, cfg, &dir, resume, cancel, on_event,
