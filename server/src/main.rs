@@ -41,6 +41,10 @@ enum Command {
     Train(voicetune::train::local::cli::TrainArgs),
     /// Perplexity of held-out texts under the base model and a voice model.
     Eval(voicetune::train::local::eval::EvalArgs),
+    /// Fine-tune a model on the OpenAI API (lint, estimate, confirm, upload, train, follow).
+    Tune(voicetune::train::remote::cli::TuneArgs),
+    /// List, follow, cancel fine-tuning jobs, or print their events.
+    Jobs(voicetune::train::remote::cli::JobsArgs),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -102,6 +106,8 @@ fn main() -> ExitCode {
         Command::Eval(args) => {
             voicetune::train::local::eval::cli_eval(&args).map(|()| ExitCode::SUCCESS)
         }
+        Command::Tune(args) => Ok(voicetune::train::remote::cli::run_tune(args)),
+        Command::Jobs(args) => Ok(voicetune::train::remote::cli::run_jobs(args)),
     };
     match result {
         Ok(code) => code,
