@@ -32,6 +32,15 @@ enum Command {
     Stats(StatsArgs),
     /// Build a training file from WordPress exports, markdown posts or transcripts.
     Build(Box<voicetune::import::cli::BuildArgs>),
+    /// Manage the local base model (`voicetune model pull`).
+    #[command(subcommand)]
+    Model(voicetune::model::cli::ModelCommand),
+    /// Complete a prompt with the local base model or a local voice model.
+    Generate(voicetune::infer::local::GenerateArgs),
+    /// Fine-tune a local voice model (LoRA) on a chat JSONL dataset.
+    Train(voicetune::train::local::cli::TrainArgs),
+    /// Perplexity of held-out texts under the base model and a voice model.
+    Eval(voicetune::train::local::eval::EvalArgs),
     /// Fine-tune a model on the OpenAI API (lint, estimate, confirm, upload, train, follow).
     Tune(voicetune::train::remote::cli::TuneArgs),
     /// List, follow, cancel fine-tuning jobs, or print their events.
@@ -87,6 +96,16 @@ fn main() -> ExitCode {
         Command::Rule { name } => run_rule(name.as_deref()),
         Command::Stats(args) => run_stats(args),
         Command::Build(args) => voicetune::import::cli::run(*args),
+        Command::Model(cmd) => voicetune::model::cli::run(&cmd).map(|()| ExitCode::SUCCESS),
+        Command::Generate(args) => {
+            voicetune::infer::local::cli_generate(&args).map(|()| ExitCode::SUCCESS)
+        }
+        Command::Train(args) => {
+            voicetune::train::local::cli::run(&args).map(|()| ExitCode::SUCCESS)
+        }
+        Command::Eval(args) => {
+            voicetune::train::local::eval::cli_eval(&args).map(|()| ExitCode::SUCCESS)
+        }
         Command::Tune(args) => Ok(voicetune::train::remote::cli::run_tune(args)),
         Command::Jobs(args) => Ok(voicetune::train::remote::cli::run_jobs(args)),
     };

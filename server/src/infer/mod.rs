@@ -1,2 +1,3 @@
 //! Voice-model backends for completions: local (via [`crate::model`]) and OpenAI-compatible HTTP.
+pub mod local;
 pub mod remote;

@@ -1,0 +1,238 @@
+//! Local model speed on this machine: prompt and decode tokens/s of the quantized model, and
+//! LoRA training tokens/s and peak RSS at 128 and 512 tokens per example.
+//!
+//! `cargo bench --bench model_speed` runs everything (each training size in a child process so
+//! its peak RSS is its own); `-- infer`, `-- train 128` run one part.
+
+use candle_core::{Device, Tensor};
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+use voicetune::infer::local::{AdapterMode, LocalModel};
+use voicetune::model::generate::{generate, SamplingParams};
+use voicetune::model::llama::{load_model, KvCache, Mode};
+use voicetune::model::pull::ensure_default_model;
+use voicetune::train::local::config::LocalConfig;
+use voicetune::train::local::data::Example;
+use voicetune::train::local::trainer::{train, TrainEvent};
+
+fn peak_rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn text_ids(lm: &LocalModel, n: usize) -> Vec<u32> {
+    let blog = std::fs::read_dir(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/data/markdown-blog-stigok"
+    ))
+    .map(|d| {
+        let mut files: Vec<_> = d.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        files.sort();
+        files
+            .iter()
+            .take(40)
+            .map(|p| std::fs::read_to_string(p).unwrap_or_default())
+            .collect::<String>()
+    })
+    .unwrap_or_else(|_| "The quick brown fox jumps over the lazy dog. ".repeat(400));
+    let ids = lm.tokenizer.encode(&blog).unwrap();
+    assert!(ids.len() >= n, "not enough text for {n} tokens");
+    ids[..n].to_vec()
+}
+
+/// A rank-8 adapter on all seven modules with small random `B` (a trained adapter's shape).
+fn synthetic_adapter(base: &std::path::Path) -> std::path::PathBuf {
+    let mut model = load_model(base, Mode::F32).unwrap();
+    let lora = voicetune::model::LoraConfig::default();
+    model.add_lora(&lora).unwrap();
+    for (_, v) in model.lora_vars() {
+        v.set(&Tensor::randn(0f32, 0.01, v.shape(), &Device::Cpu).unwrap())
+            .unwrap();
+    }
+    let dir = std::env::temp_dir().join(format!("voicetune-bench-adapter-{}", std::process::id()));
+    voicetune::model::adapter::save_adapter(&model, &lora, &dir, "bench").unwrap();
+    dir
+}
+
+fn infer() {
+    let base = ensure_default_model().unwrap();
+    let adapter = synthetic_adapter(&base);
+    let variants = [
+        ("base, Q4_1 as in the GGUF", None, None),
+        (
+            "base, requantized Q8_0 (default)",
+            None,
+            Some(AdapterMode::Merged),
+        ),
+        (
+            "adapter merged (Q8_0)",
+            Some(&adapter),
+            Some(AdapterMode::Merged),
+        ),
+        (
+            "adapter on the fly (Q8_0 + f32 LoRA)",
+            Some(&adapter),
+            Some(AdapterMode::OnTheFly),
+        ),
+    ];
+    for (what, adapter, mode) in variants {
+        let t = Instant::now();
+        let lm = match mode {
+            Some(mode) => LocalModel::load(&base, adapter.map(|p| p.as_path()), mode).unwrap(),
+            None => {
+                let mut lm = LocalModel::load(&base, None, AdapterMode::Merged).unwrap();
+                lm.model = load_model(&base, Mode::Quantized).unwrap();
+                lm
+            }
+        };
+        let load = t.elapsed().as_secs_f64();
+        println!("[{what}] load {load:.2}s");
+        for n in [40usize, 128, 512] {
+            let ids = text_ids(&lm, n);
+            let input = Tensor::new(ids.as_slice(), &Device::Cpu)
+                .unwrap()
+                .unsqueeze(0)
+                .unwrap();
+            // Best of 3 (the machine is shared).
+            let mut best = f64::MAX;
+            for _ in 0..3 {
+                let t = Instant::now();
+                lm.model
+                    .forward_last(&input, &mut KvCache::default())
+                    .unwrap();
+                best = best.min(t.elapsed().as_secs_f64());
+            }
+            println!(
+                "[{what}] prompt {n:>3} tokens: {:.3}s = {:.0} tok/s",
+                best,
+                n as f64 / best
+            );
+        }
+        let prompt = text_ids(&lm, 40);
+        for (name, params) in [
+            (
+                "greedy",
+                SamplingParams {
+                    temperature: 0.0,
+                    max_tokens: 128,
+                    stop: vec![],
+                    ..Default::default()
+                },
+            ),
+            (
+                "top-p 0.9 top-k 40 T 0.7",
+                SamplingParams {
+                    max_tokens: 128,
+                    ..Default::default()
+                },
+            ),
+        ] {
+            let mut best = 0f64;
+            for _ in 0..2 {
+                // Never stop early: eos is rare in the middle of a blog post, but check.
+                let c = generate(
+                    &lm.model,
+                    &lm.tokenizer,
+                    &prompt,
+                    &params,
+                    None,
+                    &mut |_| {},
+                )
+                .unwrap();
+                let rate = (c.completion_tokens.saturating_sub(1)) as f64 / c.decode_secs;
+                if c.completion_tokens > 20 {
+                    best = best.max(rate);
+                }
+            }
+            println!("[{what}] decode ({name}): {best:.0} tok/s");
+        }
+    }
+}
+
+fn train_speed(seq: usize) {
+    let base = ensure_default_model().unwrap();
+    let lm = LocalModel::load(&base, None, AdapterMode::Merged).unwrap();
+    let ids = text_ids(&lm, seq * 6);
+    drop(lm);
+    let t = Instant::now();
+    let mut model = load_model(&base, Mode::F32).unwrap();
+    let load = t.elapsed().as_secs_f64();
+    let cfg = LocalConfig {
+        epochs: 1,
+        grad_accum: 1,
+        warmup_steps: 0,
+        eval_every: 0,
+        save_every: 0,
+        ..Default::default()
+    };
+    model.add_lora(&cfg.lora()).unwrap();
+    let examples: Vec<Example> = ids
+        .chunks(seq)
+        .map(|c| {
+            // Loss on the second half, like a prompt + completion.
+            let mask = (0..c.len()).map(|i| i >= c.len() / 2).collect();
+            Example {
+                ids: c.to_vec(),
+                mask,
+            }
+        })
+        .collect();
+    let dir = std::env::temp_dir().join(format!("voicetune-bench-train-{}", std::process::id()));
+    let mut rates = Vec::new();
+    train(
+        &model,
+        &examples,
+        &[],
+        &cfg,
+        &dir,
+        false,
+        &AtomicBool::new(false),
+        &mut |e| {
+            if let TrainEvent::Step { tokens_per_sec, .. } = e {
+                rates.push(*tokens_per_sec);
+            }
+        },
+    )
+    .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    // The first step warms up allocations; report the rest.
+    let steady = &rates[1..];
+    let mean = steady.iter().sum::<f64>() / steady.len() as f64;
+    println!(
+        "[train {seq} tokens/example] load {load:.2}s, {:.0} tok/s (steps: {}), peak RSS {:.0} MB",
+        mean,
+        rates
+            .iter()
+            .map(|r| format!("{r:.0}"))
+            .collect::<Vec<_>>()
+            .join(" "),
+        peak_rss_mb()
+    );
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    match args.first().map(String::as_str) {
+        Some("infer") => infer(),
+        Some("train") => train_speed(args.get(1).and_then(|s| s.parse().ok()).unwrap_or(128)),
+        _ => {
+            infer();
+            let exe = std::env::current_exe().unwrap();
+            for seq in ["128", "512"] {
+                let status = std::process::Command::new(&exe)
+                    .args(["train", seq])
+                    .status()
+                    .unwrap();
+                assert!(status.success());
+            }
+        }
+    }
+}

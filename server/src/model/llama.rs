@@ -1,0 +1,722 @@
+//! Our llama forward, with LoRA adapters.
+//!
+//! One model serves two purposes:
+//! - inference ([`Mode::Quantized`]): base weights stay in their GGUF quantization (candle's
+//!   AVX2 kernels), fused rms-norm/rope/softmax, a KV cache, adapters applied on the fly or merged;
+//! - training and exact scoring ([`Mode::F32`]): weights dequantized to f32 and frozen (see
+//!   [`super::ops::frozen_linear`]), only differentiable ops (candle's fused ops have no
+//!   backward, so gradients would silently stop), LoRA `A`/`B` as trainable [`Var`]s.
+//!
+//! GGUF stores the q/k projections with rows permuted for the interleaved rope. We keep that
+//! order and use the interleaved rope in both modes, which is exactly the model; adapters are
+//! converted to and from Hugging Face's (half-split rope) row order when saved and loaded
+//! ([`super::adapter`]), so a PEFT user sees the layout they expect.
+
+use anyhow::{bail, Context, Result};
+use candle_core::quantized::{GgmlDType, QMatMul};
+use candle_core::{DType, Device, Module, Tensor, Var};
+use serde::{Deserialize, Serialize};
+
+use super::gguf::GgufFile;
+use super::ops::frozen_linear;
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LlamaConfig {
+    pub n_layer: usize,
+    pub hidden: usize,
+    pub n_head: usize,
+    pub n_kv_head: usize,
+    pub head_dim: usize,
+    pub intermediate: usize,
+    pub vocab: usize,
+    pub rope_base: f32,
+    pub rms_eps: f64,
+    pub context_length: usize,
+}
+
+/// The LoRA modules, in PEFT's names.
+pub const ALL_TARGETS: [&str; 7] = [
+    "q_proj",
+    "k_proj",
+    "v_proj",
+    "o_proj",
+    "gate_proj",
+    "up_proj",
+    "down_proj",
+];
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LoraConfig {
+    pub rank: usize,
+    pub alpha: f64,
+    pub dropout: f32,
+    /// Module names from [`ALL_TARGETS`].
+    pub targets: Vec<String>,
+}
+
+impl Default for LoraConfig {
+    fn default() -> Self {
+        LoraConfig {
+            rank: 8,
+            alpha: 16.0,
+            dropout: 0.05,
+            targets: ALL_TARGETS.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+}
+
+impl LoraConfig {
+    pub fn validate(&self) -> Result<()> {
+        if self.rank == 0 {
+            bail!("LoRA rank must be at least 1");
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            bail!("LoRA dropout must be in [0, 1), got {}", self.dropout);
+        }
+        for t in &self.targets {
+            if !ALL_TARGETS.contains(&t.as_str()) {
+                bail!(
+                    "unknown LoRA target module `{t}`; choose from {}",
+                    ALL_TARGETS.join(", ")
+                );
+            }
+        }
+        if self.targets.is_empty() {
+            bail!("LoRA needs at least one target module");
+        }
+        Ok(())
+    }
+
+    pub fn scale(&self) -> f64 {
+        self.alpha / self.rank as f64
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Quantized,
+    F32,
+}
+
+/// A frozen base weight `[out, in]`.
+#[derive(Debug, Clone)]
+pub enum BaseWeight {
+    Quant(QMatMul),
+    Dense(Tensor),
+}
+
+impl BaseWeight {
+    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        match self {
+            BaseWeight::Quant(q) => q.forward(x),
+            BaseWeight::Dense(w) => frozen_linear(x, w),
+        }
+    }
+}
+
+/// A LoRA pair: `y += scale * dropout(x) @ A^T @ B^T`, `A: [r, in]`, `B: [out, r]`.
+#[derive(Debug, Clone)]
+pub struct Lora {
+    pub a: Var,
+    pub b: Var,
+    pub scale: f64,
+    pub dropout: f32,
+}
+
+#[derive(Debug, Clone)]
+pub struct Linear {
+    pub base: BaseWeight,
+    pub lora: Option<Lora>,
+    pub in_dim: usize,
+    pub out_dim: usize,
+}
+
+impl Linear {
+    /// `seed` drives the adapter's dropout when training (`Some`); None means inference.
+    fn forward(&self, x: &Tensor, seed: Option<u64>) -> candle_core::Result<Tensor> {
+        let y = self.base.forward(x)?;
+        let Some(lora) = &self.lora else {
+            return Ok(y);
+        };
+        let x = match seed {
+            Some(seed) if lora.dropout > 0.0 => super::ops::seeded_dropout(x, lora.dropout, seed)?,
+            _ => x.clone(),
+        };
+        let h = x
+            .broadcast_matmul(&lora.a.as_tensor().t()?)?
+            .broadcast_matmul(&lora.b.as_tensor().t()?)?;
+        y + (h * lora.scale)?
+    }
+
+    /// Folds the adapter into a dense base weight (`W + scale * B @ A`), for faster inference.
+    fn merge(&mut self) -> Result<()> {
+        let Some(lora) = self.lora.take() else {
+            return Ok(());
+        };
+        let delta = (lora.b.as_tensor().matmul(lora.a.as_tensor())? * lora.scale)?;
+        self.base = match &self.base {
+            BaseWeight::Dense(w) => BaseWeight::Dense((w + delta)?),
+            BaseWeight::Quant(QMatMul::QTensor(q)) => {
+                // Back to a quantized weight, so decoding stays fast. Q8_0's rounding step
+                // (a block's max / 127) is far below a trained adapter's delta.
+                let w = (q.dequantize(&Device::Cpu)? + delta)?;
+                if self.in_dim.is_multiple_of(32) {
+                    let q = candle_core::quantized::QTensor::quantize(&w, GgmlDType::Q8_0)?;
+                    BaseWeight::Quant(QMatMul::from_qtensor(q)?)
+                } else {
+                    BaseWeight::Quant(QMatMul::Tensor(w))
+                }
+            }
+            BaseWeight::Quant(QMatMul::Tensor(w)) => {
+                BaseWeight::Quant(QMatMul::Tensor((w + delta)?))
+            }
+            BaseWeight::Quant(QMatMul::TensorF16(w)) => {
+                BaseWeight::Quant(QMatMul::Tensor((w.to_dtype(DType::F32)? + delta)?))
+            }
+        };
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Layer {
+    pub attn_norm: Tensor,
+    pub ffn_norm: Tensor,
+    pub q_proj: Linear,
+    pub k_proj: Linear,
+    pub v_proj: Linear,
+    pub o_proj: Linear,
+    pub gate_proj: Linear,
+    pub up_proj: Linear,
+    pub down_proj: Linear,
+    /// q, k and v stacked into one quantized matrix (inference without live adapters):
+    /// one matrix-vector product per token instead of three.
+    pub qkv: Option<QMatMul>,
+    /// gate and up stacked the same way.
+    pub gate_up: Option<QMatMul>,
+}
+
+impl Layer {
+    pub fn module(&self, name: &str) -> Option<&Linear> {
+        Some(match name {
+            "q_proj" => &self.q_proj,
+            "k_proj" => &self.k_proj,
+            "v_proj" => &self.v_proj,
+            "o_proj" => &self.o_proj,
+            "gate_proj" => &self.gate_proj,
+            "up_proj" => &self.up_proj,
+            "down_proj" => &self.down_proj,
+            _ => return None,
+        })
+    }
+
+    pub fn module_mut(&mut self, name: &str) -> Option<&mut Linear> {
+        Some(match name {
+            "q_proj" => &mut self.q_proj,
+            "k_proj" => &mut self.k_proj,
+            "v_proj" => &mut self.v_proj,
+            "o_proj" => &mut self.o_proj,
+            "gate_proj" => &mut self.gate_proj,
+            "up_proj" => &mut self.up_proj,
+            "down_proj" => &mut self.down_proj,
+            _ => return None,
+        })
+    }
+}
+
+/// Per-layer keys and values of the positions seen so far.
+#[derive(Debug, Clone, Default)]
+pub struct KvCache {
+    layers: Vec<Option<(Tensor, Tensor)>>,
+}
+
+impl KvCache {
+    pub fn len(&self) -> usize {
+        match self.layers.first() {
+            Some(Some((k, _))) => k.dim(2).unwrap_or(0),
+            _ => 0,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Llama {
+    pub cfg: LlamaConfig,
+    pub mode: Mode,
+    /// `[vocab, hidden]` f32.
+    pub embed: Tensor,
+    pub layers: Vec<Layer>,
+    pub norm: Tensor,
+    pub output: BaseWeight,
+    cos: Tensor,
+    sin: Tensor,
+    /// Seeds adapter dropout; advanced by every training forward.
+    pub dropout_seed: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+fn rope_tables(cfg: &LlamaConfig) -> candle_core::Result<(Tensor, Tensor)> {
+    let theta: Vec<f32> = (0..cfg.head_dim)
+        .step_by(2)
+        .map(|i| 1f32 / cfg.rope_base.powf(i as f32 / cfg.head_dim as f32))
+        .collect();
+    let n = theta.len();
+    let theta = Tensor::from_vec(theta, (1, n), &Device::Cpu)?;
+    let pos = Tensor::arange(0, cfg.context_length as u32, &Device::Cpu)?
+        .to_dtype(DType::F32)?
+        .reshape((cfg.context_length, 1))?;
+    let freqs = pos.matmul(&theta)?;
+    Ok((freqs.cos()?, freqs.sin()?))
+}
+
+impl Llama {
+    /// Loads a llama GGUF. `Mode::Quantized` keeps the quantized weights (inference);
+    /// `Mode::F32` dequantizes them (training, exact scoring).
+    pub fn load(gguf: &mut GgufFile, mode: Mode) -> Result<Llama> {
+        let cfg = gguf.llama_config()?;
+        let dev = Device::Cpu;
+        let embed_q = gguf.tensor("token_embd.weight")?;
+        let embed = embed_q.dequantize(&dev)?;
+        let dense =
+            |q: candle_core::quantized::QTensor| -> Result<Tensor> { Ok(q.dequantize(&dev)?) };
+        let output_q = if gguf.has_tensor("output.weight") {
+            Some(gguf.tensor("output.weight")?)
+        } else {
+            None
+        };
+        let output = match (mode, output_q) {
+            (Mode::Quantized, Some(q)) => BaseWeight::Quant(QMatMul::from_qtensor(q)?),
+            (Mode::Quantized, None) => BaseWeight::Quant(QMatMul::from_qtensor(embed_q)?),
+            (Mode::F32, Some(q)) => BaseWeight::Dense(dense(q)?),
+            (Mode::F32, None) => BaseWeight::Dense(embed.clone()),
+        };
+        let mut layers = Vec::with_capacity(cfg.n_layer);
+        for i in 0..cfg.n_layer {
+            let mut lin = |name: &str| -> Result<Linear> {
+                let q = gguf.tensor(&format!("blk.{i}.{name}.weight"))?;
+                let (out_dim, in_dim) = q.shape().dims2()?;
+                let base = match mode {
+                    Mode::Quantized => BaseWeight::Quant(QMatMul::from_qtensor(q)?),
+                    Mode::F32 => BaseWeight::Dense(q.dequantize(&Device::Cpu)?),
+                };
+                Ok(Linear {
+                    base,
+                    lora: None,
+                    in_dim,
+                    out_dim,
+                })
+            };
+            let q_proj = lin("attn_q")?;
+            let k_proj = lin("attn_k")?;
+            let v_proj = lin("attn_v")?;
+            let o_proj = lin("attn_output")?;
+            let gate_proj = lin("ffn_gate")?;
+            let up_proj = lin("ffn_up")?;
+            let down_proj = lin("ffn_down")?;
+            layers.push(Layer {
+                attn_norm: gguf
+                    .tensor(&format!("blk.{i}.attn_norm.weight"))?
+                    .dequantize(&dev)?,
+                ffn_norm: gguf
+                    .tensor(&format!("blk.{i}.ffn_norm.weight"))?
+                    .dequantize(&dev)?,
+                q_proj,
+                k_proj,
+                v_proj,
+                o_proj,
+                gate_proj,
+                up_proj,
+                down_proj,
+                qkv: None,
+                gate_up: None,
+            });
+        }
+        let norm = gguf.tensor("output_norm.weight")?.dequantize(&dev)?;
+        let (cos, sin) = rope_tables(&cfg)?;
+        Ok(Llama {
+            cfg,
+            mode,
+            embed,
+            layers,
+            norm,
+            output,
+            cos,
+            sin,
+            dropout_seed: Default::default(),
+        })
+    }
+
+    /// A llama with random f32 weights (tests, the memorisation check). The output layer is
+    /// tied to the embedding, as in SmolLM2.
+    pub fn random(cfg: LlamaConfig, seed: u64) -> Result<Llama> {
+        let dev = Device::Cpu;
+        // candle cannot seed its CPU generator: draw from our own seeded one.
+        let rng = std::cell::RefCell::new(super::generate::Rng::new(seed));
+        let randn = |shape: (usize, usize), std: f32| -> Result<Tensor> {
+            let mut rng = rng.borrow_mut();
+            let data: Vec<f32> = (0..shape.0 * shape.1)
+                .map(|_| {
+                    // Box-Muller.
+                    let u1 = rng.next_f32().max(1e-7);
+                    let u2 = rng.next_f32();
+                    std * (-2.0 * u1.ln()).sqrt() * (2.0 * std::f32::consts::PI * u2).cos()
+                })
+                .collect();
+            Ok(Tensor::from_vec(data, shape, &dev)?)
+        };
+        let rand = |out: usize, inp: usize| randn((out, inp), (1.0 / inp as f64).sqrt() as f32);
+        let lin = |out: usize, inp: usize| -> Result<Linear> {
+            Ok(Linear {
+                base: BaseWeight::Dense(rand(out, inp)?),
+                lora: None,
+                in_dim: inp,
+                out_dim: out,
+            })
+        };
+        let (h, kv) = (cfg.hidden, cfg.n_kv_head * cfg.head_dim);
+        let mut layers = Vec::new();
+        for _ in 0..cfg.n_layer {
+            layers.push(Layer {
+                attn_norm: Tensor::ones(h, DType::F32, &dev)?,
+                ffn_norm: Tensor::ones(h, DType::F32, &dev)?,
+                q_proj: lin(h, h)?,
+                k_proj: lin(kv, h)?,
+                v_proj: lin(kv, h)?,
+                o_proj: lin(h, h)?,
+                gate_proj: lin(cfg.intermediate, h)?,
+                up_proj: lin(cfg.intermediate, h)?,
+                down_proj: lin(h, cfg.intermediate)?,
+                qkv: None,
+                gate_up: None,
+            });
+        }
+        let embed = randn((cfg.vocab, h), 1.0)?;
+        let (cos, sin) = rope_tables(&cfg)?;
+        Ok(Llama {
+            cfg,
+            mode: Mode::F32,
+            output: BaseWeight::Dense(embed.clone()),
+            embed,
+            layers,
+            norm: Tensor::ones(h, DType::F32, &dev)?,
+            cos,
+            sin,
+            dropout_seed: Default::default(),
+        })
+    }
+
+    /// Adds fresh LoRA adapters (A: PEFT's kaiming-uniform init, B: zeros, so the model starts
+    /// unchanged) to the configured modules; returns the trainable variables.
+    pub fn add_lora(&mut self, lora: &LoraConfig) -> Result<Vec<Var>> {
+        self.add_lora_seeded(lora, 0)
+    }
+
+    /// [`Llama::add_lora`] with a seeded initialisation, so a training run is reproducible.
+    pub fn add_lora_seeded(&mut self, lora: &LoraConfig, seed: u64) -> Result<Vec<Var>> {
+        lora.validate()?;
+        let mut vars = Vec::new();
+        let mut rng = super::generate::Rng::new(seed ^ 0x10A_A1A5);
+        for layer in &mut self.layers {
+            for name in &lora.targets {
+                let lin = layer.module_mut(name).expect("validated target");
+                let bound = 1.0 / (lin.in_dim as f64).sqrt() as f32;
+                let init: Vec<f32> = (0..lora.rank * lin.in_dim)
+                    .map(|_| (rng.next_f32() * 2.0 - 1.0) * bound)
+                    .collect();
+                let a = Var::from_tensor(&Tensor::from_vec(
+                    init,
+                    (lora.rank, lin.in_dim),
+                    &Device::Cpu,
+                )?)?;
+                let b = Var::zeros((lin.out_dim, lora.rank), DType::F32, &Device::Cpu)?;
+                vars.push(a.clone());
+                vars.push(b.clone());
+                lin.lora = Some(Lora {
+                    a,
+                    b,
+                    scale: lora.scale(),
+                    dropout: lora.dropout,
+                });
+            }
+        }
+        Ok(vars)
+    }
+
+    /// The trainable variables, in a stable order (layer, module, A then B).
+    pub fn lora_vars(&self) -> Vec<(String, Var)> {
+        let mut out = Vec::new();
+        for (i, layer) in self.layers.iter().enumerate() {
+            for name in ALL_TARGETS {
+                if let Some(l) = &layer.module(name).expect("known module").lora {
+                    out.push((format!("{i}.{name}.A"), l.a.clone()));
+                    out.push((format!("{i}.{name}.B"), l.b.clone()));
+                }
+            }
+        }
+        out
+    }
+
+    /// Re-quantizes every quantized projection (and the output layer) to `dtype`. Q4_1 has no
+    /// repacked AVX-512 kernel in candle while Q8_0 does; Q8_0 holds Q4_1's 16 levels per block
+    /// almost exactly.
+    pub fn requantize(&mut self, dtype: GgmlDType) -> Result<()> {
+        let convert = |w: &mut BaseWeight| -> Result<()> {
+            if let BaseWeight::Quant(QMatMul::QTensor(q)) = w {
+                if q.dtype() != dtype {
+                    let dense = q.dequantize(&Device::Cpu)?;
+                    let q = candle_core::quantized::QTensor::quantize(&dense, dtype)?;
+                    *w = BaseWeight::Quant(QMatMul::from_qtensor(q)?);
+                }
+            }
+            Ok(())
+        };
+        for layer in &mut self.layers {
+            for name in ALL_TARGETS {
+                convert(&mut layer.module_mut(name).expect("known module").base)?;
+            }
+        }
+        convert(&mut self.output)
+    }
+
+    /// Stacks q/k/v and gate/up into single Q8_0 matrices where none of them carries a live
+    /// adapter (call after [`Llama::merge_lora`] or without adapters): fewer, larger products
+    /// per token, which is what decoding speed depends on.
+    pub fn fuse_projections(&mut self) -> Result<()> {
+        let stack = |parts: &[&Linear]| -> Result<Option<QMatMul>> {
+            if parts.iter().any(|l| l.lora.is_some() || l.in_dim % 32 != 0) {
+                return Ok(None);
+            }
+            let mut dense = Vec::new();
+            for l in parts {
+                dense.push(match &l.base {
+                    BaseWeight::Quant(QMatMul::QTensor(q)) => q.dequantize(&Device::Cpu)?,
+                    BaseWeight::Quant(QMatMul::Tensor(w)) | BaseWeight::Dense(w) => w.clone(),
+                    BaseWeight::Quant(QMatMul::TensorF16(w)) => w.to_dtype(DType::F32)?,
+                });
+            }
+            let w = Tensor::cat(&dense, 0)?;
+            let q = candle_core::quantized::QTensor::quantize(&w, GgmlDType::Q8_0)?;
+            Ok(Some(QMatMul::from_qtensor(q)?))
+        };
+        for layer in &mut self.layers {
+            layer.qkv = stack(&[&layer.q_proj, &layer.k_proj, &layer.v_proj])?;
+            layer.gate_up = stack(&[&layer.gate_proj, &layer.up_proj])?;
+        }
+        Ok(())
+    }
+
+    /// Folds every adapter into its base weight (quantized weights become dense f32 there).
+    pub fn merge_lora(&mut self) -> Result<()> {
+        for layer in &mut self.layers {
+            for name in ALL_TARGETS {
+                layer.module_mut(name).expect("known module").merge()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn mask(&self, t: usize, offset: usize) -> candle_core::Result<Tensor> {
+        let total = t + offset;
+        let data: Vec<f32> = (0..t)
+            .flat_map(|i| {
+                (0..total).map(move |j| {
+                    if j > i + offset {
+                        f32::NEG_INFINITY
+                    } else {
+                        0.0
+                    }
+                })
+            })
+            .collect();
+        Tensor::from_vec(data, (t, total), &Device::Cpu)
+    }
+
+    fn rms_norm(&self, x: &Tensor, w: &Tensor, train: bool) -> candle_core::Result<Tensor> {
+        if train {
+            super::ops::rms_norm_frozen(x, w, self.cfg.rms_eps as f32)
+        } else {
+            candle_nn::ops::rms_norm(x, w, self.cfg.rms_eps as f32)
+        }
+    }
+
+    fn attention(
+        &self,
+        layer: &Layer,
+        x: &Tensor,
+        offset: usize,
+        cache: Option<&mut Option<(Tensor, Tensor)>>,
+        mask: Option<&Tensor>,
+        // Some(layer's dropout seed) when training.
+        train_seed: Option<u64>,
+    ) -> candle_core::Result<Tensor> {
+        let c = &self.cfg;
+        let train = train_seed.is_some();
+        let (b, t, _) = x.dims3()?;
+        let seed = |m: u64| train_seed.map(|s| s.wrapping_add(m));
+        let (q, k, v) = match &layer.qkv {
+            Some(qkv) if !train => {
+                let y = qkv.forward(x)?;
+                let (nq, nk) = (c.n_head * c.head_dim, c.n_kv_head * c.head_dim);
+                (
+                    y.narrow(2, 0, nq)?,
+                    y.narrow(2, nq, nk)?,
+                    y.narrow(2, nq + nk, nk)?,
+                )
+            }
+            _ => (
+                layer.q_proj.forward(x, seed(1))?,
+                layer.k_proj.forward(x, seed(2))?,
+                layer.v_proj.forward(x, seed(3))?,
+            ),
+        };
+        let q = q
+            .reshape((b, t, c.n_head, c.head_dim))?
+            .transpose(1, 2)?
+            .contiguous()?;
+        let k = k
+            .reshape((b, t, c.n_kv_head, c.head_dim))?
+            .transpose(1, 2)?
+            .contiguous()?;
+        let v = v
+            .reshape((b, t, c.n_kv_head, c.head_dim))?
+            .transpose(1, 2)?
+            .contiguous()?;
+        let cos = self.cos.narrow(0, offset, t)?;
+        let sin = self.sin.narrow(0, offset, t)?;
+        let (q, k) = if train {
+            (
+                super::ops::rope_interleaved(&q, &cos, &sin)?,
+                super::ops::rope_interleaved(&k, &cos, &sin)?,
+            )
+        } else {
+            (
+                candle_nn::rotary_emb::rope_i(&q, &cos, &sin)?,
+                candle_nn::rotary_emb::rope_i(&k, &cos, &sin)?,
+            )
+        };
+        let (k, v) = match cache {
+            None => (k, v),
+            Some(slot) => {
+                let (k, v) = match slot.take() {
+                    Some((pk, pv)) if offset > 0 => {
+                        (Tensor::cat(&[&pk, &k], 2)?, Tensor::cat(&[&pv, &v], 2)?)
+                    }
+                    _ => (k, v),
+                };
+                *slot = Some((k.clone(), v.clone()));
+                (k, v)
+            }
+        };
+        let n_rep = c.n_head / c.n_kv_head;
+        let k = candle_transformers::utils::repeat_kv(k, n_rep)?;
+        let v = candle_transformers::utils::repeat_kv(v, n_rep)?;
+        let scale = 1.0 / (c.head_dim as f64).sqrt();
+        let y = if train {
+            // Scores, mask, softmax and weighted sum in one op that keeps no [t, t] tensor.
+            super::ops::causal_attention(&q, &k, &v, scale, offset)?
+        } else {
+            let att = (q.matmul(&k.t()?)? * scale)?;
+            let att = match mask {
+                Some(m) => att.broadcast_add(m)?,
+                None => att,
+            };
+            candle_nn::ops::softmax_last_dim(&att)?.matmul(&v.contiguous()?)?
+        };
+        let y = y.transpose(1, 2)?.reshape((b, t, c.n_head * c.head_dim))?;
+        layer.o_proj.forward(&y, seed(4))
+    }
+
+    /// The final-norm hidden states `[b, t, hidden]` of `ids` (`[b, t]`) at positions
+    /// `offset..offset+t`. With `train`, only differentiable ops and adapter dropout are used.
+    pub fn forward_hidden(
+        &self,
+        ids: &Tensor,
+        offset: usize,
+        mut cache: Option<&mut KvCache>,
+        train: bool,
+    ) -> candle_core::Result<Tensor> {
+        let (_, t) = ids.dims2()?;
+        if offset + t > self.cfg.context_length {
+            candle_core::bail!(
+                "sequence of {} tokens exceeds the model's context of {}",
+                offset + t,
+                self.cfg.context_length
+            );
+        }
+        let mask = if t > 1 {
+            Some(self.mask(t, offset)?)
+        } else {
+            None
+        };
+        if let Some(c) = cache.as_deref_mut() {
+            c.layers.resize(self.layers.len(), None);
+        }
+        let mut x = self.embed.embedding(&ids.flatten_all()?)?.reshape((
+            ids.dim(0)?,
+            t,
+            self.cfg.hidden,
+        ))?;
+        let step_seed = self.dropout_seed.load(std::sync::atomic::Ordering::Relaxed);
+        for (i, layer) in self.layers.iter().enumerate() {
+            let layer_seed = step_seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ ((i as u64) << 8);
+            let seed = |m: u64| train.then(|| layer_seed.wrapping_add(m));
+            let h = self.rms_norm(&x, &layer.attn_norm, train)?;
+            let slot = cache.as_deref_mut().map(|c| &mut c.layers[i]);
+            let h = self.attention(
+                layer,
+                &h,
+                offset,
+                slot,
+                mask.as_ref(),
+                train.then_some(layer_seed),
+            )?;
+            x = (x + h)?;
+            let h = self.rms_norm(&x, &layer.ffn_norm, train)?;
+            let (gate, up) = match &layer.gate_up {
+                Some(gu) if !train => {
+                    let y = gu.forward(&h)?;
+                    let n = self.cfg.intermediate;
+                    (y.narrow(2, 0, n)?, y.narrow(2, n, n)?)
+                }
+                _ => (
+                    layer.gate_proj.forward(&h, seed(5))?,
+                    layer.up_proj.forward(&h, seed(6))?,
+                ),
+            };
+            let h = layer.down_proj.forward(&(gate.silu()? * up)?, seed(7))?;
+            x = (x + h)?;
+        }
+        if train {
+            // A fresh dropout pattern for the next training forward.
+            self.dropout_seed.store(
+                step_seed.wrapping_add(1),
+                std::sync::atomic::Ordering::Relaxed,
+            );
+        }
+        self.rms_norm(&x, &self.norm, train)
+    }
+
+    /// Logits `[.., vocab]` of hidden states `[.., hidden]`.
+    pub fn logits(&self, hidden: &Tensor) -> candle_core::Result<Tensor> {
+        self.output.forward(hidden)
+    }
+
+    /// Logits of the last position `[b, vocab]`, extending `cache` (inference).
+    pub fn forward_last(&self, ids: &Tensor, cache: &mut KvCache) -> candle_core::Result<Tensor> {
+        let offset = cache.len();
+        let t = ids.dim(1)?;
+        let h = self.forward_hidden(ids, offset, Some(cache), false)?;
+        self.logits(&h.narrow(1, t - 1, 1)?.squeeze(1)?)
+    }
+}
+
+/// Loads a GGUF file in the given mode, with a clear error naming the file.
+pub fn load_model(path: &std::path::Path, mode: Mode) -> Result<Llama> {
+    let mut gguf = GgufFile::open(path)?;
+    Llama::load(&mut gguf, mode)
+        .with_context(|| format!("{}: cannot load the model", path.display()))
+}

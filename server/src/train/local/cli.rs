@@ -1,0 +1,241 @@
+//! `voicetune train` and [`train_voice`], the entry point shared with the language server's
+//! `voicetune.trainLocal` command.
+
+use anyhow::{Context, Result};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+use super::config::LocalConfig;
+use super::data::{load_jsonl, DataReport, Example};
+use super::trainer::{train, TrainEvent, TrainOutcome, TrainStatus};
+use crate::model::adapter::save_adapter;
+use crate::model::gguf::GgufFile;
+use crate::model::llama::{Llama, Mode};
+use crate::model::pull::{DEFAULT_MODEL_HF_ID, DEFAULT_MODEL_SHA256};
+use crate::model::tokenizer::GgufTokenizer;
+use crate::voices::{Registry, Voice};
+
+/// What a finished (or cancelled) training run produced.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct VoiceTraining {
+    pub outcome: TrainOutcome,
+    pub report: DataReport,
+    pub val_examples: usize,
+    /// The adapter folder (PEFT layout); registered as the voice when training finished.
+    pub adapter_dir: PathBuf,
+    pub base_model: PathBuf,
+}
+
+/// The adapter folder of voice `name`: `.voicetune/voices/NAME/`.
+pub fn voice_dir(workspace: &Path, name: &str) -> PathBuf {
+    workspace.join(".voicetune").join("voices").join(name)
+}
+
+/// Splits off the validation examples: the given file's, or the last `val_fraction` of a
+/// seeded shuffle of the training examples.
+fn split_validation(
+    mut examples: Vec<Example>,
+    val: Option<Vec<Example>>,
+    cfg: &LocalConfig,
+) -> (Vec<Example>, Vec<Example>) {
+    if let Some(v) = val {
+        return (examples, v);
+    }
+    let n_val = ((examples.len() as f64) * cfg.val_fraction).floor() as usize;
+    if n_val == 0 || examples.len() - n_val == 0 {
+        return (examples, Vec::new());
+    }
+    let mut rng = crate::model::generate::Rng::new(cfg.seed.wrapping_add(1));
+    for i in (1..examples.len()).rev() {
+        let j = (rng.next_u64() % (i as u64 + 1)) as usize;
+        examples.swap(i, j);
+    }
+    let val = examples.split_off(examples.len() - n_val);
+    (examples, val)
+}
+
+/// Trains voice `name` on `dataset` in `workspace` and, when it finishes, registers it.
+/// With `resume`, continues from the voice's checkpoint.
+#[allow(clippy::too_many_arguments)]
+pub fn train_voice(
+    workspace: &Path,
+    dataset: &Path,
+    validation: Option<&Path>,
+    name: &str,
+    cfg: &LocalConfig,
+    resume: bool,
+    cancel: &AtomicBool,
+    on_event: &mut dyn FnMut(&TrainEvent),
+) -> Result<VoiceTraining> {
+    anyhow::ensure!(
+        !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_alphanumeric() || "-_.".contains(c)),
+        "voice name `{name}`: use letters, digits, `-`, `_` or `.`"
+    );
+    cfg.validate()?;
+    let base = cfg.model_path()?;
+    let mut gguf = GgufFile::open(&base)?;
+    let tok = GgufTokenizer::from_gguf(&gguf)?;
+    let (examples, report) = load_jsonl(dataset, &tok, cfg.max_seq_len, cfg.long_examples)?;
+    let val = match validation {
+        Some(p) => Some(load_jsonl(p, &tok, cfg.max_seq_len, cfg.long_examples)?.0),
+        None => None,
+    };
+    let (train_set, val_set) = split_validation(examples, val, cfg);
+    let mut model = Llama::load(&mut gguf, Mode::F32)
+        .with_context(|| format!("{}: cannot load the model", base.display()))?;
+    drop(gguf);
+    model.add_lora_seeded(&cfg.lora(), cfg.seed)?;
+    let dir = voice_dir(workspace, name);
+    let outcome = train(
+        &model, &train_set, &val_set, cfg, &dir, resume, cancel, on_event,
+    )?;
+    if outcome.status == TrainStatus::Finished {
+        let base_id = if cfg.model.is_none()
+            || crate::model::pull::sha256_file(&base)? == DEFAULT_MODEL_SHA256
+        {
+            DEFAULT_MODEL_HF_ID.to_string()
+        } else {
+            base.display().to_string()
+        };
+        save_adapter(&model, &cfg.lora(), &dir, &base_id)?;
+        let base_abs = std::fs::canonicalize(&base).unwrap_or(base.clone());
+        let dir_abs = std::fs::canonicalize(&dir).unwrap_or(dir.clone());
+        Registry::register(
+            workspace,
+            name,
+            Voice::Local {
+                base_model: base_abs,
+                adapter: Some(dir_abs),
+                job_id: None,
+            },
+        )?;
+    }
+    Ok(VoiceTraining {
+        outcome,
+        report,
+        val_examples: val_set.len(),
+        adapter_dir: dir,
+        base_model: base,
+    })
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TrainArgs {
+    /// Chat JSONL (`messages`), or `prompt`/`completion` lines.
+    pub dataset: PathBuf,
+    /// The voice model's name.
+    #[arg(long)]
+    pub name: String,
+    /// Validation JSONL (default: hold out `val_fraction` of the dataset).
+    #[arg(long)]
+    pub val: Option<PathBuf>,
+    /// Continue from the voice's last checkpoint.
+    #[arg(long)]
+    pub resume: bool,
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    #[arg(long)]
+    pub rank: Option<usize>,
+    #[arg(long)]
+    pub lr: Option<f64>,
+    #[arg(long)]
+    pub max_seq_len: Option<usize>,
+    #[arg(long)]
+    pub grad_accum: Option<usize>,
+}
+
+/// `voicetune train`: settings from `[local]` in voicetune.toml, overridden by flags.
+pub fn run(args: &TrainArgs) -> Result<()> {
+    let workspace = std::env::current_dir().context("cannot read the current folder")?;
+    let mut cfg = LocalConfig::from_workspace(&workspace)?;
+    if let Some(v) = args.epochs {
+        cfg.epochs = v;
+    }
+    if let Some(v) = args.rank {
+        cfg.rank = v;
+        cfg.alpha = 2.0 * v as f64;
+    }
+    if let Some(v) = args.lr {
+        cfg.lr = v;
+    }
+    if let Some(v) = args.max_seq_len {
+        cfg.max_seq_len = v;
+    }
+    if let Some(v) = args.grad_accum {
+        cfg.grad_accum = v;
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:30} {pos}/{len} steps  {msg}  [{elapsed_precise} < {eta_precise}]",
+        )
+        .expect("valid template"),
+    );
+    let cancel = AtomicBool::new(false);
+    let mut last_val = String::new();
+    let mut on_event = |e: &TrainEvent| match e {
+        TrainEvent::Started {
+            total_steps,
+            start_step,
+            train_examples,
+            val_examples,
+        } => {
+            bar.set_length(*total_steps as u64);
+            bar.set_position(*start_step as u64);
+            bar.println(format!(
+                "training on {train_examples} sequences ({val_examples} for validation), {total_steps} steps{}",
+                if *start_step > 0 { format!(", resuming at step {start_step}") } else { String::new() }
+            ));
+        }
+        TrainEvent::Step {
+            step,
+            loss,
+            tokens_per_sec,
+            lr,
+            ..
+        } => {
+            bar.set_position(*step as u64);
+            bar.set_message(format!(
+                "loss {loss:.3}  lr {lr:.1e}  {tokens_per_sec:.0} tok/s{last_val}"
+            ));
+        }
+        TrainEvent::Validation { step, loss } => {
+            last_val = format!("  val {loss:.3}");
+            bar.println(format!("step {step}: validation loss {loss:.4}"));
+        }
+        TrainEvent::Checkpoint { step, dir } => {
+            bar.println(format!("step {step}: checkpoint in {}", dir.display()));
+        }
+    };
+    let result = train_voice(
+        &workspace,
+        &args.dataset,
+        args.val.as_deref(),
+        &args.name,
+        &cfg,
+        args.resume,
+        &cancel,
+        &mut on_event,
+    )?;
+    bar.finish_and_clear();
+    let o = &result.outcome;
+    println!("data: {}", result.report);
+    println!(
+        "{} steps in {:.1}s ({:.0} tok/s), last loss {}, validation loss {}",
+        o.steps_done,
+        o.secs,
+        o.tokens as f64 / o.secs.max(1e-9),
+        o.last_loss.map_or("-".into(), |l| format!("{l:.4}")),
+        o.val_loss.map_or("-".into(), |l| format!("{l:.4}")),
+    );
+    println!(
+        "voice `{}` registered: adapter {} over {}",
+        args.name,
+        result.adapter_dir.display(),
+        result.base_model.display()
+    );
+    Ok(())
+}
