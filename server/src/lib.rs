@@ -14,6 +14,7 @@ pub mod infer;
 pub mod lint;
 pub mod lsp;
 pub mod model;
+pub mod report;
 pub mod tokens;
 pub mod train;
 pub mod voices;

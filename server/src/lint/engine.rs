@@ -355,3 +355,32 @@ pub fn decode_lossless_offsets(bytes: Vec<u8>) -> (String, Vec<usize>) {
         }
     }
 }
+
+/// Token statistics of a file's examples (every line that parsed as a known format).
+pub fn file_stats(
+    text: &str,
+    kind: FileKind,
+    opts: &LintOptions,
+) -> crate::tokens::stats::DatasetStats {
+    let counts: Vec<usize> = match kind {
+        FileKind::Jsonl => {
+            let lines: Vec<dataset::Line> = dataset::lines(text).collect();
+            lines
+                .par_iter()
+                .with_min_len(64)
+                .filter_map(|l| lint_line(l.text, opts).summary.tokens)
+                .collect()
+        }
+        FileKind::Markdown => {
+            let doc = dataset::markdown::parse(text);
+            let title = doc.title().map_or(0, |t| opts.counter.count(t));
+            vec![
+                title
+                    + opts.counter.count(&text[doc.body.clone()])
+                    + 2 * crate::tokens::TOKENS_PER_MESSAGE
+                    + crate::tokens::REPLY_PRIMING_TOKENS,
+            ]
+        }
+    };
+    crate::tokens::stats::DatasetStats::from_counts(&counts, opts.counter.model)
+}

@@ -12,8 +12,8 @@ pub mod rules;
 pub mod text;
 
 pub use engine::{
-    dataset_findings, lint_file, lint_line, lint_text, FileReport, LineResult, LintOptions,
-    RecordSummary,
+    dataset_findings, file_stats, lint_file, lint_line, lint_text, FileReport, LineResult,
+    LintOptions, RecordSummary,
 };
 pub use fix::{apply_fixes, FixMode};
 

@@ -110,13 +110,23 @@ pub fn unknown_members(
             .find(|a| a.eq_ignore_ascii_case(key) || edit_distance(a, key) <= 2)
             .map(|a| format!("; did you mean `{a}`?"))
             .unwrap_or_default();
-        let fix = Fix::unsafe_(
-            format!("Remove `{key}`"),
-            vec![Edit {
-                span: member_removal_span(members, i),
-                new_text: String::new(),
-            }],
-        );
+        let fix = match renamed_key(key).filter(|new| allowed.contains(new)) {
+            // Keys from an older draft of the spec keep their data under the new name.
+            Some(new) => Fix::safe(
+                format!("Rename `{key}` to `{new}`"),
+                vec![Edit {
+                    span: member.key_span.clone(),
+                    new_text: format!("\"{new}\""),
+                }],
+            ),
+            None => Fix::unsafe_(
+                format!("Remove `{key}`"),
+                vec![Edit {
+                    span: member_removal_span(members, i),
+                    new_text: String::new(),
+                }],
+            ),
+        };
         out.extend(opts.finding(
             &UNKNOWN_KEY,
             member.key_span.clone(),
@@ -125,6 +135,16 @@ pub fn unknown_members(
         ));
     }
     out
+}
+
+/// Known renames: the 2025-05 OpenAPI draft's DPO keys, and common misspellings.
+fn renamed_key(key: &str) -> Option<&'static str> {
+    match key {
+        "preferred_completion" => Some("preferred_output"),
+        "non_preferred_completion" => Some("non_preferred_output"),
+        "mesages" | "message" | "Messages" => Some("messages"),
+        _ => None,
+    }
 }
 
 /// The bytes to delete to remove member `i` with one of its separating commas.

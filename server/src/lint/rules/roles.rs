@@ -2,7 +2,7 @@
 //! that is a non-empty string.
 
 use super::keys;
-use crate::dataset::json::{Node, Value};
+use crate::dataset::json::{escape_str, Node, Value};
 use crate::lint::engine::Record;
 use crate::lint::text::{FieldRole, TextField};
 use crate::lint::{Edit, Finding, Fix, LintOptions, RuleInfo, Severity};
@@ -262,6 +262,30 @@ fn check_content<'a>(
                 fields.push(TextField::json(field_role, s.clone()));
             }
         }
+        Some((node, Value::Array(parts)))
+            if role != Some("user") && parts.iter().all(is_text_part) && !parts.is_empty() =>
+        {
+            // Text parts outside user messages: most trainers want a plain string here.
+            let joined: Vec<&str> = parts
+                .iter()
+                .filter_map(|p| p.get("text").and_then(Node::as_str))
+                .map(|t| t.text.as_ref())
+                .collect();
+            let joined = joined.join("");
+            let fix = Fix::safe(
+                "Join the text parts into one string",
+                vec![Edit {
+                    span: node.span.clone(),
+                    new_text: format!("\"{}\"", escape_str(&joined)),
+                }],
+            );
+            out.extend(opts.finding(&EMPTY_CONTENT, node.span.clone(), format!("{} content is a list of parts; use a plain string (parts are for user messages with images)", role.unwrap_or("message")), Some(fix)));
+            for part in parts {
+                if let Some(text) = part.get("text").and_then(Node::as_str) {
+                    fields.push(TextField::json(field_role, text.clone()));
+                }
+            }
+        }
         Some((node, Value::Array(parts))) => {
             let mut any_text = false;
             for part in parts {
@@ -300,4 +324,11 @@ fn check_content<'a>(
             ));
         }
     }
+}
+
+fn is_text_part(part: &Node) -> bool {
+    part.get("type")
+        .and_then(Node::as_str)
+        .is_some_and(|t| t.text == "text")
+        && part.get("text").and_then(Node::as_str).is_some()
 }

@@ -24,7 +24,7 @@ two examples with the same prompt.",
 pub static TOO_FEW_TOKENS: RuleInfo = RuleInfo {
     code: "VT302",
     name: "too-short",
-    severity: Severity::Warning,
+    severity: Severity::Info,
     summary: "An example whose output is too short to teach a voice",
     doc: "Replies of a few tokens (\"OK\", \"Thanks!\") carry no style; many of them teach the \
 model to be terse. The threshold is `lint.min_tokens` (default 5) tokens of assistant output, \

@@ -10,18 +10,18 @@ pub static WHITESPACE: RuleInfo = RuleInfo {
     summary: "Leading or trailing whitespace around message text",
     doc: "Padding such as \"\\n\\nHello  \" is learned too: the model starts replies with blank \
 lines or trailing spaces. Not checked in legacy prompts and completions, where a leading space \
-and the separator are part of the format, nor in markdown bodies. The fix trims the text.",
+and the separator are part of the format; in markdown drafts, spaces at line ends are flagged. \
+The fix trims the text.",
     fixable: true,
 };
 
 pub fn check(field: &TextField, opts: &LintOptions, out: &mut Vec<Finding>) {
-    if !opts.enabled(&WHITESPACE)
-        || matches!(
-            field.role,
-            FieldRole::Prompt | FieldRole::Completion | FieldRole::Body
-        )
+    if !opts.enabled(&WHITESPACE) || matches!(field.role, FieldRole::Prompt | FieldRole::Completion)
     {
         return;
+    }
+    if field.role == FieldRole::Body {
+        return trailing_spaces_per_line(field, opts, out);
     }
     let text = field.text();
     let leading = text.len() - text.trim_start().len();
@@ -64,4 +64,35 @@ pub fn check(field: &TextField, opts: &LintOptions, out: &mut Vec<Finding>) {
         format!("{what} whitespace around the text"),
         Some(fix),
     ));
+}
+
+/// Markdown bodies: spaces at line ends (hard breaks, editor debris) end up in the completion.
+fn trailing_spaces_per_line(field: &TextField, opts: &LintOptions, out: &mut Vec<Finding>) {
+    let text = field.text();
+    let mut start = 0;
+    for line in text.split('\n') {
+        let end = start + line.len();
+        let content = line.trim_end_matches('\r');
+        let trimmed = content.trim_end_matches([' ', '\t']);
+        let range = start + trimmed.len()..start + content.len();
+        start = end + 1;
+        if range.is_empty() || trimmed.is_empty() || field.in_code(&range) {
+            continue;
+        }
+        let fix = (
+            "Remove trailing spaces".to_string(),
+            vec![TextEdit {
+                range: range.clone(),
+                text: String::new(),
+            }],
+            Applicability::Safe,
+        );
+        out.extend(field.finding(
+            opts,
+            &WHITESPACE,
+            range,
+            "trailing whitespace at the end of the line".into(),
+            Some(fix),
+        ));
+    }
 }

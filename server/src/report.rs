@@ -1,0 +1,164 @@
+//! Rendering findings for people and machines: rustc/ruff-style text, JSON, GitHub annotations.
+
+use crate::lint::{Finding, Severity};
+use serde::Serialize;
+use std::path::Path;
+
+/// A byte offset as 1-based line and column (columns count characters).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct LineCol {
+    pub line: usize,
+    pub column: usize,
+}
+
+/// Converts byte offsets of one text to line/column.
+pub struct LineIndex<'a> {
+    text: &'a str,
+    starts: Vec<usize>,
+}
+
+impl<'a> LineIndex<'a> {
+    pub fn new(text: &'a str) -> LineIndex<'a> {
+        LineIndex {
+            text,
+            starts: crate::dataset::line_starts(text),
+        }
+    }
+
+    pub fn line_col(&self, offset: usize) -> LineCol {
+        let mut offset = offset.min(self.text.len());
+        while !self.text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let line = self.starts.partition_point(|&s| s <= offset) - 1;
+        let column = self.text[self.starts[line]..offset].chars().count() + 1;
+        LineCol {
+            line: line + 1,
+            column,
+        }
+    }
+
+    /// The text of 1-based `line`, without its line break.
+    pub fn line_text(&self, line: usize) -> &'a str {
+        let start = self.starts[line - 1];
+        let end = self.starts.get(line).map_or(self.text.len(), |&e| e - 1);
+        self.text[start..end].trim_end_matches('\r')
+    }
+}
+
+#[derive(Serialize)]
+struct JsonFinding<'a> {
+    file: String,
+    start: LineCol,
+    end: LineCol,
+    #[serde(flatten)]
+    finding: &'a Finding,
+}
+
+/// One finding as JSON (for `--format json`).
+pub fn to_json(path: &Path, index: &LineIndex, finding: &Finding) -> serde_json::Value {
+    serde_json::to_value(JsonFinding {
+        file: path.display().to_string(),
+        start: index.line_col(finding.span.start),
+        end: index.line_col(finding.span.end),
+        finding,
+    })
+    .expect("findings serialise")
+}
+
+/// One finding as a GitHub Actions workflow command.
+pub fn to_github(path: &Path, index: &LineIndex, finding: &Finding) -> String {
+    let at = index.line_col(finding.span.start);
+    let level = match finding.severity {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+        Severity::Info | Severity::Hint => "notice",
+    };
+    let escape = |s: &str| {
+        s.replace('%', "%25")
+            .replace('\r', "%0D")
+            .replace('\n', "%0A")
+    };
+    format!(
+        "::{level} file={},line={},col={},title={} {}::{}",
+        path.display(),
+        at.line,
+        at.column,
+        finding.code,
+        finding.rule,
+        escape(&finding.message)
+    )
+}
+
+/// One finding the way rustc and ruff print them: location, code, message, the source line
+/// (a window of it for long lines) with a caret under the span.
+pub fn to_text(path: &Path, index: &LineIndex, finding: &Finding) -> String {
+    let at = index.line_col(finding.span.start);
+    let end = index.line_col(finding.span.end);
+    let mut out = format!(
+        "{}:{}:{}: {} {} [{}] {}\n",
+        path.display(),
+        at.line,
+        at.column,
+        finding.severity.label(),
+        finding.code,
+        finding.rule,
+        finding.message
+    );
+    let line: Vec<char> = index.line_text(at.line).chars().collect();
+    let caret_start = at.column - 1;
+    let caret_end = if end.line == at.line {
+        (end.column - 1).max(caret_start + 1)
+    } else {
+        line.len().max(caret_start + 1)
+    };
+    // Long lines (a 500 KB example) get a window around the caret.
+    const WINDOW: usize = 100;
+    let window_start = caret_start.saturating_sub(WINDOW / 3);
+    let window_end = (window_start + WINDOW).min(line.len());
+    let prefix = if window_start > 0 { "…" } else { "" };
+    let suffix = if window_end < line.len() { "…" } else { "" };
+    let shown: String = line[window_start.min(line.len())..window_end]
+        .iter()
+        .collect();
+    let shown = shown.replace('\t', " ");
+    let gutter = at.line.to_string().len();
+    let pad = " ".repeat(gutter);
+    let caret_len = caret_end.min(window_end.max(caret_start + 1)) - caret_start;
+    out.push_str(&format!("{pad} |\n{} | {prefix}{shown}{suffix}\n", at.line));
+    out.push_str(&format!(
+        "{pad} | {}{}{}\n",
+        " ".repeat(prefix.chars().count()),
+        " ".repeat(caret_start - window_start.min(caret_start)),
+        "^".repeat(caret_len.max(1))
+    ));
+    if let Some(fix) = &finding.fix {
+        let kind = match fix.applicability {
+            crate::lint::Applicability::Safe => "fix",
+            crate::lint::Applicability::Unsafe => "unsafe fix",
+        };
+        out.push_str(&format!("{pad} = {kind}: {}\n", fix.title));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_count_characters() {
+        let text = "é😀x\nsecond";
+        let index = LineIndex::new(text);
+        assert_eq!(
+            index.line_col(text.find('x').unwrap()),
+            LineCol { line: 1, column: 3 }
+        );
+        assert_eq!(
+            index.line_col(text.find("second").unwrap()),
+            LineCol { line: 2, column: 1 }
+        );
+        assert_eq!(index.line_col(999), LineCol { line: 2, column: 7 });
+        assert_eq!(index.line_text(1), "é😀x");
+    }
+}

@@ -1,0 +1,793 @@
+//! Lint engine and `voicetune lint` end to end: every rule on dirty and clean input, escape
+//! mapping, fixes that keep lines valid JSON, CLI output formats, exit codes and bad input.
+
+use proptest::prelude::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use voicetune::config::Config;
+use voicetune::dataset::FileKind;
+use voicetune::lint::fix::fix_all;
+use voicetune::lint::{apply_fixes, lint_text, Finding, FixMode, LintOptions};
+
+fn opts() -> LintOptions {
+    LintOptions::new(&Config::default())
+}
+
+/// Clean chat lines before the line under test, so that dataset-size stays quiet.
+const PAD: usize = 100;
+
+fn padding() -> String {
+    (0..PAD)
+        .map(|i| {
+            format!(
+                r#"{{"messages":[{{"role":"user","content":"Tell me about topic number {i}."}},{{"role":"assistant","content":"Topic {i} is a fine subject that I like to write about at length."}}]}}"#
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn chat(user: &str, assistant: &str) -> String {
+    serde_json::json!({"messages": [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]}).to_string()
+}
+
+fn lint_jsonl(line: &str) -> (String, Vec<Finding>) {
+    let text = format!("{}\n{line}\n", padding());
+    let findings = lint_text(&text, FileKind::Jsonl, &opts());
+    (text, findings)
+}
+
+fn codes(findings: &[Finding]) -> Vec<&str> {
+    findings.iter().map(|f| f.rule.as_str()).collect()
+}
+
+/// Lints `line`, asserts `rule` fires, applies all safe fixes and returns the fixed last line.
+fn assert_fires_and_fix(line: &str, rule: &str) -> String {
+    let (text, findings) = lint_jsonl(line);
+    assert!(
+        codes(&findings).contains(&rule),
+        "{rule} not found in {:?} for {line}",
+        codes(&findings)
+    );
+    let (fixed, _) = fix_all(&text, FileKind::Jsonl, &opts(), FixMode::Safe);
+    let again = lint_text(&fixed, FileKind::Jsonl, &opts());
+    assert!(
+        !codes(&again).contains(&rule),
+        "{rule} still there after fixing: {fixed}"
+    );
+    for l in fixed.lines() {
+        serde_json::from_str::<serde_json::Value>(l)
+            .unwrap_or_else(|e| panic!("fixed line is not JSON ({e}): {l}"));
+    }
+    fixed.lines().last().unwrap().to_string()
+}
+
+fn assistant_text(line: &str) -> String {
+    let v: serde_json::Value = serde_json::from_str(line).unwrap();
+    v["messages"].as_array().unwrap().last().unwrap()["content"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn clean_dataset_has_no_findings() {
+    let (_, findings) = lint_jsonl(&chat(
+        "Write about tea.",
+        "Tea is a leaf, steeped, and I drink far too much of it.",
+    ));
+    assert!(findings.is_empty(), "{findings:?}");
+}
+
+#[test]
+fn html_document_is_converted_with_paragraphs_and_anchor_text() {
+    let line = chat(
+        "Post",
+        "<p>Read <a href=\"https://x.com/a\">our post</a> &amp; more.</p><p>Second para.</p>",
+    );
+    let fixed = assert_fires_and_fix(&line, "html");
+    assert_eq!(
+        assistant_text(&fixed),
+        "Read our post & more.\n\nSecond para."
+    );
+}
+
+#[test]
+fn inline_html_tag_and_entity_are_removed_precisely() {
+    let line = chat("Post", "I <b>love</b> tea &mdash; really.");
+    let (_, findings) = lint_jsonl(&line);
+    let html: Vec<_> = findings.iter().filter(|f| f.rule == "html").collect();
+    assert_eq!(html.len(), 3);
+    let fixed = assert_fires_and_fix(&line, "html");
+    assert_eq!(assistant_text(&fixed), "I love tea — really.");
+}
+
+#[test]
+fn html_inside_code_is_left_alone() {
+    let (_, findings) = lint_jsonl(&chat(
+        "Post",
+        "Use the `<div>` tag:\n```html\n<div>x</div>\n```\nDone, that is all.",
+    ));
+    assert!(!codes(&findings).contains(&"html"), "{findings:?}");
+}
+
+#[test]
+fn urls_markdown_links_and_images() {
+    let fixed = assert_fires_and_fix(
+        &chat("Post", "See https://example.com/x?y=1 for more, friends."),
+        "url",
+    );
+    assert_eq!(assistant_text(&fixed), "See for more, friends.");
+    let fixed = assert_fires_and_fix(
+        &chat(
+            "Post",
+            "Read [my post](https://e.com/p) and ![chart](c.png) today.",
+        ),
+        "markdown-link",
+    );
+    assert_eq!(assistant_text(&fixed), "Read my post and today.");
+    let fixed = assert_fires_and_fix(
+        &chat(
+            "Post",
+            "Read [our post][1] now, friends.\n\n[1]: https://example.com/post",
+        ),
+        "markdown-link",
+    );
+    assert!(!assistant_text(&fixed).contains("example.com"), "{fixed}");
+}
+
+#[test]
+fn pii_is_redacted() {
+    let fixed = assert_fires_and_fix(
+        &chat(
+            "Post",
+            "Mail jane@example.com or call (555) 123-4567 today.",
+        ),
+        "email",
+    );
+    assert_eq!(
+        assistant_text(&fixed),
+        "Mail [email] or call [phone] today."
+    );
+    let (_, findings) = lint_jsonl(&chat(
+        "Post",
+        "In 2017-03-06 we had 12345678 users and it was great.",
+    ));
+    assert!(!codes(&findings).contains(&"phone"));
+}
+
+#[test]
+fn transcript_and_boilerplate_lines_are_removed() {
+    let fixed = assert_fires_and_fix(
+        &chat(
+            "Episode",
+            "Katie Robbert 0:25\nSo what we did was measure it.\n[00:01:02] And it worked.",
+        ),
+        "transcript",
+    );
+    assert_eq!(
+        assistant_text(&fixed),
+        "So what we did was measure it.\nAnd it worked."
+    );
+    let fixed = assert_fires_and_fix(
+        &chat(
+            "Post",
+            "My real paragraph about tea and biscuits.\nShare This\nLeave a Reply",
+        ),
+        "boilerplate",
+    );
+    assert_eq!(
+        assistant_text(&fixed),
+        "My real paragraph about tea and biscuits."
+    );
+}
+
+#[test]
+fn whitespace_padding_is_trimmed() {
+    let fixed = assert_fires_and_fix(
+        &chat("Post", "\n\n  Padded reply about tea and things.  "),
+        "whitespace",
+    );
+    assert_eq!(assistant_text(&fixed), "Padded reply about tea and things.");
+}
+
+#[test]
+fn structure_rules() {
+    let cases = [
+        (
+            r#"{"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"x"}"#,
+            "invalid-json",
+        ),
+        (r#"["not", "an", "object"]"#, "not-an-object"),
+        (r#"{"foo": 1}"#, "missing-key"),
+        (
+            r#"{"messages":[{"role":"user","content":"hi there"}]}"#,
+            "missing-assistant",
+        ),
+        (
+            r#"{"messages":[{"role":"user","content":"hi there"},{"role":"assistant","content":""}]}"#,
+            "empty-content",
+        ),
+        (
+            r#"{"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"A long enough reply.","weight":2}]}"#,
+            "invalid-weight",
+        ),
+        (
+            r#"{"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"A long enough reply."},{"role":"user","content":"and?"}]}"#,
+            "role-order",
+        ),
+        (
+            r#"{"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"A long enough reply."}],"id":7}"#,
+            "unknown-key",
+        ),
+        (
+            r#"{"prompt":"Q\n\n###\n\n","completion":" A long enough answer END"}"#,
+            "mixed-formats",
+        ),
+    ];
+    for (line, rule) in cases {
+        let (_, findings) = lint_jsonl(line);
+        assert!(
+            codes(&findings).contains(&rule),
+            "{rule} not found for {line}: {:?}",
+            codes(&findings)
+        );
+    }
+    let fixed = assert_fires_and_fix(
+        r#"{"messages":[{"role":"human","content":"hi"},{"role":"bot","content":"A long enough reply here."}]}"#,
+        "invalid-role",
+    );
+    assert!(
+        fixed.contains(r#""role":"user""#) && fixed.contains(r#""role":"assistant""#),
+        "{fixed}"
+    );
+}
+
+#[test]
+fn invalid_json_reports_the_column() {
+    let (text, findings) = lint_jsonl(r#"{"messages": [1,]}"#);
+    let f = findings.iter().find(|f| f.rule == "invalid-json").unwrap();
+    assert!(
+        f.message.contains("column 17") && f.message.contains("trailing comma"),
+        "{}",
+        f.message
+    );
+    assert_eq!(&text[f.span.clone()], "]");
+}
+
+#[test]
+fn duplicates_and_templates_and_dataset_size() {
+    let a = chat(
+        "Write about tea.",
+        "Tea is a leaf, steeped, and I drink far too much of it.",
+    );
+    let b = chat(
+        "Write about tea.",
+        "Tea  is a LEAF, steeped, and I drink far too much of it.",
+    );
+    let text = format!("{}\n{a}\n{b}\n", padding());
+    let findings = lint_text(&text, FileKind::Jsonl, &opts());
+    let dup = findings
+        .iter()
+        .find(|f| f.rule == "duplicate")
+        .expect("duplicate found");
+    assert_eq!(dup.message, format!("duplicate of line {}", PAD + 1));
+    let (fixed, _) = fix_all(&text, FileKind::Jsonl, &opts(), FixMode::Safe);
+    assert_eq!(fixed.lines().count(), PAD + 1);
+
+    let template = "This week in marketing: here is our weekly recap of everything that happened on the blog and beyond.";
+    let recaps: Vec<String> = (0..4).map(|i| chat(&format!("Recap {i}"), &format!("{template} Item {i} was about a topic that differs from the others in every way, number {i}."))).collect();
+    let text = format!("{}\n{}\n", padding(), recaps.join("\n"));
+    let findings = lint_text(&text, FileKind::Jsonl, &opts());
+    assert_eq!(
+        findings.iter().filter(|f| f.rule == "templated").count(),
+        4,
+        "{findings:?}"
+    );
+
+    let few = chat(
+        "Write about tea.",
+        "Tea is a leaf, steeped, and I drink far too much of it.",
+    );
+    let findings = lint_text(&few, FileKind::Jsonl, &opts());
+    let size = findings.iter().find(|f| f.rule == "dataset-size").unwrap();
+    assert_eq!(size.severity, voicetune::lint::Severity::Error);
+}
+
+#[test]
+fn legacy_separator_stop_and_space() {
+    let good = |i: usize| {
+        format!(
+            r#"{{"prompt":"Question {i}\n\n###\n\n","completion":" Answer number {i} is here. END"}}"#
+        )
+    };
+    let mut lines: Vec<String> = (0..11).map(good).collect();
+    lines.push(r#"{"prompt":"Question x","completion":"Answer without space or stop"}"#.into());
+    lines.push(r#"{"prompt":"Question y ->","completion":" Another answer here. END"}"#.into());
+    let text = lines.join("\n") + "\n";
+    let findings = lint_text(&text, FileKind::Jsonl, &opts());
+    for rule in [
+        "missing-separator",
+        "completion-leading-space",
+        "missing-stop-sequence",
+        "inconsistent-separator",
+    ] {
+        assert!(
+            codes(&findings).contains(&rule),
+            "{rule}: {:?}",
+            codes(&findings)
+        );
+    }
+    let (fixed, _) = fix_all(&text, FileKind::Jsonl, &opts(), FixMode::Safe);
+    let last_two: Vec<&str> = fixed.lines().skip(11).collect();
+    assert_eq!(
+        last_two[0],
+        r#"{"prompt":"Question x\n\n###\n\n","completion":" Answer without space or stop END"}"#
+    );
+    assert_eq!(
+        last_two[1],
+        r#"{"prompt":"Question y\n\n###\n\n","completion":" Another answer here. END"}"#
+    );
+}
+
+#[test]
+fn token_limit_and_split_fix() {
+    let config = Config {
+        target_model: "gpt-3.5-turbo-0613".into(),
+        ..Config::default()
+    }; // 4,096 tokens
+    let opts = LintOptions::new(&config);
+    let para = "word ".repeat(2500).trim_end().to_string();
+    let other = "other ".repeat(2500).trim_end().to_string();
+    let line = chat("Long post", &format!("{para}\n\n{other}"));
+    let text = format!("{}\n{line}\n", padding());
+    let findings = lint_text(&text, FileKind::Jsonl, &opts);
+    let long = findings
+        .iter()
+        .find(|f| f.rule == "too-many-tokens")
+        .expect("over limit");
+    assert!(long.message.contains("4096"), "{}", long.message);
+    // The split is unsafe: --fix alone leaves it.
+    assert!(
+        fix_all(&text, FileKind::Jsonl, &opts, FixMode::Safe).0 == text,
+        "safe fixes changed the text"
+    );
+    let (fixed, _) = fix_all(&text, FileKind::Jsonl, &opts, FixMode::All);
+    assert_eq!(fixed.lines().count(), PAD + 2);
+    assert!(!lint_text(&fixed, FileKind::Jsonl, &opts)
+        .iter()
+        .any(|f| f.rule == "too-many-tokens"));
+}
+
+#[test]
+fn chat_token_count_matches_the_cookbook_formula() {
+    let line = chat("hello world", "hello world");
+    let result = voicetune::lint::lint_line(&line, &opts());
+    // 3 per message x 2 + ("user" 1 + 2) + ("assistant" 1 + 2) + 3 priming = 15
+    assert_eq!(result.summary.tokens, Some(15));
+}
+
+#[test]
+fn findings_point_inside_escaped_strings() {
+    // Emoji, CJK and escapes before the tag: the span must still land on the raw `\u003cb>`.
+    let line = r#"{"messages":[{"role":"user","content":"写 😀 \"q\" \n"},{"role":"assistant","content":"好 😀 \"x\"\n \u003cb>bold\u003c/b> done now"}]}"#;
+    let (text, findings) = lint_jsonl(line);
+    let tags: Vec<&str> = findings
+        .iter()
+        .filter(|f| f.rule == "html")
+        .map(|f| &text[f.span.clone()])
+        .collect();
+    assert_eq!(tags, [r"\u003cb>", r"\u003c/b>"]);
+    let fixed = assert_fires_and_fix(line, "html");
+    assert_eq!(assistant_text(&fixed), "好 😀 \"x\"\n bold done now");
+}
+
+#[test]
+fn markdown_drafts() {
+    let text = "---\ntitle: \"My post\"\n---\nHello <b>there</b>, see https://x.io now.  \n\n```\n<div>code</div>\n```\n";
+    let findings = lint_text(text, FileKind::Markdown, &opts());
+    assert_eq!(codes(&findings), ["html", "html", "url", "whitespace"]);
+    let (fixed, _) = fix_all(text, FileKind::Markdown, &opts(), FixMode::Safe);
+    assert_eq!(
+        fixed,
+        "---\ntitle: \"My post\"\n---\nHello there, see now.\n\n```\n<div>code</div>\n```\n"
+    );
+}
+
+#[test]
+fn bad_input_never_panics() {
+    let cases: Vec<String> = vec![
+        String::new(),
+        "\u{feff}".to_string() + &chat("a", "b"),
+        "\r\n\r\n".into(),
+        "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}\r\n".repeat(3),
+        "[".repeat(10_000),
+        "{\"a\":\"\\ud800\"}".into(),
+        "{\"messages\":{}}".into(),
+        "{\"messages\":[null, 1, {\"role\": 5, \"content\": {}}]}".into(),
+        "{\"prompt\": 1, \"completion\": null}".into(),
+        "{\"input\": [], \"preferred_output\": {}, \"non_preferred_output\": [1]}".into(),
+    ];
+    for text in cases {
+        let findings = lint_text(&text, FileKind::Jsonl, &opts());
+        let (fixed, _) = fix_all(&text, FileKind::Jsonl, &opts(), FixMode::All);
+        let _ = lint_text(&fixed, FileKind::Jsonl, &opts());
+        let _ = findings;
+        let _ = lint_text(&text, FileKind::Markdown, &opts());
+    }
+}
+
+#[test]
+fn crlf_and_bom_keep_their_offsets() {
+    let text = format!(
+        "\u{feff}{}\r\n{}\r\n",
+        chat("hi", "<b>Bold</b> reply that is long enough."),
+        padding().replace('\n', "\r\n")
+    );
+    let findings = lint_text(&text, FileKind::Jsonl, &opts());
+    assert!(codes(&findings).contains(&"bom"));
+    let tag = findings.iter().find(|f| f.rule == "html").unwrap();
+    assert_eq!(&text[tag.span.clone()], "<b>");
+    let (fixed, _) = fix_all(&text, FileKind::Jsonl, &opts(), FixMode::Safe);
+    assert!(!fixed.starts_with('\u{feff}') && fixed.contains("\r\n") && !fixed.contains("<b>"));
+}
+
+// ---- fix-all property: idempotent, every line stays valid JSON, text outside edits kept ----
+
+fn fragment() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("plain words here".to_string()),
+        Just("<p>para</p>".to_string()),
+        Just("<b>bold</b>".to_string()),
+        Just("&amp; &#8217; &nbsp;".to_string()),
+        Just("https://example.com/a?b=1".to_string()),
+        Just("[link](http://x.y/z)".to_string()),
+        Just("![img](a.png)".to_string()),
+        Just("mail a.b@example.org".to_string()),
+        Just("call 555-123-4567".to_string()),
+        Just("Katie Robbert 0:25".to_string()),
+        Just("Share This".to_string()),
+        Just("  ".to_string()),
+        Just("\n".to_string()),
+        Just("\n\n".to_string()),
+        Just("\"quoted\" \\ back".to_string()),
+        Just("😀 写 é\u{301}".to_string()),
+        Just("\t".to_string()),
+        Just("`<code>`".to_string()),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+    #[test]
+    fn fix_all_is_idempotent_and_keeps_lines_valid_json(
+        rows in proptest::collection::vec((proptest::collection::vec(fragment(), 1..6), proptest::collection::vec(fragment(), 1..8)), 1..14)
+    ) {
+        let text: String = rows.iter().map(|(u, a)| chat(&u.concat(), &a.concat()) + "\n").collect();
+        let opts = opts();
+        let (fixed, _) = fix_all(&text, FileKind::Jsonl, &opts, FixMode::All);
+        for line in fixed.lines() {
+            prop_assert!(serde_json::from_str::<serde_json::Value>(line).is_ok(), "invalid JSON: {}", line);
+        }
+        let findings = lint_text(&fixed, FileKind::Jsonl, &opts);
+        let (again, applied) = apply_fixes(&fixed, &findings, FixMode::All);
+        prop_assert_eq!(applied, 0, "fixable findings left: {:?}", findings.iter().filter(|f| f.fix.is_some()).map(|f| (&f.rule, &f.message)).collect::<Vec<_>>());
+        prop_assert_eq!(again, fixed);
+    }
+}
+
+// ---- the CLI ----
+
+fn voicetune() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_voicetune"))
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("voicetune-lint-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn run(cmd: &mut Command) -> (i32, String, String) {
+    let out = cmd.output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+#[test]
+fn cli_text_output_exit_codes_and_fix() {
+    let dir = temp_dir("cli");
+    let file = dir.join("data.jsonl");
+    std::fs::write(
+        &file,
+        format!(
+            "{}\n{}\n",
+            padding(),
+            chat("Post", "Read <b>this</b> at https://x.io today, friends.")
+        ),
+    )
+    .unwrap();
+    let (code, stdout, _) = run(voicetune().arg("lint").arg(&file));
+    assert_eq!(code, 1);
+    assert!(
+        stdout.contains(&format!("data.jsonl:{}:", PAD + 1))
+            && stdout.contains("VT101 [html]")
+            && stdout.contains("^^^"),
+        "{stdout}"
+    );
+    let (code, _, stderr) = run(voicetune().args(["lint", "--fix"]).arg(&file));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("fixed"), "{stderr}");
+    assert!(std::fs::read_to_string(&file)
+        .unwrap()
+        .contains("Read this at today, friends."));
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains("tmp"))
+        .collect();
+    assert!(leftovers.is_empty());
+    let (code, _, stderr) = run(voicetune().arg("lint").arg(dir.join("missing.jsonl")));
+    assert_eq!(code, 2);
+    assert!(stderr.contains("missing.jsonl"), "{stderr}");
+    let (code, _, _) = run(voicetune()
+        .args(["lint", "--select", "nonsense"])
+        .arg(&file));
+    assert_eq!(code, 2);
+}
+
+#[test]
+fn cli_json_and_github_formats() {
+    let dir = temp_dir("formats");
+    let file = dir.join("d.jsonl");
+    std::fs::write(
+        &file,
+        format!(
+            "{}\n{}\n",
+            padding(),
+            chat("Post", "Contact me at me@example.com please, friends.")
+        ),
+    )
+    .unwrap();
+    let (code, stdout, _) = run(voicetune().args(["lint", "--format", "json"]).arg(&file));
+    assert_eq!(code, 1);
+    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let first = &json[0];
+    assert_eq!(first["code"], "VT104");
+    assert_eq!(first["start"]["line"], PAD + 1);
+    assert_eq!(first["fix"]["edits"][0]["new_text"], "[email]");
+    let (_, stdout, _) = run(voicetune().args(["lint", "--format", "github"]).arg(&file));
+    assert!(
+        stdout.starts_with("::warning file=")
+            && stdout.contains(&format!("line={}", PAD + 1))
+            && stdout.contains("title=VT104 email"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn cli_bad_input_files() {
+    let dir = temp_dir("bad");
+    let latin1 = dir.join("latin1.jsonl");
+    let mut bytes = chat("caf", "A reply that is long enough").into_bytes();
+    bytes.splice(38..38, [0xE9]);
+    std::fs::write(&latin1, &bytes).unwrap();
+    let (code, stdout, _) = run(voicetune().arg("lint").arg(&latin1));
+    assert_eq!(code, 1);
+    assert!(
+        stdout.contains("invalid UTF-8 at byte offset 38"),
+        "{stdout}"
+    );
+    let before = std::fs::read(&latin1).unwrap();
+    run(voicetune().args(["lint", "--fix"]).arg(&latin1));
+    assert_eq!(
+        std::fs::read(&latin1).unwrap(),
+        before,
+        "a file with invalid UTF-8 is never rewritten"
+    );
+
+    let empty = dir.join("empty.jsonl");
+    std::fs::write(&empty, "").unwrap();
+    let (code, stdout, _) = run(voicetune().arg("lint").arg(&empty));
+    assert_eq!(code, 1);
+    assert!(stdout.contains("0 examples"), "{stdout}");
+
+    // One 50 MB line: linted, reported, no crash.
+    let huge = dir.join("huge.jsonl");
+    let big = "word ".repeat(10_000_000);
+    std::fs::write(&huge, chat("Huge", &big)).unwrap();
+    let (code, stdout, _) = run(voicetune().arg("lint").arg(&huge));
+    assert_eq!(code, 1);
+    assert!(
+        stdout.contains("too-many-tokens"),
+        "{}",
+        &stdout[..stdout.len().min(2000)]
+    );
+}
+
+#[test]
+fn cli_rule_docs_and_config() {
+    let (code, stdout, _) = run(voicetune().args(["rule", "html"]));
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains("VT101 html") && stdout.contains("html2text"),
+        "{stdout}"
+    );
+    let (_, list, _) = run(voicetune().arg("rule"));
+    assert_eq!(list.lines().count(), voicetune::lint::all_rules().len());
+
+    let dir = temp_dir("config");
+    std::fs::write(
+        dir.join("voicetune.toml"),
+        "target_model = \"gpt-4o-mini\"\n[lint]\nignore = [\"url\"]\n",
+    )
+    .unwrap();
+    let sub = dir.join("data");
+    std::fs::create_dir_all(&sub).unwrap();
+    std::fs::write(
+        sub.join("a.jsonl"),
+        format!(
+            "{}\n{}\n",
+            padding(),
+            chat("x", "See https://x.io for the rest of it.")
+        ),
+    )
+    .unwrap();
+    let (code, stdout, stderr) = run(voicetune().arg("lint").arg(&dir));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    std::fs::write(dir.join("voicetune.toml"), "[lint]\nignore = [\"nope\"]\n").unwrap();
+    let (code, _, stderr) = run(voicetune().arg("lint").arg(&dir));
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("voicetune.toml") && stderr.contains("nope"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn cli_stats_matches_a_hand_computed_cost() {
+    let dir = temp_dir("stats");
+    let file = dir.join("s.jsonl");
+    // Each line: 3+1+2 (user "hello world") + 3+1+2 (assistant) + 3 = 15 tokens.
+    let lines: Vec<String> = (0..20)
+        .map(|_| chat("hello world", "hello world"))
+        .collect();
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    let (code, stdout, _) = run(voicetune()
+        .args(["stats", "--json", "--model", "gpt-4o-mini-2024-07-18"])
+        .arg(&file));
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["examples"], 20);
+    assert_eq!(v["billed_tokens"], 300);
+    assert_eq!(v["epochs"], 5); // 20 x 3 < 100 -> min(25, 100 / 20)
+                                // 300 x 5 x $3 / 1M
+    assert!((v["cost_usd"].as_f64().unwrap() - 0.0045).abs() < 1e-12);
+}
+
+// ---- parity with the peer checkers, on the samples their wrappers are run on ----
+
+fn shared(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared")
+        .join(path)
+}
+
+#[test]
+fn planted_problems_are_all_found() {
+    let dir = temp_dir("samples");
+    let status = Command::new("python3")
+        .arg(shared("peers/make_samples.py"))
+        .arg(&dir)
+        .status()
+        .expect("python3 runs");
+    assert!(status.success());
+    // (file, 1-based line, rule we must report there) for every real problem a peer reports.
+    let expected: &[(&str, usize, &str)] = &[
+        ("chat.jsonl", 2, "html"),
+        ("chat.jsonl", 3, "url"),
+        ("chat.jsonl", 4, "duplicate"),
+        ("chat.jsonl", 5, "invalid-role"),
+        ("chat.jsonl", 6, "invalid-json"),
+        ("chat.jsonl", 7, "missing-assistant"),
+        ("chat.jsonl", 8, "empty-content"),
+        ("chat.jsonl", 9, "unknown-key"),
+        ("chat.jsonl", 10, "empty-content"),
+        ("chat.jsonl", 12, "too-many-tokens"),
+        ("chat.jsonl", 13, "not-an-object"),
+        ("chat.jsonl", 14, "invalid-weight"),
+        ("chat.jsonl", 15, "whitespace"),
+        ("chat.jsonl", 16, "unknown-key"),
+        ("chat.jsonl", 18, "empty-content"),
+        ("chat.jsonl", 19, "role-order"),
+        ("chat.jsonl", 20, "empty-content"),
+        ("legacy.jsonl", 2, "missing-separator"),
+        ("legacy.jsonl", 2, "completion-leading-space"),
+        ("legacy.jsonl", 2, "missing-stop-sequence"),
+        ("legacy.jsonl", 3, "html"),
+        ("legacy.jsonl", 4, "url"),
+        ("legacy.jsonl", 5, "duplicate"),
+        ("legacy.jsonl", 6, "empty-content"),
+        ("legacy.jsonl", 9, "unknown-key"),
+        ("legacy.jsonl", 10, "missing-stop-sequence"),
+        ("legacy.jsonl", 12, "inconsistent-separator"),
+        ("legacy_invalid.jsonl", 5, "invalid-json"),
+        ("dpo.jsonl", 2, "identical-preference"),
+        ("dpo.jsonl", 3, "preference-structure"),
+        ("dpo.jsonl", 4, "preference-structure"),
+        ("dpo.jsonl", 5, "preference-structure"),
+        ("dpo.jsonl", 6, "html"),
+        ("dpo.jsonl", 7, "missing-key"),
+        ("dpo.jsonl", 8, "unknown-key"),
+        ("dpo.jsonl", 9, "duplicate"),
+        ("dpo.jsonl", 10, "preference-structure"),
+        ("rft.jsonl", 1, "invalid-role"),
+    ];
+    for (file, line, rule) in expected {
+        let text = std::fs::read_to_string(dir.join(file)).unwrap();
+        let findings = lint_text(&text, FileKind::Jsonl, &opts());
+        let index = voicetune::report::LineIndex::new(&text);
+        let found = findings
+            .iter()
+            .any(|f| f.rule == *rule && index.line_col(f.span.start).line == *line);
+        assert!(
+            found,
+            "{file}:{line}: expected {rule}; found {:?}",
+            findings
+                .iter()
+                .filter(|f| index.line_col(f.span.start).line == *line)
+                .map(|f| &f.rule)
+                .collect::<Vec<_>>()
+        );
+    }
+    let draft = std::fs::read_to_string(dir.join("draft.md")).unwrap();
+    let rules: Vec<String> = lint_text(&draft, FileKind::Markdown, &opts())
+        .into_iter()
+        .map(|f| f.rule)
+        .collect();
+    for rule in ["html", "url", "markdown-link", "whitespace"] {
+        assert!(
+            rules.iter().any(|r| r == rule),
+            "draft.md: {rule} missing from {rules:?}"
+        );
+    }
+    // The clean legacy file is clean apart from its size.
+    let clean = std::fs::read_to_string(dir.join("legacy_clean.jsonl")).unwrap();
+    let rules: Vec<String> = lint_text(&clean, FileKind::Jsonl, &opts())
+        .into_iter()
+        .map(|f| f.rule)
+        .filter(|r| r != "dataset-size" && r != "too-short")
+        .collect();
+    assert!(rules.is_empty(), "{rules:?}");
+}
+
+#[test]
+fn real_jsonl_files_lint_without_crashing() {
+    for name in [
+        "openai-cookbook_toy_chat_fine_tuning.jsonl",
+        "mlx-examples_lora_wikisql_valid.jsonl",
+        "gsm8k_test.jsonl",
+        "self-instruct_seed_tasks.jsonl",
+    ] {
+        let text = std::fs::read_to_string(shared("data/jsonl").join(name)).unwrap();
+        let findings = lint_text(&text, FileKind::Jsonl, &opts());
+        let (fixed, _) = fix_all(&text, FileKind::Jsonl, &opts(), FixMode::Safe);
+        for line in fixed.lines().filter(|l| !l.trim().is_empty()) {
+            assert!(
+                serde_json::from_str::<serde_json::Value>(line).is_ok(),
+                "{name}: {line}"
+            );
+        }
+        if name.starts_with("gsm8k") {
+            // {question, answer} is no fine-tuning format: every line says so.
+            assert_eq!(
+                findings.iter().filter(|f| f.rule == "missing-key").count(),
+                1319
+            );
+        }
+    }
+}
