@@ -30,6 +30,8 @@ enum Command {
     },
     /// Token distribution, billed tokens, epochs and cost of a training file.
     Stats(StatsArgs),
+    /// Run the language server over stdio (for editors).
+    Lsp,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -80,6 +82,7 @@ fn main() -> ExitCode {
         Command::Lint(args) => run_lint(args),
         Command::Rule { name } => run_rule(name.as_deref()),
         Command::Stats(args) => run_stats(args),
+        Command::Lsp => voicetune::lsp::run_stdio().map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,

@@ -12,7 +12,7 @@ use super::position::{self, Encoding};
 use crate::dataset::FileKind;
 use crate::lint::engine::LineRef;
 use crate::lint::{self, Finding, LineResult, LintOptions};
-use ls_types::{Diagnostic, Position, Range as LspRange, TextDocumentContentChangeEvent};
+use tower_lsp_server::ls_types::{Diagnostic, Position, Range as LspRange, TextDocumentContentChangeEvent};
 use rayon::prelude::*;
 use ropey::Rope;
 use std::ops::Range;

@@ -3,7 +3,7 @@
 //! line lands on the line's end, a line past the end of the document lands on its end, and a
 //! character inside a UTF-16 surrogate pair or a UTF-8 sequence rounds down to its char start.
 
-use ls_types::{Position, PositionEncodingKind};
+use tower_lsp_server::ls_types::{Position, PositionEncodingKind};
 use ropey::Rope;
 use std::borrow::Cow;
 
