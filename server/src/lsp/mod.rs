@@ -5,7 +5,8 @@
 //! - [`diagnostics`], [`actions`], [`edits`]: findings -> diagnostics and code actions;
 //! - [`info`]: hover, code lens and stats; [`commands`]: `workspace/executeCommand`;
 //! - [`settings`]: `voicetune.toml` overlaid by the client's settings;
-//! - [`backend`]: the `LanguageServer` wiring.
+//! - [`backend`]: the `LanguageServer` wiring; [`transport`]: stdio framing that survives
+//!   malformed messages.
 //!
 //! Logs go to the client (`window/logMessage`) or stderr; stdout carries only the protocol.
 
@@ -18,6 +19,7 @@ pub mod edits;
 pub mod info;
 pub mod position;
 pub mod settings;
+pub mod transport;
 
 use tower_lsp_server::{LspService, Server};
 
@@ -33,9 +35,24 @@ pub fn run_stdio() -> anyhow::Result<()> {
                 backend::Backend::cancel_progress,
             )
             .finish();
-        Server::new(tokio::io::stdin(), tokio::io::stdout(), socket)
+        // The server speaks to in-memory pipes; `transport` frames the real stdio around them.
+        let (to_server, server_in) = tokio::io::duplex(1 << 16);
+        let (server_out, from_server) = tokio::io::duplex(1 << 16);
+        let (frames, queue) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(transport::filter_input(
+            tokio::io::stdin(),
+            to_server,
+            frames.clone(),
+        ));
+        let pump = tokio::spawn(transport::pump_frames(from_server, frames.clone()));
+        let writer = tokio::spawn(transport::write_frames(queue, tokio::io::stdout()));
+        Server::new(server_in, server_out, socket)
             .serve(service)
             .await;
+        // Everything the server wrote (the last response included) reaches stdout first.
+        let _ = pump.await;
+        let _ = frames.send(Vec::new());
+        let _ = writer.await;
     });
     // Blocking tasks (a fix-all in flight) must not keep the process alive after `exit`.
     runtime.shutdown_timeout(std::time::Duration::from_millis(100));

@@ -1,0 +1,134 @@
+//! A guard in front of tower-lsp-server's stdio transport. Its framed reader ends the stream at
+//! the first undecodable message (malformed JSON, a JSON value that is not JSON-RPC, a bad
+//! header), which would stop the server. So we frame stdin ourselves, pass only well-formed
+//! JSON-RPC messages on, and answer the rest with a JSON-RPC error (`-32700` parse error or
+//! `-32600` invalid request, id null) written between the server's own frames on stdout.
+
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::sync::mpsc;
+use tower_lsp_server::jsonrpc::{Request, Response};
+
+/// Frame bodies are refused above this size (a bad Content-Length must not exhaust memory).
+const MAX_BODY: usize = 1 << 30;
+
+/// One frame from a stream: Ok(None) at end of input, Err(reason) for a frame to reject (the
+/// stream stays usable).
+async fn read_frame<R: AsyncBufRead + Unpin>(reader: &mut R) -> std::io::Result<Option<Result<Vec<u8>, String>>> {
+    let mut length: Option<Result<usize, String>> = None;
+    let mut saw_header = false;
+    loop {
+        let mut line = Vec::new();
+        if reader.read_until(b'\n', &mut line).await? == 0 {
+            return Ok(None);
+        }
+        let text = String::from_utf8_lossy(&line);
+        let text = text.trim_end_matches(['\r', '\n']);
+        if text.is_empty() {
+            if saw_header {
+                break;
+            }
+            continue; // stray blank line between frames
+        }
+        saw_header = true;
+        if let Some((name, value)) = text.split_once(':') {
+            if name.trim().eq_ignore_ascii_case("content-length") {
+                length = Some(
+                    value
+                        .trim()
+                        .parse::<usize>()
+                        .map_err(|_| format!("bad Content-Length {:?}", value.trim())),
+                );
+            }
+        }
+    }
+    match length {
+        Some(Ok(n)) if n <= MAX_BODY => {
+            let mut body = vec![0; n];
+            reader.read_exact(&mut body).await?;
+            Ok(Some(Ok(body)))
+        }
+        Some(Ok(n)) => Ok(Some(Err(format!("message of {n} bytes is too large")))),
+        Some(Err(e)) => Ok(Some(Err(e))),
+        None => Ok(Some(Err("missing Content-Length header".into()))),
+    }
+}
+
+fn frame(body: &[u8]) -> Vec<u8> {
+    let mut out = format!("Content-Length: {}\r\n\r\n", body.len()).into_bytes();
+    out.extend_from_slice(body);
+    out
+}
+
+/// Whether tower-lsp-server will decode this body.
+fn is_jsonrpc(body: &[u8]) -> Result<(), (i64, String)> {
+    let value: Value = serde_json::from_slice(body).map_err(|e| (-32700, format!("Parse error: {e}")))?;
+    if serde_json::from_value::<Request>(value.clone()).is_ok()
+        || serde_json::from_value::<Response>(value).is_ok()
+    {
+        Ok(())
+    } else {
+        Err((-32600, "Invalid request: not a JSON-RPC 2.0 message".into()))
+    }
+}
+
+/// Copies client frames from `input` to `to_server`, rejecting what the server cannot decode.
+pub async fn filter_input(
+    input: impl AsyncRead + Unpin,
+    mut to_server: impl AsyncWrite + Unpin,
+    errors: mpsc::UnboundedSender<Vec<u8>>,
+) {
+    let mut reader = BufReader::new(input);
+    loop {
+        let body = match read_frame(&mut reader).await {
+            Ok(Some(Ok(body))) => body,
+            Ok(Some(Err(reason))) => {
+                eprintln!("voicetune lsp: rejected a message: {reason}");
+                let _ = errors.send(error_response(-32700, &reason));
+                continue;
+            }
+            Ok(None) | Err(_) => break, // end of input: the server shuts down
+        };
+        match is_jsonrpc(&body) {
+            Ok(()) => {
+                if to_server.write_all(&frame(&body)).await.is_err() {
+                    break;
+                }
+                let _ = to_server.flush().await;
+            }
+            Err((code, message)) => {
+                eprintln!("voicetune lsp: rejected a message: {message}");
+                let _ = errors.send(error_response(code, &message));
+            }
+        }
+    }
+    let _ = to_server.shutdown().await;
+}
+
+fn error_response(code: i64, message: &str) -> Vec<u8> {
+    let body = json!({"jsonrpc": "2.0", "id": null, "error": {"code": code, "message": message}});
+    frame(body.to_string().as_bytes())
+}
+
+/// Forwards the server's frames, whole, to the output queue (shared with our error replies).
+pub async fn pump_frames(from_server: impl AsyncRead + Unpin, out: mpsc::UnboundedSender<Vec<u8>>) {
+    let mut reader = BufReader::new(from_server);
+    while let Ok(Some(body)) = read_frame(&mut reader).await {
+        if let Ok(body) = body {
+            if out.send(frame(&body)).is_err() {
+                break;
+            }
+        }
+    }
+}
+
+/// Writes queued frames to `output` until an empty frame (the end marker) or a closed queue.
+pub async fn write_frames(mut frames: mpsc::UnboundedReceiver<Vec<u8>>, mut output: impl AsyncWrite + Unpin) {
+    while let Some(f) = frames.recv().await {
+        if f.is_empty() || output.write_all(&f).await.is_err() {
+            break;
+        }
+        let _ = output.flush().await;
+    }
+    let _ = output.flush().await;
+}
