@@ -618,3 +618,122 @@ fn the_server_survives_anything_a_client_sends() {
     let status = client.child.wait().unwrap();
     assert!(status.success());
 }
+
+mod incremental {
+    //! Random edit sequences applied incrementally to a document give the same findings as a
+    //! full re-lint of the final text.
+    use super::*;
+    use proptest::prelude::*;
+    use tower_lsp_server::ls_types::{Position, Range, TextDocumentContentChangeEvent};
+    use voicetune::lsp::document::Document;
+    use voicetune::lsp::position::Encoding;
+
+    const LINES: &[&str] = &[
+        DIRTY,
+        CLEAN,
+        "",
+        "   ",
+        r#"{"messages": [{"role": "user", "content": "hi"}]}"#,
+        r#"{"prompt": "Q: 中文?\n\n###\n\n", "completion": " Answer 😀 END"}"#,
+        r#"{"prompt": "Q: e\u0301?\n\n###\n\n", "completion": " Other answer here END"}"#,
+        r#"{"messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": "#,
+        "not json at all",
+        "[1, 2]",
+    ];
+    const INSERTS: &[&str] = &[
+        "", "\n", "<b>", "</p>", "\"", "}", "😀", "中", "e\u{301}", "https://x.io/a", "\n\n",
+        "\r\n", " ", "\\n",
+    ];
+
+    fn snippets() -> impl Strategy<Value = String> {
+        prop_oneof![
+            3 => prop::sample::select(INSERTS).prop_map(str::to_string),
+            1 => prop::sample::select(LINES).prop_map(|l| format!("{l}\n")),
+        ]
+    }
+
+    /// (start, length, insert) with start/length as fractions of the text, mapped to char
+    /// boundaries when applied.
+    fn edits() -> impl Strategy<Value = Vec<(f64, usize, String)>> {
+        prop::collection::vec((0.0..=1.0f64, 0usize..40, snippets()), 1..16)
+    }
+
+    fn sorted(mut f: Vec<lint::Finding>) -> Vec<lint::Finding> {
+        f.sort_by(|a, b| {
+            (a.span.start, a.span.end, &a.code, &a.message)
+                .cmp(&(b.span.start, b.span.end, &b.code, &b.message))
+        });
+        f
+    }
+
+    fn floor(text: &str, mut i: usize) -> usize {
+        i = i.min(text.len());
+        while !text.is_char_boundary(i) {
+            i -= 1;
+        }
+        i
+    }
+
+    fn outside_crlf(text: &str, i: usize) -> usize {
+        if i > 0 && text[..i].ends_with('\r') && text[i..].starts_with('\n') {
+            i - 1
+        } else {
+            i
+        }
+    }
+
+    fn position(text: &str, byte: usize, enc: Encoding) -> Position {
+        let (line, col16) = utf16_pos(text, byte);
+        let line_start = text[..byte].rfind('\n').map_or(0, |i| i + 1);
+        let col = match enc {
+            Encoding::Utf16 => col16,
+            Encoding::Utf8 => byte - line_start,
+        };
+        Position::new(line as u32, col as u32)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+        #[test]
+        fn incremental_equals_full_relint(
+            initial in prop::collection::vec(prop::sample::select(LINES), 0..14),
+            trailing_newline in any::<bool>(),
+            edits in edits(),
+            utf8 in any::<bool>(),
+            batch in 1usize..4,
+        ) {
+            let opts = default_opts();
+            let enc = if utf8 { Encoding::Utf8 } else { Encoding::Utf16 };
+            let mut text = initial.join("\n");
+            if trailing_newline && !text.is_empty() {
+                text.push('\n');
+            }
+            let mut doc = Document::new(&text, FileKind::Jsonl, 1, enc, &opts);
+            prop_assert_eq!(sorted(doc.findings()), sorted(lint::lint_text(&text, FileKind::Jsonl, &opts)));
+            // Edits go out in batches (one didChange with several changes), each change's
+            // positions relative to the text after the previous change, as the protocol says.
+            for (version, chunk) in edits.chunks(batch).enumerate() {
+                let mut changes = Vec::new();
+                for (at, len, insert) in chunk {
+                    // Never inside a CRLF (not a valid LSP position), so no lone \r appears.
+                    let start = outside_crlf(&text, floor(&text, (*at * text.len() as f64) as usize));
+                    let end = outside_crlf(&text, floor(&text, start + len)).max(start);
+                    let range = Range::new(position(&text, start, enc), position(&text, end, enc));
+                    text.replace_range(start..end, insert);
+                    changes.push(TextDocumentContentChangeEvent {
+                        range: Some(range),
+                        range_length: None,
+                        text: insert.clone(),
+                    });
+                }
+                doc.apply_changes(&changes, version as i32 + 2, &opts);
+                prop_assert_eq!(doc.text(), text.clone());
+                prop_assert_eq!(
+                    sorted(doc.findings()),
+                    sorted(lint::lint_text(&text, FileKind::Jsonl, &opts)),
+                    "text: {:?}", text
+                );
+            }
+        }
+    }
+}
