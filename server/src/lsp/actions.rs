@@ -7,7 +7,7 @@ use super::document::Document;
 use super::edits::minimal_edits;
 use super::position::{self, Encoding};
 use crate::dataset::FileKind;
-use crate::lint::{self, Applicability, Edit, Fix, FixMode, LintOptions};
+use crate::lint::{self, Applicability, Edit, Finding, Fix, FixMode, LintOptions};
 use tower_lsp_server::ls_types::{
     CodeAction, CodeActionContext, CodeActionKind, CodeActionOrCommand, Diagnostic,
     DocumentChanges, OneOf, OptionalVersionedTextDocumentIdentifier, TextDocumentEdit, TextEdit,
@@ -98,10 +98,19 @@ pub fn fix_for(doc: &Document, d: &Diagnostic) -> Option<Fix> {
                 Some(tower_lsp_server::ls_types::NumberOrString::String(c)) => c.clone(),
                 _ => return None,
             };
-            doc.findings()
-                .into_iter()
-                .find(|f| f.code == code && doc.range_of(&f.span) == d.range)?
-                .fix
+            // Same place, else the same problem (code and message) moved along its line.
+            let findings = doc.findings();
+            let same = |f: &&Finding| f.code == code && f.fix.is_some();
+            let exact = findings
+                .iter()
+                .filter(same)
+                .find(|f| doc.range_of(&f.span) == d.range);
+            let moved = || {
+                findings.iter().filter(same).find(|f| {
+                    f.message == d.message && doc.range_of(&f.span).start.line == d.range.start.line
+                })
+            };
+            exact.or_else(moved)?.fix.clone()
         }
     }
 }
