@@ -17,10 +17,25 @@ fn opts() -> LintOptions {
 const PAD: usize = 100;
 
 fn padding() -> String {
+    const WORDS: &[&str] = &[
+        "tea", "rain", "garden", "bicycle", "letters", "harbour", "violin", "pepper", "maps",
+        "orchard", "lantern", "granite", "meadow", "copper", "ferry", "thistle", "quartz",
+        "saddle", "walnut", "ember",
+    ];
     (0..PAD)
         .map(|i| {
-            format!(
-                r#"{{"messages":[{{"role":"user","content":"Tell me about topic number {i}."}},{{"role":"assistant","content":"Topic {i} is a fine subject that I like to write about at length."}}]}}"#
+            let word = |k: usize| {
+                WORDS[((i * 31 + k) as u64)
+                    .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                    .rotate_left(29) as usize
+                    % WORDS.len()]
+            };
+            let reply: Vec<String> = (0..12)
+                .map(|k| format!("{}{}", word(k), if k % 4 == 3 { "," } else { "" }))
+                .collect();
+            chat(
+                &format!("Tell me about {} and {} ({i}).", word(1), word(2)),
+                &format!("Honestly, {} matter to me.", reply.join(" ")),
             )
         })
         .collect::<Vec<_>>()
@@ -244,6 +259,56 @@ fn structure_rules() {
 }
 
 #[test]
+fn blank_lines_separator_in_prompt_and_short_outputs() {
+    let text = format!(
+        "{}\n\n{}\n",
+        padding(),
+        chat("Post", "A reply that is long enough to count.")
+    );
+    let findings = lint_text(&text, FileKind::Jsonl, &opts());
+    assert_eq!(codes(&findings), ["blank-line"]);
+    let (fixed, _) = fix_all(&text, FileKind::Jsonl, &opts(), FixMode::Safe);
+    assert_eq!(fixed.lines().count(), PAD + 1);
+
+    let (_, findings) = lint_jsonl(&chat("Post", "OK."));
+    assert!(codes(&findings).contains(&"too-short"));
+
+    let mut lines: Vec<String> = (0..11)
+        .map(|i| format!(r#"{{"prompt":"Q{i}\n\n###\n\n","completion":" Answer {i} here. END"}}"#))
+        .collect();
+    lines.push(
+        r#"{"prompt":"Q\n\n###\n\nmore\n\n###\n\n","completion":" Answer here. END"}"#.into(),
+    );
+    let findings = lint_text(&lines.join("\n"), FileKind::Jsonl, &opts());
+    assert_eq!(
+        codes(&findings)
+            .iter()
+            .filter(|c| **c == "separator-in-prompt")
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn unknown_keys_are_removed_only_with_unsafe_fixes() {
+    let line = r#"{"messages":[{"role":"user","content":"Hello there friend","timestamp":3},{"role":"assistant","content":"Hello to you, my friend."}],"id":"x1"}"#;
+    let (text, findings) = lint_jsonl(line);
+    assert_eq!(
+        findings.iter().filter(|f| f.rule == "unknown-key").count(),
+        2
+    );
+    assert_eq!(
+        fix_all(&text, FileKind::Jsonl, &opts(), FixMode::Safe).0,
+        text
+    );
+    let (fixed, _) = fix_all(&text, FileKind::Jsonl, &opts(), FixMode::All);
+    assert_eq!(
+        fixed.lines().last().unwrap(),
+        r#"{"messages":[{"role":"user","content":"Hello there friend"},{"role":"assistant","content":"Hello to you, my friend."}]}"#
+    );
+}
+
+#[test]
 fn invalid_json_reports_the_column() {
     let (text, findings) = lint_jsonl(r#"{"messages": [1,]}"#);
     let f = findings.iter().find(|f| f.rule == "invalid-json").unwrap();
@@ -292,6 +357,46 @@ fn duplicates_and_templates_and_dataset_size() {
     let findings = lint_text(&few, FileKind::Jsonl, &opts());
     let size = findings.iter().find(|f| f.rule == "dataset-size").unwrap();
     assert_eq!(size.severity, voicetune::lint::Severity::Error);
+}
+
+#[test]
+fn near_duplicates_are_found_and_deleted_only_as_an_unsafe_fix() {
+    let post: String = (0..60)
+        .map(|i| format!("sentence {i} about writing in my own voice. "))
+        .collect();
+    let edited = post.replacen("sentence 7 about", "sentence 7 on", 1);
+    let text = format!(
+        "{}\n{}\n{}\n",
+        padding(),
+        chat("Post", &post),
+        chat("Post", &edited)
+    );
+    let findings = lint_text(&text, FileKind::Jsonl, &opts());
+    let near = findings
+        .iter()
+        .find(|f| f.rule == "near-duplicate")
+        .expect("near duplicate found");
+    assert!(
+        near.message
+            .starts_with(&format!("near duplicate of line {}", PAD + 1)),
+        "{}",
+        near.message
+    );
+    assert!(!codes(&findings).contains(&"duplicate"));
+    assert_eq!(
+        fix_all(&text, FileKind::Jsonl, &opts(), FixMode::Safe)
+            .0
+            .lines()
+            .count(),
+        PAD + 2
+    );
+    assert_eq!(
+        fix_all(&text, FileKind::Jsonl, &opts(), FixMode::All)
+            .0
+            .lines()
+            .count(),
+        PAD + 1
+    );
 }
 
 #[test]
@@ -468,6 +573,16 @@ proptest! {
         let (fixed, _) = fix_all(&text, FileKind::Jsonl, &opts, FixMode::All);
         for line in fixed.lines() {
             prop_assert!(serde_json::from_str::<serde_json::Value>(line).is_ok(), "invalid JSON: {}", line);
+        }
+        // Lines without a fixable finding come through byte for byte.
+        let before = lint_text(&text, FileKind::Jsonl, &opts);
+        let index = voicetune::report::LineIndex::new(&text);
+        let touched: std::collections::HashSet<usize> = before.iter().filter(|f| f.fix.is_some()).map(|f| index.line_col(f.span.start).line).collect();
+        let fixed_lines: std::collections::HashSet<&str> = fixed.lines().collect();
+        for (i, line) in text.lines().enumerate() {
+            if !touched.contains(&(i + 1)) {
+                prop_assert!(fixed_lines.contains(line), "untouched line {} changed: {}", i + 1, line);
+            }
         }
         let findings = lint_text(&fixed, FileKind::Jsonl, &opts);
         let (again, applied) = apply_fixes(&fixed, &findings, FixMode::All);
@@ -744,6 +859,24 @@ fn planted_problems_are_all_found() {
                 .collect::<Vec<_>>()
         );
     }
+    // finelint's near duplicate (the two long filler examples), and the cookbook's 16,385-token
+    // limit when the target is gpt-3.5.
+    let chat_text = std::fs::read_to_string(dir.join("chat.jsonl")).unwrap();
+    let index = voicetune::report::LineIndex::new(&chat_text);
+    let line_of = |f: &Finding| index.line_col(f.span.start).line;
+    assert!(lint_text(&chat_text, FileKind::Jsonl, &opts())
+        .iter()
+        .any(|f| f.rule == "near-duplicate" && line_of(f) == 12));
+    let gpt35 = LintOptions::new(&Config {
+        target_model: "gpt-3.5-turbo-0125".into(),
+        ..Config::default()
+    });
+    let over: Vec<usize> = lint_text(&chat_text, FileKind::Jsonl, &gpt35)
+        .iter()
+        .filter(|f| f.rule == "too-many-tokens")
+        .map(line_of)
+        .collect();
+    assert_eq!(over, [11, 12]);
     let draft = std::fs::read_to_string(dir.join("draft.md")).unwrap();
     let rules: Vec<String> = lint_text(&draft, FileKind::Markdown, &opts())
         .into_iter()

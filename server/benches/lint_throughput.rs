@@ -43,7 +43,7 @@ fn generate(path: &std::path::Path, target_mb: usize) -> std::io::Result<()> {
             }
             reply.push('.');
         }
-        if i % 50 == 0 {
+        if i.is_multiple_of(50) {
             reply.push_str(" See <b>this</b> at https://example.com/post/1 today.");
         }
         let line = serde_json::json!({"messages": [
@@ -60,9 +60,15 @@ fn generate(path: &std::path::Path, target_mb: usize) -> std::io::Result<()> {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
     let mb: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(100);
-    let path = args.get(1).map(std::path::PathBuf::from).unwrap_or_else(|| std::env::temp_dir().join(format!("voicetune-bench-{mb}mb.jsonl")));
+    let path = args
+        .get(1)
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join(format!("voicetune-bench-{mb}mb.jsonl")));
     if !path.exists() {
         eprintln!("generating {} ({mb} MB)...", path.display());
         generate(&path, mb).expect("write the benchmark file");
@@ -83,20 +89,47 @@ fn main() {
         .lines()
         .flat_map(|l| {
             let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            v["messages"].as_array().unwrap().iter().map(|m| m["content"].as_str().unwrap().to_string()).collect::<Vec<_>>()
+            v["messages"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["content"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
         })
         .collect();
     let start = Instant::now();
     let tokens_1: usize = contents.iter().map(|c| counter.count(c)).sum();
     let tok1_s = start.elapsed().as_secs_f64();
     let start = Instant::now();
-    let tokens_n: usize = contents.par_iter().with_min_len(64).map(|c| counter.count(c)).sum();
+    let tokens_n: usize = contents
+        .par_iter()
+        .with_min_len(64)
+        .map(|c| counter.count(c))
+        .sum();
     let tokn_s = start.elapsed().as_secs_f64();
     assert_eq!(tokens_1, tokens_n);
 
-    println!("file: {} ({size_mb:.1} MB, {} lines), encoder {:?}, {threads} threads", path.display(), text.lines().count(), counter.model.encoding);
-    println!("lint (all rules, {threads} threads): {lint_s:.2} s = {:.1} MB/s ({} findings)", size_mb / lint_s, findings.len());
-    println!("tokenize only, 1 thread:  {tok1_s:.2} s = {:.1} MB/s ({tokens_1} tokens)", size_mb / tok1_s);
-    println!("tokenize only, {threads} threads: {tokn_s:.2} s = {:.1} MB/s", size_mb / tokn_s);
-    println!("lint / single-thread tokenization: {:.0}%", 100.0 * tok1_s / lint_s);
+    println!(
+        "file: {} ({size_mb:.1} MB, {} lines), encoder {:?}, {threads} threads",
+        path.display(),
+        text.lines().count(),
+        counter.model.encoding
+    );
+    println!(
+        "lint (all rules, {threads} threads): {lint_s:.2} s = {:.1} MB/s ({} findings)",
+        size_mb / lint_s,
+        findings.len()
+    );
+    println!(
+        "tokenize only, 1 thread:  {tok1_s:.2} s = {:.1} MB/s ({tokens_1} tokens)",
+        size_mb / tok1_s
+    );
+    println!(
+        "tokenize only, {threads} threads: {tokn_s:.2} s = {:.1} MB/s",
+        size_mb / tokn_s
+    );
+    println!(
+        "lint / single-thread tokenization: {:.0}%",
+        100.0 * tok1_s / lint_s
+    );
 }

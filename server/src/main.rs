@@ -30,6 +30,8 @@ enum Command {
     },
     /// Token distribution, billed tokens, epochs and cost of a training file.
     Stats(StatsArgs),
+    /// Build a training file from WordPress exports, markdown posts or transcripts.
+    Build(Box<voicetune::import::cli::BuildArgs>),
     /// Run the language server over stdio (for editors).
     Lsp,
 }
@@ -82,6 +84,7 @@ fn main() -> ExitCode {
         Command::Lint(args) => run_lint(args),
         Command::Rule { name } => run_rule(name.as_deref()),
         Command::Stats(args) => run_stats(args),
+        Command::Build(args) => voicetune::import::cli::run(*args),
         Command::Lsp => voicetune::lsp::run_stdio().map(|()| ExitCode::SUCCESS),
     };
     match result {

@@ -327,29 +327,31 @@ impl<'a> Parser<'a> {
                 text: Cow::Borrowed(raw),
             });
         }
-        let mut decoded = String::new();
+        let mut decoded = String::with_capacity(stop + 16);
         let mut escaped = false;
         loop {
-            let Some(&b) = self.bytes.get(self.pos) else {
-                self.pos = raw_start - 1;
-                return Err(self.error("unterminated string: the closing `\"` is missing"));
-            };
-            match b {
-                b'"' => break,
-                b'\\' => {
+            // Copy the run of plain characters up to the next quote or backslash in one go.
+            let rest = &self.bytes[self.pos..];
+            let run = memchr::memchr2(b'"', b'\\', rest).unwrap_or(rest.len());
+            if let Some(at) = rest[..run].iter().position(|&b| b < 0x20) {
+                self.pos += at;
+                let b = self.bytes[self.pos];
+                return Err(self.error(format!(
+                    "control character U+{b:04X} in a string: write it as an escape such as \\n or \\t"
+                )));
+            }
+            decoded.push_str(&self.text[self.pos..self.pos + run]);
+            self.pos += run;
+            match self.bytes.get(self.pos) {
+                None => {
+                    self.pos = raw_start - 1;
+                    return Err(self.error("unterminated string: the closing `\"` is missing"));
+                }
+                Some(b'"') => break,
+                _ => {
                     escaped = true;
                     let ch = self.escape()?;
                     decoded.push(ch);
-                }
-                0x00..=0x1F => {
-                    return Err(self.error(format!(
-                        "control character U+{b:04X} in a string: write it as an escape such as \\n or \\t"
-                    )));
-                }
-                _ => {
-                    let len = utf8_len(b);
-                    decoded.push_str(&self.text[self.pos..self.pos + len]);
-                    self.pos += len;
                 }
             }
         }

@@ -110,6 +110,8 @@ pub struct RecordSummary {
     pub format: Option<Format>,
     /// Hash of the normalised example (roles + whitespace-folded, lower-cased text).
     pub content_hash: Option<u64>,
+    /// MinHash signature of the record's word 3-shingles, for near-duplicate detection.
+    pub minhash: Option<Box<rules::near_duplicates::Signature>>,
     /// Tokens as the target model's service counts them.
     pub tokens: Option<usize>,
     /// Hashes of the first and last characters of the output text, for template detection.
@@ -202,8 +204,19 @@ pub fn lint_line(line: &str, opts: &LintOptions) -> LineResult {
         out.extend(rules::weight::check(&record, opts));
     }
     rules::check_text_fields(&fields, opts, &mut out);
-    summary.content_hash = Some(rules::duplicates::content_hash(&fields));
-    summary.template = rules::templated::template_key(&fields, opts);
+    // Dataset-wide summaries cost a pass over the text: only for the rules that use them.
+    if opts.enabled(&rules::duplicates::DUPLICATE)
+        || opts.enabled(&rules::near_duplicates::NEAR_DUPLICATE)
+    {
+        let words = rules::duplicates::word_hashes(&fields);
+        summary.content_hash = Some(rules::duplicates::content_hash(&words));
+        if opts.enabled(&rules::near_duplicates::NEAR_DUPLICATE) {
+            summary.minhash = rules::near_duplicates::signature(&words);
+        }
+    }
+    if opts.enabled(&rules::templated::TEMPLATED) {
+        summary.template = rules::templated::template_key(&fields, opts);
+    }
     summary.tokens = rules::tokens::check_record(&record, &fields, opts, &mut out);
     LineResult {
         findings: out,
@@ -232,6 +245,7 @@ pub fn dataset_findings(records: &[LineRef], opts: &LintOptions) -> Vec<Finding>
     let mut out = Vec::new();
     rules::mixed_formats::check(records, opts, &mut out);
     rules::duplicates::check(records, opts, &mut out);
+    rules::near_duplicates::check(records, opts, &mut out);
     rules::templated::check(records, opts, &mut out);
     rules::legacy::check_dataset(records, opts, &mut out);
     rules::dataset_size::check(records, opts, &mut out);

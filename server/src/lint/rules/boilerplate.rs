@@ -26,10 +26,17 @@ pub fn check(field: &TextField, opts: &LintOptions, out: &mut Vec<Finding>) {
         return;
     }
     let text = field.text();
+    let bytes = text.as_bytes();
     let mut start = 0;
-    for line in text.split('\n') {
-        let range = start..start + line.len();
-        start = range.end + 1;
+    // Boilerplate lines are short: skip long lines without looking at them.
+    let ends = memchr::memchr_iter(b'\n', bytes).chain(std::iter::once(bytes.len()));
+    for end in ends {
+        let range = start..end;
+        start = end + 1;
+        if range.len() > 100 {
+            continue;
+        }
+        let line = &text[range.clone()];
         if line.trim().is_empty() || field.in_code(&range) || !clean::is_boilerplate_line(line) {
             continue;
         }

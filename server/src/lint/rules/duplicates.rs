@@ -4,7 +4,7 @@ use crate::lint::engine::LineRef;
 use crate::lint::text::{FieldRole, TextField};
 use crate::lint::{Edit, Finding, Fix, LintOptions, RuleInfo, Severity};
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
+use xxhash_rust::xxh3::xxh3_64;
 
 pub static DUPLICATE: RuleInfo = RuleInfo {
     code: "VT401",
@@ -17,20 +17,39 @@ folding whitespace and case. The finding points at the first copy; the fix delet
     fixable: true,
 };
 
-/// Hash of the record's roles and normalised texts.
-pub fn content_hash(fields: &[TextField]) -> u64 {
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+/// Normalised words of a record: per text field a role marker, then one hash per word
+/// (lower-cased). Exact and near-duplicate detection both work on this sequence.
+pub fn word_hashes(fields: &[TextField]) -> Vec<u64> {
+    let mut out = Vec::new();
+    let mut buf = String::new();
     for field in fields {
-        role_tag(field.role).hash(&mut hasher);
-        for word in field.text().split_whitespace() {
-            for c in word.chars().flat_map(char::to_lowercase) {
-                c.hash(&mut hasher);
+        out.push(0xFEED_0000 + role_tag(field.role) as u64);
+        for word in field.text().split_ascii_whitespace() {
+            let bytes = word.as_bytes();
+            if !bytes
+                .iter()
+                .any(|b| b.is_ascii_uppercase() || !b.is_ascii())
+            {
+                out.push(xxh3_64(bytes)); // Already lower-case ASCII: no copy.
+                continue;
             }
-            ' '.hash(&mut hasher);
+            buf.clear();
+            if word.is_ascii() {
+                buf.push_str(word);
+                buf.make_ascii_lowercase();
+            } else {
+                buf.extend(word.chars().flat_map(char::to_lowercase));
+            }
+            out.push(xxh3_64(buf.as_bytes()));
         }
-        0xFFu8.hash(&mut hasher);
     }
-    hasher.finish()
+    out
+}
+
+/// Hash of the record's roles and normalised texts (whitespace folded, case ignored).
+pub fn content_hash(words: &[u64]) -> u64 {
+    let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+    xxh3_64(&bytes)
 }
 
 fn role_tag(role: FieldRole) -> u8 {

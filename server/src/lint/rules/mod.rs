@@ -10,6 +10,7 @@ pub mod legacy;
 pub mod markdown;
 pub mod markdown_links;
 pub mod mixed_formats;
+pub mod near_duplicates;
 pub mod pii;
 pub mod preference;
 pub mod roles;
@@ -56,6 +57,7 @@ pub static ALL: &[&RuleInfo] = &[
     &tokens::TOO_MANY_TOKENS,
     &tokens::TOO_FEW_TOKENS,
     &duplicates::DUPLICATE,
+    &near_duplicates::NEAR_DUPLICATE,
     &templated::TEMPLATED,
     &dataset_size::DATASET_SIZE,
 ];

@@ -49,7 +49,7 @@ pub fn check(field: &TextField, opts: &LintOptions, out: &mut Vec<Finding>) {
             ));
         }
     }
-    if opts.enabled(&PHONE) {
+    if opts.enabled(&PHONE) && may_hold_phone(text) {
         for m in clean::PHONE
             .find_iter(text)
             .filter(|m| !field.in_code(&m.range()))
@@ -71,4 +71,11 @@ pub fn check(field: &TextField, opts: &LintOptions, out: &mut Vec<Finding>) {
             ));
         }
     }
+}
+
+/// Cheap pre-check: every phone pattern needs a `+` or at least 10 digits.
+fn may_hold_phone(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    memchr::memchr(b'+', bytes).is_some()
+        || bytes.iter().filter(|b| b.is_ascii_digit()).count() >= 10
 }

@@ -28,12 +28,23 @@ pub fn template_key(fields: &[TextField], opts: &LintOptions) -> Option<(u64, u6
         )
     })?;
     let n = opts.config.lint.template_min_chars;
-    let folded: Vec<char> = output
-        .text()
+    let text = output.text();
+    if text.len() < n * 2 {
+        return None;
+    }
+    // Whitespace-folded first and last n characters, without copying the whole text.
+    let head: Vec<char> = text
         .split_whitespace()
         .flat_map(|w| w.chars().chain([' ']))
+        .take(n)
         .collect();
-    if folded.len() < n * 2 {
+    let tail: Vec<char> = text
+        .split_whitespace()
+        .rev()
+        .flat_map(|w| [' '].into_iter().chain(w.chars().rev()))
+        .take(n)
+        .collect();
+    if head.len() < n || tail.len() < n {
         return None;
     }
     let hash = |chars: &[char]| {
@@ -41,7 +52,7 @@ pub fn template_key(fields: &[TextField], opts: &LintOptions) -> Option<(u64, u6
         chars.hash(&mut h);
         h.finish()
     };
-    Some((hash(&folded[..n]), hash(&folded[folded.len() - n..])))
+    Some((hash(&head), hash(&tail)))
 }
 
 pub fn check(records: &[LineRef], opts: &LintOptions, out: &mut Vec<Finding>) {

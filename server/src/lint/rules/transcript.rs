@@ -17,7 +17,7 @@ or the timestamp.",
 
 pub fn check(field: &TextField, opts: &LintOptions, out: &mut Vec<Finding>) {
     let text = field.text();
-    if !opts.enabled(&TRANSCRIPT) || !text.contains(':') {
+    if !opts.enabled(&TRANSCRIPT) || !has_clock_time(text) {
         return;
     }
     for m in clean::TRANSCRIPT_ARTEFACT
@@ -68,4 +68,12 @@ pub fn line_removal(text: &str, line: std::ops::Range<usize>) -> std::ops::Range
     } else {
         line
     }
+}
+
+/// Cheap pre-check: every artefact holds a clock time such as `0:25`.
+fn has_clock_time(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    memchr::memchr_iter(b':', bytes).any(|i| {
+        i > 0 && bytes[i - 1].is_ascii_digit() && bytes.get(i + 1).is_some_and(u8::is_ascii_digit)
+    })
 }

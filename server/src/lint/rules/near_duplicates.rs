@@ -1,0 +1,173 @@
+//! Near duplicates: examples whose word 3-shingles overlap almost entirely (a reposted article
+//! with a changed sentence), found with one-permutation MinHash and LSH banding so the cost
+//! stays linear in the dataset size.
+
+use crate::lint::engine::LineRef;
+use crate::lint::{Edit, Finding, Fix, LintOptions, RuleInfo, Severity};
+use std::collections::HashMap;
+use xxhash_rust::xxh3::xxh3_64;
+
+pub static NEAR_DUPLICATE: RuleInfo = RuleInfo {
+    code: "VT404",
+    name: "near-duplicate",
+    severity: Severity::Warning,
+    summary: "An example nearly identical to an earlier one",
+    doc: "Two versions of the same post (a reprint, an edited copy) over-weight one text as an \
+exact duplicate does. Examples count as near duplicates when the estimated Jaccard similarity of \
+their word 3-shingles is at least 0.8 (MinHash, 64 bins). The finding points at the first copy; \
+the fix (unsafe: the texts differ) deletes the later one.",
+    fixable: true,
+};
+
+const BINS: usize = 64;
+const BAND_ROWS: usize = 4;
+const THRESHOLD: f64 = 0.8;
+const EMPTY: u32 = u32::MAX;
+
+/// One-permutation MinHash: each shingle hash goes to one of 64 bins, the bin keeps its minimum.
+pub type Signature = [u32; BINS];
+
+/// The signature of a record's word hashes, or None when it has fewer than 16 words (short texts
+/// are left to the exact duplicate check).
+pub fn signature(words: &[u64]) -> Option<Box<Signature>> {
+    if words.len() < 16 {
+        return None;
+    }
+    let mut sig = Box::new([EMPTY; BINS]);
+    for w in words.windows(3) {
+        let h = w[0].rotate_left(21) ^ w[1].rotate_left(42) ^ w[2];
+        let h = h.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let bin = (h >> 58) as usize; // top 6 bits: 64 bins
+        let value = (h & 0xFFFF_FFFF) as u32;
+        sig[bin] = sig[bin].min(value);
+    }
+    densify(&mut sig);
+    Some(sig)
+}
+
+/// Rotation densification: an empty bin borrows the nearest non-empty bin to its right (with
+/// the distance mixed in), so short or repetitive texts still get comparable full signatures.
+fn densify(sig: &mut Signature) {
+    let filled = *sig;
+    if filled.iter().all(|&v| v == EMPTY) {
+        return;
+    }
+    for i in 0..BINS {
+        if filled[i] != EMPTY {
+            continue;
+        }
+        let (distance, value) = (1..BINS)
+            .map(|k| (k, filled[(i + k) % BINS]))
+            .find(|(_, v)| *v != EMPTY)
+            .expect("a filled bin");
+        sig[i] = value.wrapping_add((distance as u32).wrapping_mul(0x9E37_79B9)) | 1;
+    }
+}
+
+/// Estimated Jaccard similarity of two signatures.
+pub fn similarity(a: &Signature, b: &Signature) -> f64 {
+    let (mut same, mut used) = (0, 0);
+    for (x, y) in a.iter().zip(b) {
+        if *x == EMPTY && *y == EMPTY {
+            continue;
+        }
+        used += 1;
+        same += usize::from(x == y);
+    }
+    if used == 0 {
+        0.0
+    } else {
+        same as f64 / used as f64
+    }
+}
+
+pub fn check(records: &[LineRef], opts: &LintOptions, out: &mut Vec<Finding>) {
+    if !opts.enabled(&NEAR_DUPLICATE) {
+        return;
+    }
+    // Band buckets keep the first record seen with that band; a later record is compared with
+    // the first record of each of its bands only, so templated floods stay linear.
+    let mut buckets: HashMap<u64, usize> = HashMap::new();
+    for (i, record) in records.iter().enumerate() {
+        let Some(sig) = &record.summary.minhash else {
+            continue;
+        };
+        let mut best: Option<(usize, f64)> = None;
+        for (band, rows) in sig.chunks(BAND_ROWS).enumerate() {
+            if rows.contains(&EMPTY) {
+                continue;
+            }
+            let bytes: Vec<u8> = std::iter::once(band as u32)
+                .chain(rows.iter().copied())
+                .flat_map(u32::to_le_bytes)
+                .collect();
+            let key = xxh3_64(&bytes);
+            match buckets.get(&key) {
+                None => {
+                    buckets.insert(key, i);
+                }
+                Some(&first) => {
+                    let other = &records[first];
+                    if other.summary.content_hash == record.summary.content_hash {
+                        continue; // An exact duplicate: reported by `duplicate`.
+                    }
+                    let Some(other_sig) = &other.summary.minhash else {
+                        continue;
+                    };
+                    let sim = similarity(sig, other_sig);
+                    if sim >= THRESHOLD && best.is_none_or(|(_, s)| sim > s) {
+                        best = Some((first, sim));
+                    }
+                }
+            }
+        }
+        if let Some((first, sim)) = best {
+            let fix = Fix::unsafe_(
+                "Delete this near duplicate",
+                vec![Edit {
+                    span: record.full_span.clone(),
+                    new_text: String::new(),
+                }],
+            );
+            let span = record.full_span.start..record.full_span.start + 1;
+            out.extend(opts.finding(
+                &NEAR_DUPLICATE,
+                span,
+                format!(
+                    "near duplicate of line {} (~{:.0}% similar)",
+                    records[first].index + 1,
+                    sim * 100.0
+                ),
+                Some(fix),
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(text: &str) -> Vec<u64> {
+        text.split_whitespace()
+            .map(|w| xxh3_64(w.as_bytes()))
+            .collect()
+    }
+
+    #[test]
+    fn similar_texts_score_high_and_different_ones_low() {
+        let base: String = (0..200)
+            .map(|i| format!("word{} ", i % 97))
+            .collect::<String>()
+            + "the end of a long post about tea";
+        let edited = base.replace("word5 word6", "word5 changed");
+        let other: String = (0..200).map(|i| format!("other{i} ")).collect();
+        let (a, b, c) = (
+            signature(&words(&base)).unwrap(),
+            signature(&words(&edited)).unwrap(),
+            signature(&words(&other)).unwrap(),
+        );
+        assert!(similarity(&a, &b) >= THRESHOLD, "{}", similarity(&a, &b));
+        assert!(similarity(&a, &c) < 0.2);
+    }
+}
