@@ -701,6 +701,7 @@ mod incremental {
             edits in edits(),
             utf8 in any::<bool>(),
             batch in 1usize..4,
+            deferred in any::<bool>(),
         ) {
             let opts = default_opts();
             let enc = if utf8 { Encoding::Utf8 } else { Encoding::Utf16 };
@@ -709,6 +710,9 @@ mod incremental {
                 text.push('\n');
             }
             let mut doc = Document::new(&text, FileKind::Jsonl, 1, enc, &opts);
+            if deferred {
+                doc.defer_dataset_lines = 0; // as in a large file: dataset rules run afterwards
+            }
             prop_assert_eq!(sorted(doc.findings()), sorted(lint::lint_text(&text, FileKind::Jsonl, &opts)));
             // Edits go out in batches (one didChange with several changes), each change's
             // positions relative to the text after the previous change, as the protocol says.
@@ -726,8 +730,16 @@ mod incremental {
                         text: insert.clone(),
                     });
                 }
+                let stale = doc.dataset_input();
                 doc.apply_changes(&changes, version as i32 + 2, &opts);
                 prop_assert_eq!(doc.text(), text.clone());
+                if deferred {
+                    prop_assert!(!doc.dataset_fresh());
+                    // A result for the text before the edit is refused.
+                    prop_assert!(!doc.set_dataset(stale.generation, stale.findings(&opts)));
+                    let input = doc.dataset_input();
+                    prop_assert!(doc.set_dataset(input.generation, input.findings(&opts)));
+                }
                 prop_assert_eq!(
                     sorted(doc.findings()),
                     sorted(lint::lint_text(&text, FileKind::Jsonl, &opts)),
@@ -841,4 +853,36 @@ fn neovim_applies_quick_fixes_and_fix_all() {
     let (fixed, n) = lint::fix::fix_all(&after_url, FileKind::Jsonl, &opts, lint::FixMode::Safe);
     assert!(n >= 2, "fix-all had work to do ({n} fixes)");
     assert_eq!(read("after_fix_all.txt"), fixed);
+}
+
+#[test]
+fn in_a_large_file_dataset_rules_follow_the_line_diagnostics() {
+    let dir = tempdir("large");
+    let path = dir.join("d.jsonl");
+    let lines = voicetune::lsp::document::DEFER_DATASET_LINES + 500;
+    let mut text = dataset(&[7, 2000], lines);
+    let uri = file_uri(&path);
+    let opts = default_opts();
+    let mut client = start(&dir);
+    client.open(&uri, "jsonl", 1, &text);
+    let p = client.diagnostics(&uri, Some(1));
+    assert_eq!(published(&p), expected(&text, FileKind::Jsonl, &opts));
+
+    // Copy line 2000 (which has a tag) over line 10: a new tag at once, the duplicate after.
+    let copy = text.lines().nth(2000).unwrap().to_string();
+    let old10 = text.lines().nth(10).unwrap().to_string();
+    client.change(
+        &uri,
+        2,
+        json!([{"range": {"start": {"line": 10, "character": 0}, "end": {"line": 10, "character": old10.encode_utf16().count()}}, "text": copy}]),
+    );
+    let start10: usize = text.lines().take(10).map(|l| l.len() + 1).sum();
+    text.replace_range(start10..start10 + old10.len(), &copy);
+    let first = published(&client.diagnostics(&uri, Some(2)));
+    assert!(first.iter().any(|(c, r)| c == "VT101" && r[0] == 10), "{first:?}");
+    assert!(!first.iter().any(|(c, _)| c == "VT401"));
+    let second = published(&client.diagnostics(&uri, Some(2)));
+    assert!(second.iter().any(|(c, r)| c == "VT401" && r[0] == 2000), "{second:?}");
+    assert_eq!(second, expected(&text, FileKind::Jsonl, &opts));
+    assert!(client.shutdown().success());
 }

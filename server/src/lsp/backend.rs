@@ -25,6 +25,9 @@ use std::sync::{Arc, Mutex};
 use tower_lsp_server::jsonrpc::{Error, Result};
 use tower_lsp_server::{Client, LanguageServer};
 
+/// How long a large document's dataset rules wait for typing to pause.
+const DATASET_DEBOUNCE: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// Changes touching more lines than this are applied on the blocking pool.
 const INLINE_LINES: usize = 2_000;
 
@@ -88,13 +91,34 @@ impl Backend {
     }
 
     async fn publish(&self, uri: &Uri, slot: &Slot, open: &Open) {
-        if slot.requested.load(Ordering::SeqCst) != open.generation {
-            return; // a newer change is queued and will publish
-        }
-        let diagnostics = open.doc.diagnostics();
-        self.client
-            .publish_diagnostics(uri.clone(), diagnostics, Some(open.doc.version))
+        publish(&self.client, uri, slot, open).await;
+    }
+
+    /// Runs the dataset-wide rules of a large document off the request loop, then publishes
+    /// again (unless the text changed meanwhile: the newer change schedules its own run).
+    fn schedule_dataset(&self, uri: Uri, slot: Arc<Slot>, open: &Open) {
+        let input = open.doc.dataset_input();
+        let (opts, generation) = (open.opts.clone(), open.generation);
+        let client = self.client.clone();
+        tokio::spawn(async move {
+            // Let a burst of keystrokes settle before the expensive part.
+            tokio::time::sleep(DATASET_DEBOUNCE).await;
+            if slot.requested.load(Ordering::SeqCst) != generation {
+                return;
+            }
+            let doc_generation = input.generation;
+            let computed = tokio::task::spawn_blocking(move || {
+                catch_unwind(AssertUnwindSafe(|| input.findings(&opts))).ok()
+            })
             .await;
+            let Ok(Some(findings)) = computed else { return };
+            let mut guard = slot.state.lock().await;
+            if let Some(open) = guard.as_mut() {
+                if open.doc.generation == doc_generation && open.doc.set_dataset(doc_generation, findings) {
+                    publish(&client, &uri, &slot, open).await;
+                }
+            }
+        });
     }
 
     pub(super) async fn log(&self, typ: MessageType, message: impl std::fmt::Display) {
@@ -145,6 +169,16 @@ impl Backend {
             flag.store(true, Ordering::Relaxed);
         }
     }
+}
+
+async fn publish(client: &Client, uri: &Uri, slot: &Slot, open: &Open) {
+    if slot.requested.load(Ordering::SeqCst) != open.generation {
+        return; // a newer change is queued and will publish
+    }
+    let diagnostics = open.doc.diagnostics();
+    client
+        .publish_diagnostics(uri.clone(), diagnostics, Some(open.doc.version))
+        .await;
 }
 
 pub(super) fn token_key(token: &ProgressToken) -> String {
@@ -362,6 +396,9 @@ impl LanguageServer for Backend {
         }
         open.generation = generation;
         self.publish(&uri, &slot, &open).await;
+        if !open.doc.dataset_fresh() {
+            self.schedule_dataset(uri, slot.clone(), &open);
+        }
         *guard = Some(open);
     }
 

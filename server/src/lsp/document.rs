@@ -6,6 +6,13 @@
 //!
 //! Each line also caches its diagnostics with positions relative to the line (line 0), so a
 //! publish after a one-line edit only shifts line numbers instead of converting every finding.
+//!
+//! Dataset-wide findings are kept anchored to their line, so that an edit elsewhere moves them
+//! with their line. In a large file the dataset rules (over every summary) cost more than an
+//! edit's budget, so the backend takes a [`DatasetInput`] (shared summaries, cheap to take),
+//! computes them off the request loop and hands them back with [`Document::set_dataset`];
+//! until then the previous dataset findings stay on their lines (those on edited lines are
+//! dropped).
 
 use super::diagnostics::{self, to_diagnostic};
 use super::position::{self, Encoding};
@@ -16,6 +23,10 @@ use tower_lsp_server::ls_types::{Diagnostic, Position, Range as LspRange, TextDo
 use rayon::prelude::*;
 use ropey::Rope;
 use std::ops::Range;
+use std::sync::Arc;
+
+/// Above this many lines, dataset-wide rules run off the request loop after an edit.
+pub const DEFER_DATASET_LINES: usize = 2_000;
 
 pub struct Document {
     pub kind: FileKind,
@@ -27,8 +38,13 @@ pub struct Document {
     rope: Rope,
     /// JSONL: one entry per rope line (the empty line after a final `\n` included).
     lines: Vec<LineState>,
-    /// JSONL: the dataset-wide findings (file offsets) as of the last change.
-    dataset: Vec<Finding>,
+    /// JSONL: the dataset-wide findings, each with the line it starts on and its span relative
+    /// to that line's start.
+    dataset: Vec<(usize, Finding)>,
+    /// Whether `dataset` reflects the current text.
+    dataset_fresh: bool,
+    /// Above this many lines an edit leaves the dataset rules to the caller.
+    pub defer_dataset_lines: usize,
     /// Markdown: the whole document's findings (file offsets).
     whole: Vec<Finding>,
 }
@@ -38,7 +54,8 @@ struct LineState {
     /// Bytes of the line including its line break.
     len: usize,
     /// Findings relative to the line start (after a BOM on line 0, shifted to include it).
-    result: LineResult,
+    /// Shared, so that the dataset rules can run on a snapshot off the request loop.
+    result: Arc<LineResult>,
     /// The findings as diagnostics on line 0, to be moved to the line's number.
     diagnostics: Vec<Diagnostic>,
 }
@@ -59,6 +76,8 @@ impl Document {
             rope: Rope::from_str(text),
             lines: Vec::new(),
             dataset: Vec::new(),
+            dataset_fresh: false,
+            defer_dataset_lines: DEFER_DATASET_LINES,
             whole: Vec::new(),
         };
         doc.relint_all(opts);
@@ -85,12 +104,14 @@ impl Document {
                     .with_min_len(256)
                     .map(|i| self.lint_line(i, opts))
                     .collect();
-                self.update_dataset(opts);
+                self.refresh_dataset(opts);
             }
         }
     }
 
-    /// Applies a `didChange`'s content changes in order, then re-lints what they touched.
+    /// Applies a `didChange`'s content changes in order, then re-lints what they touched. The
+    /// dataset-wide rules are re-run too unless the file is large ([`Self::dataset_fresh`]
+    /// then says false and the caller runs them via [`Self::dataset_input`]).
     pub fn apply_changes(
         &mut self,
         changes: &[TextDocumentContentChangeEvent],
@@ -116,9 +137,13 @@ impl Document {
         }
         if whole || self.kind == FileKind::Markdown {
             self.relint_all(opts);
-        } else {
-            self.update_dataset(opts);
+        } else if self.lines.len() <= self.defer_dataset_lines {
+            self.refresh_dataset(opts);
         }
+    }
+
+    pub fn dataset_fresh(&self) -> bool {
+        self.kind == FileKind::Markdown || self.dataset_fresh
     }
 
     /// Replaces `range` with `text` in the rope; returns the old lines it covered.
@@ -140,8 +165,16 @@ impl Document {
         let added = memchr::memchr_iter(b'\n', text.as_bytes()).count() + 1;
         let new = old.start..old.start + added;
         let fresh: Vec<LineState> = new.clone().map(|i| self.lint_line(i, opts)).collect();
+        let (removed, added) = (old.len(), new.len());
+        // Dataset findings on edited lines go; those below move with their lines.
+        self.dataset.retain(|(line, _)| !old.contains(line));
+        for (line, _) in &mut self.dataset {
+            if *line >= old.end {
+                *line = *line + added - removed;
+            }
+        }
+        self.dataset_fresh = false;
         self.lines.splice(old, fresh);
-        // An edit on line 1 can change whether line 0 ends the BOM's reach; only line 0 matters.
         debug_assert_eq!(self.lines.len(), self.rope.len_lines());
     }
 
@@ -173,7 +206,7 @@ impl Document {
             .collect();
         LineState {
             len: slice.len_bytes(),
-            result,
+            result: Arc::new(result),
             diagnostics,
         }
     }
@@ -199,27 +232,55 @@ impl Document {
         starts
     }
 
-    fn update_dataset(&mut self, opts: &LintOptions) {
+    /// Runs the dataset-wide rules now.
+    pub fn refresh_dataset(&mut self, opts: &LintOptions) {
+        let findings = self.dataset_input().findings(opts);
+        self.set_dataset(self.generation, findings);
+    }
+
+    /// What the dataset-wide rules need, shared with the document (cheap to take).
+    pub fn dataset_input(&self) -> DatasetInput {
         let starts = self.line_starts();
-        let refs: Vec<LineRef> = (0..self.record_lines())
-            .map(|i| LineRef {
-                index: i,
-                full_span: starts[i]..starts[i] + self.lines[i].len,
-                summary: &self.lines[i].result.summary,
+        let n = self.record_lines();
+        DatasetInput {
+            generation: self.generation,
+            spans: (0..n).map(|i| starts[i]..starts[i] + self.lines[i].len).collect(),
+            results: self.lines[..n].iter().map(|l| l.result.clone()).collect(),
+        }
+    }
+
+    /// Installs dataset findings computed for `generation`; false (and ignored) when the text
+    /// has changed since.
+    pub fn set_dataset(&mut self, generation: u64, findings: Vec<Finding>) -> bool {
+        if generation != self.generation {
+            return false;
+        }
+        let starts = self.line_starts();
+        self.dataset = findings
+            .into_iter()
+            .map(|f| {
+                let line = starts.partition_point(|&s| s <= f.span.start).saturating_sub(1);
+                let start = starts.get(line).copied().unwrap_or(0);
+                (line, shift_back(f, start))
             })
             .collect();
-        self.dataset = lint::dataset_findings(&refs, opts);
+        self.dataset_fresh = true;
+        true
     }
 
     /// Every finding with file offsets, sorted like [`lint::lint_text`].
     pub fn findings(&self) -> Vec<Finding> {
-        let mut out = match self.kind {
-            FileKind::Markdown => return self.whole.clone(),
-            FileKind::Jsonl => self.dataset.clone(),
-        };
+        if self.kind == FileKind::Markdown {
+            return self.whole.clone();
+        }
         let starts = self.line_starts();
-        for (line, start) in self.lines.iter().zip(starts) {
-            out.extend(line.result.findings.iter().cloned().map(|f| f.shifted(start)));
+        let mut out: Vec<Finding> = self
+            .dataset
+            .iter()
+            .map(|(line, f)| f.clone().shifted(starts[*line]))
+            .collect();
+        for (line, start) in self.lines.iter().zip(&starts) {
+            out.extend(line.result.findings.iter().cloned().map(|f| f.shifted(*start)));
         }
         out.sort_by(|a, b| {
             (a.span.start, a.span.end, &a.code).cmp(&(b.span.start, b.span.end, &b.code))
@@ -229,9 +290,18 @@ impl Document {
 
     /// The diagnostics to publish for the current text.
     pub fn diagnostics(&self) -> Vec<Diagnostic> {
-        let file_findings = match self.kind {
-            FileKind::Markdown => &self.whole,
-            FileKind::Jsonl => &self.dataset,
+        let file_findings: Vec<Finding> = match self.kind {
+            FileKind::Markdown => self.whole.clone(),
+            FileKind::Jsonl => {
+                let mut starts = None;
+                self.dataset
+                    .iter()
+                    .map(|(line, f)| {
+                        let starts = starts.get_or_insert_with(|| self.line_starts());
+                        f.clone().shifted(starts[*line])
+                    })
+                    .collect()
+            }
         };
         let mut out: Vec<Diagnostic> = file_findings
             .iter()
@@ -277,7 +347,7 @@ impl Document {
 
     /// JSONL: the cached result of line `i`.
     pub fn line_result(&self, i: usize) -> Option<&LineResult> {
-        self.lines.get(i).map(|l| &l.result)
+        self.lines.get(i).map(|l| &*l.result)
     }
 
     /// JSONL: the summaries of the record lines.
@@ -286,6 +356,43 @@ impl Document {
             .iter()
             .map(|l| &l.result.summary)
     }
+}
+
+/// The dataset rules' input: each record line's file span and shared lint result.
+pub struct DatasetInput {
+    pub generation: u64,
+    spans: Vec<Range<usize>>,
+    results: Vec<Arc<LineResult>>,
+}
+
+impl DatasetInput {
+    /// The dataset-wide findings (file offsets).
+    pub fn findings(&self, opts: &LintOptions) -> Vec<Finding> {
+        let refs: Vec<LineRef> = self
+            .spans
+            .iter()
+            .zip(&self.results)
+            .enumerate()
+            .map(|(index, (span, result))| LineRef {
+                index,
+                full_span: span.clone(),
+                summary: &result.summary,
+            })
+            .collect();
+        lint::dataset_findings(&refs, opts)
+    }
+}
+
+/// A finding moved `delta` bytes back (file offsets -> relative to a line start).
+fn shift_back(mut f: Finding, delta: usize) -> Finding {
+    let back = |r: &Range<usize>| r.start.saturating_sub(delta)..r.end.saturating_sub(delta);
+    f.span = back(&f.span);
+    if let Some(fix) = &mut f.fix {
+        for e in &mut fix.edits {
+            e.span = back(&e.span);
+        }
+    }
+    f
 }
 
 /// The LSP range of a line-relative byte span, on line 0; a span reaching past the line's text
