@@ -859,8 +859,11 @@ fn neovim_applies_quick_fixes_and_fix_all() {
 fn in_a_large_file_dataset_rules_follow_the_line_diagnostics() {
     let dir = tempdir("large");
     let path = dir.join("d.jsonl");
-    let lines = voicetune::lsp::document::DEFER_DATASET_LINES + 500;
+    // Large enough to defer the dataset rules, and over 1 MB (the didOpen text then bypasses
+    // tower-lsp-server's read buffer).
+    let lines = (voicetune::lsp::document::DEFER_DATASET_LINES + 500).max(7_000);
     let mut text = dataset(&[7, 2000], lines);
+    assert!(text.len() > 1 << 20);
     let uri = file_uri(&path);
     let opts = default_opts();
     let mut client = start(&dir);

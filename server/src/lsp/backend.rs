@@ -108,7 +108,9 @@ impl Backend {
             }
             let doc_generation = input.generation;
             let computed = tokio::task::spawn_blocking(move || {
-                catch_unwind(AssertUnwindSafe(|| input.findings(&opts))).ok()
+                let findings = catch_unwind(AssertUnwindSafe(|| input.findings(&opts))).ok();
+                release_memory(); // the rules' transient tables
+                findings
             })
             .await;
             let Ok(Some(findings)) = computed else { return };
@@ -179,6 +181,16 @@ async fn publish(client: &Client, uri: &Uri, slot: &Slot, open: &Open) {
     client
         .publish_diagnostics(uri.clone(), diagnostics, Some(open.doc.version))
         .await;
+}
+
+/// Returns freed heap memory to the OS after a large document was read and linted: the
+/// message, its copies and the parse trees are gone, but glibc keeps the pages otherwise.
+pub(super) fn release_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks the allocator's own free lists; it takes no pointers.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 pub(super) fn token_key(token: &ProgressToken) -> String {
@@ -318,10 +330,21 @@ impl LanguageServer for Backend {
         let opts = self.options_for(path.as_deref()).await;
         let encoding = self.encoding.lock().map(|e| *e).unwrap_or_default();
         let worker_opts = opts.clone();
+        let text = match item.text.is_empty() {
+            true => super::transport::take_large_text(item.uri.as_str(), item.version)
+                .unwrap_or_default(),
+            false => item.text,
+        };
         let built = tokio::task::spawn_blocking(move || {
-            catch_unwind(AssertUnwindSafe(|| {
-                Document::new(&item.text, kind, item.version, encoding, &worker_opts)
-            }))
+            let large = text.len() > 1 << 20;
+            let doc = catch_unwind(AssertUnwindSafe(|| {
+                Document::new(&text, kind, item.version, encoding, &worker_opts)
+            }));
+            drop(text);
+            if large {
+                release_memory();
+            }
+            doc
         })
         .await;
         match built {

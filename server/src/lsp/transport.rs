@@ -7,6 +7,8 @@
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
 use tower_lsp_server::jsonrpc::{Request, Response};
 
 /// Frame bodies are refused above this size (a bad Content-Length must not exhaust memory).
@@ -60,16 +62,83 @@ fn frame(body: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Whether tower-lsp-server will decode this body.
-fn is_jsonrpc(body: &[u8]) -> Result<(), (i64, String)> {
-    let value: Value = serde_json::from_slice(body).map_err(|e| (-32700, format!("Parse error: {e}")))?;
-    if serde_json::from_value::<Request>(value.clone()).is_ok()
-        || serde_json::from_value::<Response>(value).is_ok()
-    {
-        Ok(())
-    } else {
-        Err((-32600, "Invalid request: not a JSON-RPC 2.0 message".into()))
+/// Whether tower-lsp-server will decode this message. Checked on a shallow copy whose `params`
+/// and `result` (which accept any JSON) are emptied, so a large message is not copied.
+fn is_jsonrpc(value: &Value) -> bool {
+    let Value::Object(map) = value else {
+        return false;
+    };
+    let light: serde_json::Map<String, Value> = map
+        .iter()
+        .map(|(k, v)| {
+            let v = match (k.as_str(), v) {
+                ("params" | "result", Value::Object(_)) => json!({}),
+                ("params" | "result", Value::Array(_)) => json!([]),
+                ("params" | "result", Value::String(_)) => json!(""),
+                _ => v.clone(),
+            };
+            (k.clone(), v)
+        })
+        .collect();
+    let light = Value::Object(light);
+    serde_json::from_value::<Request>(light.clone()).is_ok()
+        || serde_json::from_value::<Response>(light).is_ok()
+}
+
+/// didOpen texts above this size are handed to the backend through [`take_large_text`]
+/// instead of through tower-lsp-server, whose read buffer keeps the capacity of the largest
+/// message it ever decoded (a 75 MB dataset would stay resident twice).
+const LARGE_TEXT: usize = 1 << 20;
+
+type Stash = Mutex<HashMap<(String, i64), String>>;
+
+fn stash() -> &'static Stash {
+    static STASH: OnceLock<Stash> = OnceLock::new();
+    STASH.get_or_init(Stash::default)
+}
+
+/// The text of a large didOpen of `uri` at `version`, taken out of the message on its way in.
+pub fn take_large_text(uri: &str, version: i32) -> Option<String> {
+    stash().lock().ok()?.remove(&(uri.to_string(), i64::from(version)))
+}
+
+/// Moves a large didOpen text into the stash (the message goes on with an empty text).
+fn stash_large_text(value: &mut Value) {
+    if value.get("method").and_then(Value::as_str) != Some("textDocument/didOpen") {
+        return;
     }
+    let Some(doc) = value.pointer_mut("/params/textDocument") else {
+        return;
+    };
+    let (Some(uri), Some(version)) = (
+        doc.get("uri").and_then(Value::as_str).map(str::to_string),
+        doc.get("version").and_then(Value::as_i64),
+    ) else {
+        return;
+    };
+    if let Some(Value::String(text)) = doc.get_mut("text") {
+        if text.len() > LARGE_TEXT {
+            let text = std::mem::take(text);
+            if let Ok(mut stash) = stash().lock() {
+                stash.insert((uri, version), text);
+            }
+        }
+    }
+}
+
+/// Checks a client message; Ok(body to forward) or Err((code, message)) to answer.
+fn admit(body: Vec<u8>) -> Result<Vec<u8>, (i64, String)> {
+    let mut value: Value =
+        serde_json::from_slice(&body).map_err(|e| (-32700, format!("Parse error: {e}")))?;
+    if !is_jsonrpc(&value) {
+        return Err((-32600, "Invalid request: not a JSON-RPC 2.0 message".into()));
+    }
+    if body.len() > LARGE_TEXT {
+        stash_large_text(&mut value);
+        drop(body);
+        return Ok(value.to_string().into_bytes());
+    }
+    Ok(body)
 }
 
 /// Copies client frames from `input` to `to_server`, rejecting what the server cannot decode.
@@ -89,9 +158,13 @@ pub async fn filter_input(
             }
             Ok(None) | Err(_) => break, // end of input: the server shuts down
         };
-        match is_jsonrpc(&body) {
-            Ok(()) => {
-                if to_server.write_all(&frame(&body)).await.is_err() {
+        match admit(body) {
+            Ok(body) => {
+                // Header and body written separately: no second copy of a large message.
+                let header = format!("Content-Length: {}\r\n\r\n", body.len());
+                if to_server.write_all(header.as_bytes()).await.is_err()
+                    || to_server.write_all(&body).await.is_err()
+                {
                     break;
                 }
                 let _ = to_server.flush().await;
