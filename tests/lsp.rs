@@ -168,7 +168,10 @@ fn diagnostics_on_open_and_incremental_change_match_a_full_lint() {
     text.insert_str(0, &format!("{line0}\n"));
     let params = client.diagnostics(&uri, Some(4));
     let got = published(&params);
-    assert!(got.contains(&("VT401".into(), [1, 0, 1, 1])), "duplicate found: {got:?}");
+    assert!(
+        got.contains(&("VT401".into(), [1, 0, 1, 1])),
+        "duplicate found: {got:?}"
+    );
     assert_eq!(got, expected(&text, FileKind::Jsonl, &opts));
 
     assert!(client.shutdown().success());
@@ -270,7 +273,9 @@ fn quick_fix_rule_fix_all_and_source_fix_all_are_versioned_workspace_edits() {
     assert!(fixed.contains("https://"), "only html fixed");
     // One edit per changed region: each line's `<b>tea</b>` becomes `tea`.
     assert_eq!(edits.len(), 3, "{edits:?}");
-    assert!(edits.iter().all(|e| e["newText"].as_str().unwrap().starts_with("tea")));
+    assert!(edits
+        .iter()
+        .all(|e| e["newText"].as_str().unwrap().starts_with("tea")));
 
     // source.fixAll.voicetune, as on save: the same text as the library's fix-all.
     let actions = client.request(
@@ -404,7 +409,10 @@ fn hover_and_code_lens_show_tokens_and_cost() {
     assert!(value.contains("Message 2 (assistant)"), "{value}");
     assert!(value.contains('$'), "{value}");
 
-    let lenses = client.request("textDocument/codeLens", json!({"textDocument": {"uri": uri}}));
+    let lenses = client.request(
+        "textDocument/codeLens",
+        json!({"textDocument": {"uri": uri}}),
+    );
     let title = lenses[0]["command"]["title"].as_str().unwrap();
     assert!(title.contains("20 examples"), "{title}");
     assert!(title.contains("epochs") && title.contains('$'), "{title}");
@@ -453,7 +461,10 @@ fn settings_come_from_voicetune_toml_and_the_client_and_bad_config_is_reported()
     let shown = client.wait_notification(|m| m["method"] == "window/showMessage");
     assert_eq!(shown["params"]["type"], 1);
     let message = shown["params"]["message"].as_str().unwrap();
-    assert!(message.contains("ignroe") && message.contains("voicetune.toml"), "{message}");
+    assert!(
+        message.contains("ignroe") && message.contains("voicetune.toml"),
+        "{message}"
+    );
     let p = client.diagnostics(&uri, None);
     assert!(codes(&p).contains(&"VT101".into()) && codes(&p).contains(&"VT102".into()));
 
@@ -641,8 +652,20 @@ mod incremental {
         "[1, 2]",
     ];
     const INSERTS: &[&str] = &[
-        "", "\n", "<b>", "</p>", "\"", "}", "😀", "中", "e\u{301}", "https://x.io/a", "\n\n",
-        "\r\n", " ", "\\n",
+        "",
+        "\n",
+        "<b>",
+        "</p>",
+        "\"",
+        "}",
+        "😀",
+        "中",
+        "e\u{301}",
+        "https://x.io/a",
+        "\n\n",
+        "\r\n",
+        " ",
+        "\\n",
     ];
 
     fn snippets() -> impl Strategy<Value = String> {
@@ -660,8 +683,12 @@ mod incremental {
 
     fn sorted(mut f: Vec<lint::Finding>) -> Vec<lint::Finding> {
         f.sort_by(|a, b| {
-            (a.span.start, a.span.end, &a.code, &a.message)
-                .cmp(&(b.span.start, b.span.end, &b.code, &b.message))
+            (a.span.start, a.span.end, &a.code, &a.message).cmp(&(
+                b.span.start,
+                b.span.end,
+                &b.code,
+                &b.message,
+            ))
         });
         f
     }
@@ -803,7 +830,8 @@ fn neovim_applies_quick_fixes_and_fix_all() {
     let runtime = nvim.parent().unwrap().join("../share/nvim/runtime");
     let dir = tempdir("nvim");
     let file = dir.join("html_url.jsonl");
-    let text = std::fs::read_to_string(repo_root().join("tests/fixtures/lsp/html_url.jsonl")).unwrap();
+    let text =
+        std::fs::read_to_string(repo_root().join("tests/fixtures/lsp/html_url.jsonl")).unwrap();
     std::fs::write(&file, &text).unwrap();
     let out_dir = dir.join("out");
     std::fs::create_dir_all(&out_dir).unwrap();
@@ -843,7 +871,10 @@ fn neovim_applies_quick_fixes_and_fix_all() {
     };
 
     let opts = default_opts();
-    let shown: Vec<String> = read("diagnostics.txt").lines().map(str::to_string).collect();
+    let shown: Vec<String> = read("diagnostics.txt")
+        .lines()
+        .map(str::to_string)
+        .collect();
     assert_eq!(shown, byte_positions(&text, &opts));
     let after_html = apply_one(&text, "VT101", "<b>", &opts);
     assert_eq!(read("after_html.txt"), after_html);
@@ -882,10 +913,16 @@ fn in_a_large_file_dataset_rules_follow_the_line_diagnostics() {
     let start10: usize = text.lines().take(10).map(|l| l.len() + 1).sum();
     text.replace_range(start10..start10 + old10.len(), &copy);
     let first = published(&client.diagnostics(&uri, Some(2)));
-    assert!(first.iter().any(|(c, r)| c == "VT101" && r[0] == 10), "{first:?}");
+    assert!(
+        first.iter().any(|(c, r)| c == "VT101" && r[0] == 10),
+        "{first:?}"
+    );
     assert!(!first.iter().any(|(c, _)| c == "VT401"));
     let second = published(&client.diagnostics(&uri, Some(2)));
-    assert!(second.iter().any(|(c, r)| c == "VT401" && r[0] == 2000), "{second:?}");
+    assert!(
+        second.iter().any(|(c, r)| c == "VT401" && r[0] == 2000),
+        "{second:?}"
+    );
     assert_eq!(second, expected(&text, FileKind::Jsonl, &opts));
     assert!(client.shutdown().success());
 }

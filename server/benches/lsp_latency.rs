@@ -19,9 +19,34 @@ use std::time::{Duration, Instant};
 /// A chat example of ~60-120 words per reply; every 500th carries an HTML tag.
 fn line(i: usize, seed: &mut u64) -> String {
     let words = [
-        "the", "voice", "of", "a", "writer", "shows", "in", "rhythm", "and", "choice", "words",
-        "so", "we", "keep", "paragraphs", "short", "clear", "warm", "while", "explaining",
-        "marketing", "analytics", "podcasts", "customers", "growth", "tea", "weekend", "travel",
+        "the",
+        "voice",
+        "of",
+        "a",
+        "writer",
+        "shows",
+        "in",
+        "rhythm",
+        "and",
+        "choice",
+        "words",
+        "so",
+        "we",
+        "keep",
+        "paragraphs",
+        "short",
+        "clear",
+        "warm",
+        "while",
+        "explaining",
+        "marketing",
+        "analytics",
+        "podcasts",
+        "customers",
+        "growth",
+        "tea",
+        "weekend",
+        "travel",
     ];
     let mut next = || {
         *seed ^= *seed << 13;
@@ -30,8 +55,10 @@ fn line(i: usize, seed: &mut u64) -> String {
         *seed
     };
     let n = 60 + (next() % 60) as usize;
-    let mut reply: Vec<&str> = (0..n).map(|_| words[(next() % words.len() as u64) as usize]).collect();
-    if i % 500 == 0 {
+    let mut reply: Vec<&str> = (0..n)
+        .map(|_| words[(next() % words.len() as u64) as usize])
+        .collect();
+    if i.is_multiple_of(500) {
         reply.insert(3, "<b>bold</b>");
     }
     json!({"messages": [
@@ -56,7 +83,10 @@ fn percentile(sorted: &[Duration], q: f64) -> Duration {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
     let lines: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(100_000);
     let edits: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(200);
 
@@ -110,7 +140,10 @@ fn main() {
     complete.sort();
     let mb = text.len() as f64 / 1e6;
     println!("lsp_latency: {lines} lines, {mb:.1} MB, {findings} diagnostics after open");
-    println!("  didOpen -> first publishDiagnostics: {:.0} ms", open_time.as_secs_f64() * 1e3);
+    println!(
+        "  didOpen -> first publishDiagnostics: {:.0} ms",
+        open_time.as_secs_f64() * 1e3
+    );
     println!(
         "  didChange -> publishDiagnostics over {edits} one-line edits: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
         percentile(&latencies, 0.5).as_secs_f64() * 1e3,

@@ -112,7 +112,9 @@ impl Client {
     pub fn wait_response(&mut self, id: i64) -> Value {
         let deadline = Instant::now() + TIMEOUT;
         loop {
-            let msg = self.next_message(deadline).expect("response before timeout");
+            let msg = self
+                .next_message(deadline)
+                .expect("response before timeout");
             if msg.get("method").is_none() && msg["id"] == json!(id) {
                 return msg;
             }
@@ -186,7 +188,9 @@ impl Client {
             if let Some(r) = self.server_requests.iter().find(|r| r["method"] == method) {
                 return r.clone();
             }
-            let msg = self.next_message(deadline).expect("server request before timeout");
+            let msg = self
+                .next_message(deadline)
+                .expect("server request before timeout");
             self.handle(msg);
         }
     }

@@ -8,14 +8,14 @@ use super::edits::minimal_edits;
 use super::position::{self, Encoding};
 use crate::dataset::FileKind;
 use crate::lint::{self, Applicability, Edit, Finding, Fix, FixMode, LintOptions};
+use ropey::Rope;
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use tower_lsp_server::ls_types::{
     CodeAction, CodeActionContext, CodeActionKind, CodeActionOrCommand, Diagnostic,
     DocumentChanges, OneOf, OptionalVersionedTextDocumentIdentifier, TextDocumentEdit, TextEdit,
     Uri, WorkspaceEdit,
 };
-use ropey::Rope;
-use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 pub const FIX_ALL_KIND: &str = "source.fixAll.voicetune";
 

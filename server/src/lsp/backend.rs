@@ -16,13 +16,13 @@ use super::position::Encoding;
 use super::settings::Settings;
 use crate::dataset::FileKind;
 use crate::lint::LintOptions;
-use tower_lsp_server::ls_types::*;
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tower_lsp_server::jsonrpc::{Error, Result};
+use tower_lsp_server::ls_types::*;
 use tower_lsp_server::{Client, LanguageServer};
 
 /// How long a large document's dataset rules wait for typing to pause.
@@ -97,7 +97,6 @@ impl Backend {
     /// Runs the dataset-wide rules of a large document off the request loop, then publishes
     /// again (unless the text changed meanwhile: the newer change schedules its own run).
     fn schedule_dataset(&self, uri: Uri, slot: Arc<Slot>, open: &Open) {
-        let input = open.doc.dataset_input();
         let (opts, generation) = (open.opts.clone(), open.generation);
         let client = self.client.clone();
         tokio::spawn(async move {
@@ -106,6 +105,10 @@ impl Backend {
             if slot.requested.load(Ordering::SeqCst) != generation {
                 return;
             }
+            let input = match slot.state.lock().await.as_ref() {
+                Some(open) if open.generation == generation => open.doc.dataset_input(),
+                _ => return,
+            };
             let doc_generation = input.generation;
             let computed = tokio::task::spawn_blocking(move || {
                 let findings = catch_unwind(AssertUnwindSafe(|| input.findings(&opts))).ok();
@@ -116,7 +119,9 @@ impl Backend {
             let Ok(Some(findings)) = computed else { return };
             let mut guard = slot.state.lock().await;
             if let Some(open) = guard.as_mut() {
-                if open.doc.generation == doc_generation && open.doc.set_dataset(doc_generation, findings) {
+                if open.doc.generation == doc_generation
+                    && open.doc.set_dataset(doc_generation, findings)
+                {
                     publish(&client, &uri, &slot, open).await;
                 }
             }
@@ -139,7 +144,9 @@ impl Backend {
         for (uri, slot) in slots {
             let generation = slot.requested.fetch_add(1, Ordering::SeqCst) + 1;
             let mut guard = slot.state.lock().await;
-            let Some(mut open) = guard.take() else { continue };
+            let Some(mut open) = guard.take() else {
+                continue;
+            };
             open.opts = self.options_for(open.path.as_deref()).await;
             let opts = open.opts.clone();
             let relinted = tokio::task::spawn_blocking(move || {
@@ -150,15 +157,19 @@ impl Backend {
             match relinted {
                 Ok((mut open, ok)) => {
                     if !ok {
-                        self.log(MessageType::ERROR, "voicetune: re-lint failed").await;
+                        self.log(MessageType::ERROR, "voicetune: re-lint failed")
+                            .await;
                     }
                     open.generation = generation;
                     self.publish(&uri, &slot, &open).await;
                     *guard = Some(open);
                 }
                 Err(e) => {
-                    self.log(MessageType::ERROR, format!("voicetune: re-lint failed: {e}"))
-                        .await
+                    self.log(
+                        MessageType::ERROR,
+                        format!("voicetune: re-lint failed: {e}"),
+                    )
+                    .await
                 }
             }
         }
@@ -294,8 +305,11 @@ impl LanguageServer for Backend {
                 register_options: Some(watchers),
             };
             if let Err(e) = self.client.register_capability(vec![registration]).await {
-                self.log(MessageType::WARNING, format!("voicetune: cannot watch config: {e}"))
-                    .await;
+                self.log(
+                    MessageType::WARNING,
+                    format!("voicetune: cannot watch config: {e}"),
+                )
+                .await;
             }
         }
         self.log(MessageType::INFO, "voicetune language server ready")
@@ -303,7 +317,12 @@ impl LanguageServer for Backend {
     }
 
     async fn shutdown(&self) -> Result<()> {
-        for flag in self.cancels.lock().map(|c| c.values().cloned().collect::<Vec<_>>()).unwrap_or_default() {
+        for flag in self
+            .cancels
+            .lock()
+            .map(|c| c.values().cloned().collect::<Vec<_>>())
+            .unwrap_or_default()
+        {
             flag.store(true, Ordering::Relaxed);
         }
         Ok(())
@@ -373,7 +392,10 @@ impl LanguageServer for Backend {
         let Some(slot) = self.slot(&uri) else {
             self.log(
                 MessageType::WARNING,
-                format!("voicetune: change to a document that is not open: {}", uri.as_str()),
+                format!(
+                    "voicetune: change to a document that is not open: {}",
+                    uri.as_str()
+                ),
             )
             .await;
             return;
@@ -405,8 +427,11 @@ impl LanguageServer for Backend {
         };
         if !ok {
             // A panic mid-edit leaves the cache unknown: re-lint the text we hold.
-            self.log(MessageType::ERROR, "voicetune: internal error applying an edit; re-linting")
-                .await;
+            self.log(
+                MessageType::ERROR,
+                "voicetune: internal error applying an edit; re-linting",
+            )
+            .await;
             let opts = open.opts.clone();
             let text = open.doc.text();
             let (kind, encoding) = (open.doc.kind, open.doc.encoding);
@@ -461,12 +486,13 @@ impl LanguageServer for Backend {
         let Some(open) = guard.as_ref() else {
             return Ok(None);
         };
-        let mut out: Vec<CodeActionOrCommand> =
-            catch_unwind(AssertUnwindSafe(|| actions::quick_fixes(&open.doc, &uri, &params.context)))
-                .unwrap_or_default()
-                .into_iter()
-                .map(CodeActionOrCommand::CodeAction)
-                .collect();
+        let mut out: Vec<CodeActionOrCommand> = catch_unwind(AssertUnwindSafe(|| {
+            actions::quick_fixes(&open.doc, &uri, &params.context)
+        }))
+        .unwrap_or_default()
+        .into_iter()
+        .map(CodeActionOrCommand::CodeAction)
+        .collect();
         let only = params.context.only.as_deref();
         if actions::wanted(only, actions::FIX_ALL_KIND) {
             let data = serde_json::json!({ "uri": uri.as_str() });
@@ -517,9 +543,11 @@ impl LanguageServer for Backend {
         };
         let guard = slot.state.lock().await;
         Ok(guard.as_ref().and_then(|open| {
-            catch_unwind(AssertUnwindSafe(|| info::hover(&open.doc, p.position, &open.opts)))
-                .ok()
-                .flatten()
+            catch_unwind(AssertUnwindSafe(|| {
+                info::hover(&open.doc, p.position, &open.opts)
+            }))
+            .ok()
+            .flatten()
         }))
     }
 

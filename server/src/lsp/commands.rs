@@ -5,13 +5,13 @@
 use super::actions::Snapshot;
 use super::backend::{fix_all_edits, token_key, Backend};
 use super::info;
-use tower_lsp_server::ls_types::{
-    ExecuteCommandParams, MessageType, NumberOrString, ProgressToken, Uri,
-};
 use serde_json::Value;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use tower_lsp_server::jsonrpc::{Error, Result};
+use tower_lsp_server::ls_types::{
+    ExecuteCommandParams, MessageType, NumberOrString, ProgressToken, Uri,
+};
 
 pub const FIX_ALL: &str = "voicetune.fixAll";
 pub const STATS: &str = "voicetune.stats";
@@ -19,9 +19,9 @@ pub const ALL: &[&str] = &[FIX_ALL, STATS];
 
 /// The document a command is about: its first argument, a URI string or `{ "uri": ... }`.
 fn uri_arg(args: &[Value]) -> Result<Uri> {
-    let first = args.first().ok_or_else(|| {
-        Error::invalid_params("expected the document URI as the first argument")
-    })?;
+    let first = args
+        .first()
+        .ok_or_else(|| Error::invalid_params("expected the document URI as the first argument"))?;
     let text = first
         .as_str()
         .or_else(|| first.get("uri").and_then(Value::as_str))
@@ -139,7 +139,9 @@ async fn start_fix_all(
             }
         };
         let message = match result {
-            None if cancel.load(Ordering::Relaxed) => (MessageType::INFO, "fix-all cancelled".to_string()),
+            None if cancel.load(Ordering::Relaxed) => {
+                (MessageType::INFO, "fix-all cancelled".to_string())
+            }
             None => (MessageType::ERROR, format!("fix-all failed on {file}")),
             Some((edits, _)) if edits.is_empty() => {
                 (MessageType::INFO, format!("nothing to fix in {file}"))
@@ -153,7 +155,10 @@ async fn start_fix_all(
                         r.failure_reason.unwrap_or_else(|| "no reason given".into())
                     ),
                 ),
-                Err(e) => (MessageType::ERROR, format!("applying the fixes failed: {e}")),
+                Err(e) => (
+                    MessageType::ERROR,
+                    format!("applying the fixes failed: {e}"),
+                ),
             },
         };
         if let Some(p) = progress {

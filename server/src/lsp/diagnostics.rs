@@ -6,9 +6,9 @@
 //! finding's fix is stored with file offsets and the document version it belongs to.
 
 use crate::lint::{Finding, Fix, Severity};
-use tower_lsp_server::ls_types::{Diagnostic, DiagnosticSeverity, NumberOrString, Range};
 use serde::{Deserialize, Serialize};
 use std::hash::{Hash, Hasher};
+use tower_lsp_server::ls_types::{Diagnostic, DiagnosticSeverity, NumberOrString, Range};
 
 pub const SOURCE: &str = "voicetune";
 

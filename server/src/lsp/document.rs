@@ -19,11 +19,13 @@ use super::position::{self, Encoding};
 use crate::dataset::FileKind;
 use crate::lint::engine::LineRef;
 use crate::lint::{self, Finding, LineResult, LintOptions};
-use tower_lsp_server::ls_types::{Diagnostic, Position, Range as LspRange, TextDocumentContentChangeEvent};
 use rayon::prelude::*;
 use ropey::Rope;
 use std::ops::Range;
 use std::sync::Arc;
+use tower_lsp_server::ls_types::{
+    Diagnostic, Position, Range as LspRange, TextDocumentContentChangeEvent,
+};
 
 /// Above this many lines, dataset-wide rules run off the request loop after an edit.
 pub const DEFER_DATASET_LINES: usize = 2_000;
@@ -194,14 +196,20 @@ impl Document {
                 .collect();
         }
         if i == 0 {
-            result.findings.extend(lint::rules::syntax::bom(&text, opts));
+            result
+                .findings
+                .extend(lint::rules::syntax::bom(&text, opts));
         }
         let diagnostics = result
             .findings
             .iter()
             .map(|f| {
                 let range = line_range(&text, &f.span, self.encoding);
-                to_diagnostic(f, range, diagnostics::Anchor::Line(diagnostics::hash(&text)))
+                to_diagnostic(
+                    f,
+                    range,
+                    diagnostics::Anchor::Line(diagnostics::hash(&text)),
+                )
             })
             .collect();
         LineState {
@@ -244,7 +252,9 @@ impl Document {
         let n = self.record_lines();
         DatasetInput {
             generation: self.generation,
-            spans: (0..n).map(|i| starts[i]..starts[i] + self.lines[i].len).collect(),
+            spans: (0..n)
+                .map(|i| starts[i]..starts[i] + self.lines[i].len)
+                .collect(),
             results: self.lines[..n].iter().map(|l| l.result.clone()).collect(),
         }
     }
@@ -259,7 +269,9 @@ impl Document {
         self.dataset = findings
             .into_iter()
             .map(|f| {
-                let line = starts.partition_point(|&s| s <= f.span.start).saturating_sub(1);
+                let line = starts
+                    .partition_point(|&s| s <= f.span.start)
+                    .saturating_sub(1);
                 let start = starts.get(line).copied().unwrap_or(0);
                 (line, shift_back(f, start))
             })
@@ -280,7 +292,13 @@ impl Document {
             .map(|(line, f)| f.clone().shifted(starts[*line]))
             .collect();
         for (line, start) in self.lines.iter().zip(&starts) {
-            out.extend(line.result.findings.iter().cloned().map(|f| f.shifted(*start)));
+            out.extend(
+                line.result
+                    .findings
+                    .iter()
+                    .cloned()
+                    .map(|f| f.shifted(*start)),
+            );
         }
         out.sort_by(|a, b| {
             (a.span.start, a.span.end, &a.code).cmp(&(b.span.start, b.span.end, &b.code))

@@ -34,7 +34,11 @@ pub fn stats_line(s: &DatasetStats) -> String {
 }
 
 /// The lens at the top of a JSONL file; its command shows the full stats.
-pub fn code_lens(doc: &Document, uri: &tower_lsp_server::ls_types::Uri, opts: &LintOptions) -> Option<CodeLens> {
+pub fn code_lens(
+    doc: &Document,
+    uri: &tower_lsp_server::ls_types::Uri,
+    opts: &LintOptions,
+) -> Option<CodeLens> {
     if doc.kind != FileKind::Jsonl {
         return None;
     }
@@ -140,7 +144,7 @@ pub fn thousands(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

@@ -3,9 +3,9 @@
 //! line lands on the line's end, a line past the end of the document lands on its end, and a
 //! character inside a UTF-16 surrogate pair or a UTF-8 sequence rounds down to its char start.
 
-use tower_lsp_server::ls_types::{Position, PositionEncodingKind};
 use ropey::Rope;
 use std::borrow::Cow;
+use tower_lsp_server::ls_types::{Position, PositionEncodingKind};
 
 /// The position encoding agreed at `initialize`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -137,11 +137,17 @@ mod tests {
         let rope = Rope::from_str("ab\r\n中文\nlast");
         assert_eq!(byte_of(&rope, Position::new(0, 99), Encoding::Utf16), 2);
         assert_eq!(byte_of(&rope, Position::new(1, 1), Encoding::Utf16), 7);
-        assert_eq!(byte_of(&rope, Position::new(9, 0), Encoding::Utf16), rope.len_bytes());
+        assert_eq!(
+            byte_of(&rope, Position::new(9, 0), Encoding::Utf16),
+            rope.len_bytes()
+        );
         assert_eq!(position_of(&rope, 7, Encoding::Utf16), Position::new(1, 1));
         assert_eq!(position_of(&rope, 3, Encoding::Utf16), Position::new(0, 2));
         assert_eq!(position_of(&rope, 999, Encoding::Utf8), Position::new(2, 4));
-        for p in [Position::new(u32::MAX, u32::MAX), Position::new(1, u32::MAX)] {
+        for p in [
+            Position::new(u32::MAX, u32::MAX),
+            Position::new(1, u32::MAX),
+        ] {
             let b = byte_of(&rope, p, Encoding::Utf16);
             assert!(b <= rope.len_bytes());
         }

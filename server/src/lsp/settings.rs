@@ -137,7 +137,9 @@ mod tests {
     #[test]
     fn overlay_wins_and_bad_keys_are_named() {
         let mut s = Settings::default();
-        s.set_init(Some(serde_json::json!({"voicetune": {"lint": {"ignore": ["html"]}}})));
+        s.set_init(Some(
+            serde_json::json!({"voicetune": {"lint": {"ignore": ["html"]}}}),
+        ));
         let (opts, errors) = s.options_for(None);
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(opts.config.lint.ignore, vec!["html"]);

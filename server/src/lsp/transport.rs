@@ -5,10 +5,12 @@
 //! `-32600` invalid request, id null) written between the server's own frames on stdout.
 
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
-use tokio::sync::mpsc;
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
+use tokio::io::{
+    AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader,
+};
+use tokio::sync::mpsc;
 use tower_lsp_server::jsonrpc::{Request, Response};
 
 /// Frame bodies are refused above this size (a bad Content-Length must not exhaust memory).
@@ -16,7 +18,9 @@ const MAX_BODY: usize = 1 << 30;
 
 /// One frame from a stream: Ok(None) at end of input, Err(reason) for a frame to reject (the
 /// stream stays usable).
-async fn read_frame<R: AsyncBufRead + Unpin>(reader: &mut R) -> std::io::Result<Option<Result<Vec<u8>, String>>> {
+async fn read_frame<R: AsyncBufRead + Unpin>(
+    reader: &mut R,
+) -> std::io::Result<Option<Result<Vec<u8>, String>>> {
     let mut length: Option<Result<usize, String>> = None;
     let mut saw_header = false;
     loop {
@@ -99,7 +103,10 @@ fn stash() -> &'static Stash {
 
 /// The text of a large didOpen of `uri` at `version`, taken out of the message on its way in.
 pub fn take_large_text(uri: &str, version: i32) -> Option<String> {
-    stash().lock().ok()?.remove(&(uri.to_string(), i64::from(version)))
+    stash()
+        .lock()
+        .ok()?
+        .remove(&(uri.to_string(), i64::from(version)))
 }
 
 /// Moves a large didOpen text into the stash (the message goes on with an empty text).
@@ -196,7 +203,10 @@ pub async fn pump_frames(from_server: impl AsyncRead + Unpin, out: mpsc::Unbound
 }
 
 /// Writes queued frames to `output` until an empty frame (the end marker) or a closed queue.
-pub async fn write_frames(mut frames: mpsc::UnboundedReceiver<Vec<u8>>, mut output: impl AsyncWrite + Unpin) {
+pub async fn write_frames(
+    mut frames: mpsc::UnboundedReceiver<Vec<u8>>,
+    mut output: impl AsyncWrite + Unpin,
+) {
     while let Some(f) = frames.recv().await {
         if f.is_empty() || output.write_all(&f).await.is_err() {
             break;
