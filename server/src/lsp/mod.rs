@@ -25,7 +25,10 @@ use tower_lsp_server::{LspService, Server};
 
 /// Runs the server on stdin/stdout until the client sends `exit` or closes stdin.
 pub fn run_stdio() -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    // One thread runs the protocol (tower-lsp-server polls every handler inside one future
+    // anyway) and the transport tasks, with no cross-thread wake-ups per message; heavy work
+    // (opening a large file, dataset rules, fix-all) goes to the blocking pool.
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async {
@@ -36,8 +39,9 @@ pub fn run_stdio() -> anyhow::Result<()> {
             )
             .finish();
         // The server speaks to in-memory pipes; `transport` frames the real stdio around them.
-        let (to_server, server_in) = tokio::io::duplex(1 << 16);
-        let (server_out, from_server) = tokio::io::duplex(1 << 16);
+        // 1 MiB buffers carry a large publishDiagnostics in one go rather than in 64 KiB turns.
+        let (to_server, server_in) = tokio::io::duplex(1 << 20);
+        let (server_out, from_server) = tokio::io::duplex(1 << 20);
         let (frames, queue) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(transport::filter_input(
             tokio::io::stdin(),

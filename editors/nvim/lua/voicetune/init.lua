@@ -3,7 +3,8 @@
 --
 --   require('voicetune').setup()                       -- `voicetune` on $PATH
 --   require('voicetune').setup({ cmd = { '/path/to/voicetune', 'lsp' },
---                                settings = { lint = { ignore = { 'url' } } } })
+--                                settings = { lint = { ignore = { 'url' } } },
+--                                fix_on_save = true })
 --
 -- `settings` has the shape of voicetune.toml and overrides it.
 local M = {}
@@ -13,10 +14,35 @@ M.defaults = {
   filetypes = { 'jsonl', 'markdown' },
   root_markers = { 'voicetune.toml', '.git' },
   settings = {},
+  -- Apply every safe fix before writing a buffer voicetune lints.
+  fix_on_save = false,
 }
 
 local function client_for(bufnr)
   return vim.lsp.get_clients({ name = 'voicetune', bufnr = bufnr })[1]
+end
+
+--- Applies every safe fix in the buffer now (synchronously, so it can run on BufWritePre).
+function M.fix_all(bufnr)
+  bufnr = (bufnr == nil or bufnr == 0) and vim.api.nvim_get_current_buf() or bufnr
+  local client = client_for(bufnr)
+  if not client then
+    return false
+  end
+  local params = {
+    textDocument = vim.lsp.util.make_text_document_params(bufnr),
+    range = { start = { line = 0, character = 0 }, ['end'] = { line = 0, character = 0 } },
+    context = { only = { 'source.fixAll.voicetune' }, diagnostics = {} },
+  }
+  local response = client:request_sync('textDocument/codeAction', params, 10000, bufnr)
+  local applied = false
+  for _, action in ipairs(response and response.result or {}) do
+    if action.edit then
+      vim.lsp.util.apply_workspace_edit(action.edit, client.offset_encoding)
+      applied = true
+    end
+  end
+  return applied
 end
 
 function M.setup(opts)
@@ -32,11 +58,19 @@ function M.setup(opts)
   vim.lsp.enable('voicetune')
 
   vim.api.nvim_create_user_command('VoicetuneFixAll', function()
-    vim.lsp.buf.code_action({
-      context = { only = { 'source.fixAll.voicetune' }, diagnostics = {} },
-      apply = true,
-    })
+    M.fix_all(0)
   end, { desc = 'Apply every safe voicetune fix in this file' })
+
+  if opts.fix_on_save then
+    vim.api.nvim_create_autocmd('BufWritePre', {
+      group = vim.api.nvim_create_augroup('voicetune_fix_on_save', { clear = true }),
+      callback = function(args)
+        if client_for(args.buf) then
+          M.fix_all(args.buf)
+        end
+      end,
+    })
+  end
 
   vim.api.nvim_create_user_command('VoicetuneStats', function()
     local bufnr = vim.api.nvim_get_current_buf()
