@@ -25,6 +25,7 @@ use tower_lsp_server::{LspService, Server};
 
 /// Runs the server on stdin/stdout until the client sends `exit` or closes stdin.
 pub fn run_stdio() -> anyhow::Result<()> {
+    backend::limit_malloc_arenas();
     // One thread runs the protocol (tower-lsp-server polls every handler inside one future
     // anyway) and the transport tasks, with no cross-thread wake-ups per message; heavy work
     // (opening a large file, dataset rules, fix-all) goes to the blocking pool.
