@@ -32,6 +32,10 @@ enum Command {
     Stats(StatsArgs),
     /// Build a training file from WordPress exports, markdown posts or transcripts.
     Build(Box<voicetune::import::cli::BuildArgs>),
+    /// Fine-tune a model on the OpenAI API (lint, estimate, confirm, upload, train, follow).
+    Tune(voicetune::train::remote::cli::TuneArgs),
+    /// List, follow, cancel fine-tuning jobs, or print their events.
+    Jobs(voicetune::train::remote::cli::JobsArgs),
     /// Run the language server over stdio (for editors).
     Lsp,
 }
@@ -85,6 +89,8 @@ fn main() -> ExitCode {
         Command::Rule { name } => run_rule(name.as_deref()),
         Command::Stats(args) => run_stats(args),
         Command::Build(args) => voicetune::import::cli::run(*args),
+        Command::Tune(args) => Ok(voicetune::train::remote::cli::run_tune(args)),
+        Command::Jobs(args) => Ok(voicetune::train::remote::cli::run_jobs(args)),
         Command::Lsp => voicetune::lsp::run_stdio().map(|()| ExitCode::SUCCESS),
     };
     match result {

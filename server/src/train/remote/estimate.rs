@@ -1,0 +1,143 @@
+//! Before anything is uploaded: the lint gate (errors block) and the cost estimate
+//! (billed tokens x epochs x the model's training price).
+
+use crate::lint::Severity;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// What a fine-tune will cost, shown before the user pays.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Estimate {
+    pub model: String,
+    pub examples: usize,
+    /// Tokens billed for one pass over the training file (each example capped at the model's
+    /// per-example limit).
+    pub billed_tokens: u64,
+    pub epochs: u32,
+    /// Whether `epochs` is OpenAI's automatic choice rather than the user's.
+    pub epochs_auto: bool,
+    /// USD per 1M training tokens.
+    pub price_per_million: f64,
+    /// billed_tokens x epochs x price / 1M.
+    pub cost_usd: f64,
+}
+
+impl Estimate {
+    pub fn new(
+        model: &str,
+        examples: usize,
+        billed_tokens: u64,
+        epochs: Option<u32>,
+        price_per_million: f64,
+    ) -> Estimate {
+        let (epochs, epochs_auto) = match epochs {
+            Some(e) => (e, false),
+            None => (crate::tokens::models::default_epochs(examples) as u32, true),
+        };
+        Estimate {
+            model: model.to_string(),
+            examples,
+            billed_tokens,
+            epochs,
+            epochs_auto,
+            price_per_million,
+            cost_usd: billed_tokens as f64 * epochs as f64 * price_per_million / 1_000_000.0,
+        }
+    }
+
+    /// `$8.80`.
+    pub fn cost_text(&self) -> String {
+        format!("${:.2}", self.cost_usd)
+    }
+
+    /// One line for the CLI and the server's message.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} examples, {} billed tokens x {} epoch(s){} x ${}/1M tokens ({}) = {}",
+            self.examples,
+            self.billed_tokens,
+            self.epochs,
+            if self.epochs_auto { " (auto)" } else { "" },
+            self.price_per_million,
+            self.model,
+            self.cost_text()
+        )
+    }
+}
+
+/// The lint result that decides whether a file may be uploaded.
+#[derive(Debug, Default)]
+pub struct Gate {
+    /// `file:line:col: message` lines for findings of severity error: these block the upload.
+    pub errors: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+/// Lints `file` with its `voicetune.toml` (found by walking up from it), for `model`, and
+/// estimates what training on it costs (`epochs` None = OpenAI's choice), from one read of
+/// the file. Findings of severity error block the upload; warnings are shown.
+pub fn check(file: &Path, model: &str, epochs: Option<u32>) -> anyhow::Result<(Gate, Estimate)> {
+    let opts = lint_options(file, model)?;
+    let report = crate::lint::lint_file(file, &opts)?;
+    let index = crate::report::LineIndex::new(&report.text);
+    let mut gate = Gate::default();
+    for finding in &report.findings {
+        let text = crate::report::to_text(file, &index, finding)
+            .trim_end()
+            .to_string();
+        match finding.severity {
+            Severity::Error => gate.errors.push(text),
+            Severity::Warning => gate.warnings.push(text),
+            Severity::Info | Severity::Hint => {}
+        }
+    }
+    // Tokens as OpenAI bills them: per example, capped at the model's limit.
+    let stats = crate::lint::file_stats(&report.text, report.kind, &opts);
+    let info = opts.counter.model;
+    let estimate = Estimate::new(
+        info.name,
+        stats.examples,
+        stats.billed_tokens as u64,
+        epochs,
+        info.training_usd_per_million,
+    );
+    Ok((gate, estimate))
+}
+
+/// The lint options of `file`'s workspace, for `model` rather than the configured target.
+fn lint_options(file: &Path, model: &str) -> anyhow::Result<crate::lint::LintOptions> {
+    let (mut config, _) = crate::config::Config::for_file(file)?;
+    config.target_model = model_info(model)?.name.to_string();
+    Ok(crate::lint::LintOptions::new(&config))
+}
+
+/// The model's entry in the one model table (limits and price).
+fn model_info(model: &str) -> anyhow::Result<&'static crate::tokens::ModelInfo> {
+    match crate::tokens::lookup(model) {
+        Some(m) if m.training_usd_per_million > 0.0 => Ok(m),
+        _ => {
+            let known: Vec<&str> = crate::tokens::models::MODELS
+                .iter()
+                .filter(|m| m.training_usd_per_million > 0.0)
+                .map(|m| m.name)
+                .collect();
+            anyhow::bail!(
+                "no training price known for model `{model}`, so the cost cannot be estimated; use one of {}",
+                known.join(", ")
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cost_is_tokens_times_epochs_times_price() {
+        let e = Estimate::new("gpt-4o-mini-2024-07-18", 10, 293_333, None, 3.0);
+        assert_eq!(e.epochs, 10); // auto: 100 / 10
+        assert!((e.cost_usd - 8.79999).abs() < 1e-4);
+        assert_eq!(e.cost_text(), "$8.80");
+    }
+}
