@@ -47,6 +47,8 @@ pub struct Backend {
 pub struct Slot {
     /// Generation of the newest change received (bumped before queuing on `state`).
     requested: AtomicU64,
+    /// Set by didClose (or a re-open): late results for this slot are not published.
+    closed: AtomicBool,
     pub(super) state: tokio::sync::Mutex<Option<Open>>,
 }
 
@@ -185,6 +187,9 @@ impl Backend {
 }
 
 async fn publish(client: &Client, uri: &Uri, slot: &Slot, open: &Open) {
+    if slot.closed.load(Ordering::SeqCst) {
+        return;
+    }
     if slot.requested.load(Ordering::SeqCst) != open.generation {
         return; // a newer change is queued and will publish
     }
@@ -347,13 +352,16 @@ impl LanguageServer for Backend {
         // after the open queue behind it.
         let slot = Arc::new(Slot {
             requested: AtomicU64::new(1),
+            closed: AtomicBool::new(false),
             state: tokio::sync::Mutex::new(None),
         });
         let Ok(mut guard) = slot.state.try_lock() else {
             return;
         };
         if let Ok(mut docs) = self.docs.lock() {
-            docs.insert(item.uri.clone(), slot.clone());
+            if let Some(old) = docs.insert(item.uri.clone(), slot.clone()) {
+                old.closed.store(true, Ordering::SeqCst);
+            }
         }
         let path = item.uri.to_file_path().map(|p| p.into_owned());
         let opts = self.options_for(path.as_deref()).await;
@@ -469,7 +477,8 @@ impl LanguageServer for Backend {
     async fn did_close(&self, params: DidCloseTextDocumentParams) {
         let uri = params.text_document.uri;
         let removed = self.docs.lock().ok().and_then(|mut d| d.remove(&uri));
-        if removed.is_some() {
+        if let Some(slot) = removed {
+            slot.closed.store(true, Ordering::SeqCst);
             self.client.publish_diagnostics(uri, Vec::new(), None).await;
         }
     }
