@@ -927,3 +927,39 @@ fn in_a_large_file_dataset_rules_follow_the_line_diagnostics() {
     assert_eq!(second, expected(&text, FileKind::Jsonl, &opts));
     assert!(client.shutdown().success());
 }
+
+#[test]
+fn fix_all_can_be_cancelled_through_its_progress() {
+    let dir = tempdir("cancel");
+    let path = dir.join("d.jsonl");
+    // Big enough that fix-all takes several lint rounds of clearly more than a round trip.
+    let line = r#"{"messages": [{"role": "user", "content": "Q N"}, {"role": "assistant", "content": "<p>Answer N with enough words here</p> <b>x</b>"}]}"#;
+    let text: String = (0..30_000)
+        .map(|i| line.replace('N', &i.to_string()) + "\n")
+        .collect();
+    let uri = file_uri(&path);
+    let mut client = start(&dir);
+    client.open(&uri, "jsonl", 1, &text);
+    client.diagnostics(&uri, Some(1));
+    let reply = client.request(
+        "workspace/executeCommand",
+        json!({"command": "voicetune.fixAll", "arguments": [uri]}),
+    );
+    let token = reply["token"].clone();
+    client.wait_notification(|m| {
+        m["method"] == "$/progress" && m["params"]["value"]["kind"] == "begin"
+    });
+    client.notify("window/workDoneProgress/cancel", json!({"token": token}));
+    let end = client.wait_notification(|m| {
+        m["method"] == "$/progress" && m["params"]["value"]["kind"] == "end"
+    });
+    assert_eq!(end["params"]["value"]["message"], "fix-all cancelled");
+    assert!(
+        !client
+            .server_requests
+            .iter()
+            .any(|r| r["method"] == "workspace/applyEdit"),
+        "a cancelled fix-all applies nothing"
+    );
+    assert!(client.shutdown().success());
+}
