@@ -924,3 +924,52 @@ fn real_jsonl_files_lint_without_crashing() {
         }
     }
 }
+
+// ---- token counts: the fast counter must agree with tiktoken exactly ----
+
+#[test]
+fn counts_match_tiktoken_on_real_text() {
+    let o200k = tiktoken_rs::o200k_base().unwrap();
+    let cl100k = tiktoken_rs::cl100k_base().unwrap();
+    let fast_o200k =
+        voicetune::tokens::Counter::for_model(voicetune::tokens::lookup("gpt-4o-mini").unwrap());
+    let fast_cl100k = voicetune::tokens::Counter::for_model(
+        voicetune::tokens::lookup("gpt-3.5-turbo-0125").unwrap(),
+    );
+    let mut texts: Vec<String> = vec![
+        "<|endoftext|> and <|im_start|>user".into(),
+        "😀👍🏽 写 é\u{301} русский ‘quote’ \u{0}\t\n\n  x".into(),
+        "I'm can't WE'LL they'RE 1234567890 3.14159".into(),
+    ];
+    for name in [
+        "openai-cookbook_toy_chat_fine_tuning.jsonl",
+        "mlx-examples_lora_wikisql_valid.jsonl",
+        "gsm8k_test.jsonl",
+        "self-instruct_seed_tasks.jsonl",
+    ] {
+        texts.extend(
+            std::fs::read_to_string(shared("data/jsonl").join(name))
+                .unwrap()
+                .lines()
+                .map(str::to_string),
+        );
+    }
+    for entry in std::fs::read_dir(shared("data/markdown-blog-stigok")).unwrap() {
+        texts.push(std::fs::read_to_string(entry.unwrap().path()).unwrap());
+    }
+    assert!(texts.len() > 1500);
+    for text in &texts {
+        assert_eq!(
+            fast_o200k.count(text),
+            o200k.encode_ordinary(text).len(),
+            "o200k: {}",
+            &text[..text.len().min(80)]
+        );
+        assert_eq!(
+            fast_cl100k.count(text),
+            cl100k.encode_ordinary(text).len(),
+            "cl100k: {}",
+            &text[..text.len().min(80)]
+        );
+    }
+}

@@ -1,5 +1,5 @@
 //! Lint throughput on a generated chat JSONL (>= 100 MB), next to pure tokenization of the
-//! same message text with the same encoder.
+//! same message text with the same encoder (bpe-openai), and tiktoken-rs for reference.
 //!
 //! Run: `cargo bench --bench lint_throughput -- [MB] [path]` (default 100 MB in a temp file).
 //! Prints MB/s for: full lint (all rules, both cores), tokenization alone on one core, and
@@ -108,6 +108,15 @@ fn main() {
         .sum();
     let tokn_s = start.elapsed().as_secs_f64();
     assert_eq!(tokens_1, tokens_n);
+    // The reference implementation (tiktoken-rs, the card's choice), for the record.
+    let tiktoken = tiktoken_rs::o200k_base().expect("o200k loads");
+    let start = Instant::now();
+    let tokens_tk: usize = contents
+        .iter()
+        .map(|c| tiktoken.encode_ordinary(c).len())
+        .sum();
+    let tk_s = start.elapsed().as_secs_f64();
+    assert_eq!(tokens_1, tokens_tk, "bpe-openai and tiktoken-rs disagree");
 
     println!(
         "file: {} ({size_mb:.1} MB, {} lines), encoder {:?}, {threads} threads",
@@ -127,6 +136,10 @@ fn main() {
     println!(
         "tokenize only, {threads} threads: {tokn_s:.2} s = {:.1} MB/s",
         size_mb / tokn_s
+    );
+    println!(
+        "tiktoken-rs, 1 thread:    {tk_s:.2} s = {:.1} MB/s (same counts)",
+        size_mb / tk_s
     );
     println!(
         "lint / single-thread tokenization: {:.0}%",
