@@ -45,6 +45,8 @@ enum Command {
     Tune(voicetune::train::remote::cli::TuneArgs),
     /// List, follow, cancel fine-tuning jobs, or print their events.
     Jobs(voicetune::train::remote::cli::JobsArgs),
+    /// Run the language server over stdio (for editors).
+    Lsp,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -108,6 +110,7 @@ fn main() -> ExitCode {
         }
         Command::Tune(args) => Ok(voicetune::train::remote::cli::run_tune(args)),
         Command::Jobs(args) => Ok(voicetune::train::remote::cli::run_jobs(args)),
+        Command::Lsp => voicetune::lsp::run_stdio().map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,175 @@
+//! `workspace/executeCommand`. Long work runs in a task and reports through `$/progress`
+//! (work-done progress with a cancel button) and `window/showMessage`; the request returns at
+//! once.
+
+use super::actions::Snapshot;
+use super::backend::{fix_all_edits, token_key, Backend};
+use super::info;
+use serde_json::Value;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use tower_lsp_server::jsonrpc::{Error, Result};
+use tower_lsp_server::ls_types::{
+    ExecuteCommandParams, MessageType, NumberOrString, ProgressToken, Uri,
+};
+
+pub const FIX_ALL: &str = "voicetune.fixAll";
+pub const STATS: &str = "voicetune.stats";
+pub const ALL: &[&str] = &[FIX_ALL, STATS];
+
+/// The document a command is about: its first argument, a URI string or `{ "uri": ... }`.
+fn uri_arg(args: &[Value]) -> Result<Uri> {
+    let first = args
+        .first()
+        .ok_or_else(|| Error::invalid_params("expected the document URI as the first argument"))?;
+    let text = first
+        .as_str()
+        .or_else(|| first.get("uri").and_then(Value::as_str))
+        .ok_or_else(|| Error::invalid_params("the first argument must be a document URI"))?;
+    text.parse()
+        .map_err(|_| Error::invalid_params(format!("not a URI: {text}")))
+}
+
+pub async fn execute(backend: &Backend, params: ExecuteCommandParams) -> Result<Option<Value>> {
+    match params.command.as_str() {
+        STATS => stats(backend, &params.arguments).await,
+        FIX_ALL => {
+            let uri = uri_arg(&params.arguments)?;
+            let token = params.work_done_progress_params.work_done_token.clone();
+            start_fix_all(backend, uri, token).await
+        }
+        other => Err(Error::invalid_params(format!(
+            "unknown command {other:?}; voicetune knows {}",
+            ALL.join(", ")
+        ))),
+    }
+}
+
+async fn stats(backend: &Backend, args: &[Value]) -> Result<Option<Value>> {
+    let uri = uri_arg(args)?;
+    let slot = backend
+        .slot(&uri)
+        .ok_or_else(|| Error::invalid_params("the document is not open"))?;
+    let guard = slot.state.lock().await;
+    let open = guard
+        .as_ref()
+        .ok_or_else(|| Error::invalid_params("the document is not open"))?;
+    let stats = info::stats(&open.doc, &open.opts);
+    drop(guard);
+    backend
+        .client
+        .show_message(
+            MessageType::INFO,
+            format!("voicetune: {}", info::stats_line(&stats)),
+        )
+        .await;
+    Ok(serde_json::to_value(stats).ok())
+}
+
+/// Starts a fix-all of the document in a task; returns `{ "started": true }` at once.
+async fn start_fix_all(
+    backend: &Backend,
+    uri: Uri,
+    client_token: Option<ProgressToken>,
+) -> Result<Option<Value>> {
+    let slot = backend
+        .slot(&uri)
+        .ok_or_else(|| Error::invalid_params("the document is not open"))?;
+    let (snap, opts) = {
+        let guard = slot.state.lock().await;
+        let open = guard
+            .as_ref()
+            .ok_or_else(|| Error::invalid_params("the document is not open"))?;
+        (Snapshot::of(&open.doc, &uri), open.opts.clone())
+    };
+    // The client's token if it sent one, else one we create (when the client shows progress).
+    let (token, created_here) = match client_token {
+        Some(t) => (Some(t), false),
+        None if backend.progress.load(Ordering::Relaxed) => {
+            let n = backend.next_token.fetch_add(1, Ordering::Relaxed);
+            let t = NumberOrString::String(format!("voicetune/fixAll/{n}"));
+            (Some(t), true)
+        }
+        None => (None, false),
+    };
+    let cancel = Arc::new(AtomicBool::new(false));
+    if let (Some(t), Ok(mut cancels)) = (&token, backend.cancels.lock()) {
+        cancels.insert(token_key(t), cancel.clone());
+    }
+    let client = backend.client.clone();
+    let cancels_key = token.as_ref().map(token_key);
+    let reply = serde_json::json!({ "started": true, "token": token });
+    let file = snap
+        .uri
+        .to_file_path()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| snap.uri.as_str().to_string());
+    let cancels = backend.cancels.clone();
+    tokio::spawn(async move {
+        let progress = match &token {
+            Some(t) => {
+                if created_here && client.create_work_done_progress(t.clone()).await.is_err() {
+                    None
+                } else {
+                    Some(
+                        client
+                            .progress(t.clone(), "voicetune: fix all")
+                            .with_message(format!("fixing {file}"))
+                            .with_cancel_button()
+                            .begin()
+                            .await,
+                    )
+                }
+            }
+            None => None,
+        };
+        let (round_tx, mut round_rx) = tokio::sync::mpsc::unbounded_channel();
+        let work = fix_all_edits(snap.clone(), opts, cancel.clone(), move |round, total| {
+            let _ = round_tx.send((round, total));
+        });
+        tokio::pin!(work);
+        let result = loop {
+            tokio::select! {
+                done = &mut work => break done,
+                Some((round, total)) = round_rx.recv() => {
+                    if let Some(p) = &progress {
+                        p.report_with_message(format!("round {round}: {total} fixes"), Some(true)).await;
+                    }
+                }
+            }
+        };
+        let message = match result {
+            None if cancel.load(Ordering::Relaxed) => {
+                (MessageType::INFO, "fix-all cancelled".to_string())
+            }
+            None => (MessageType::ERROR, format!("fix-all failed on {file}")),
+            Some((edits, _)) if edits.is_empty() => {
+                (MessageType::INFO, format!("nothing to fix in {file}"))
+            }
+            Some((edits, n)) => match client.apply_edit(snap.workspace_edit(&edits)).await {
+                Ok(r) if r.applied => (MessageType::INFO, format!("fixed {n} problems in {file}")),
+                Ok(r) => (
+                    MessageType::WARNING,
+                    format!(
+                        "the editor did not apply the fixes ({}); run fix-all again",
+                        r.failure_reason.unwrap_or_else(|| "no reason given".into())
+                    ),
+                ),
+                Err(e) => (
+                    MessageType::ERROR,
+                    format!("applying the fixes failed: {e}"),
+                ),
+            },
+        };
+        if let Some(p) = progress {
+            p.finish_with_message(message.1.clone()).await;
+        }
+        if let (Some(key), Ok(mut c)) = (cancels_key, cancels.lock()) {
+            c.remove(&key);
+        }
+        client
+            .show_message(message.0, format!("voicetune: {}", message.1))
+            .await;
+    });
+    Ok(Some(reply))
+}

