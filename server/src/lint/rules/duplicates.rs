@@ -3,7 +3,6 @@
 use crate::lint::engine::LineRef;
 use crate::lint::text::{FieldRole, TextField};
 use crate::lint::{Edit, Finding, Fix, LintOptions, RuleInfo, Severity};
-use std::collections::HashMap;
 use xxhash_rust::xxh3::xxh3_64;
 
 pub static DUPLICATE: RuleInfo = RuleInfo {
@@ -60,7 +59,7 @@ pub fn check(records: &[LineRef], opts: &LintOptions, out: &mut Vec<Finding>) {
     if !opts.enabled(&DUPLICATE) {
         return;
     }
-    let mut first_seen: HashMap<u64, usize> = HashMap::new();
+    let mut first_seen: super::HashKeyMap<usize> = super::HashKeyMap::default();
     for record in records {
         let Some(hash) = record.summary.content_hash else {
             continue;

@@ -2,9 +2,9 @@
 //! with a changed sentence), found with one-permutation MinHash and LSH banding so the cost
 //! stays linear in the dataset size.
 
+use super::HashKeyMap;
 use crate::lint::engine::LineRef;
 use crate::lint::{Edit, Finding, Fix, LintOptions, RuleInfo, Severity};
-use std::collections::HashMap;
 use xxhash_rust::xxh3::xxh3_64;
 
 pub static NEAR_DUPLICATE: RuleInfo = RuleInfo {
@@ -24,8 +24,16 @@ const BAND_ROWS: usize = 4;
 const THRESHOLD: f64 = 0.8;
 const EMPTY: u32 = u32::MAX;
 
-/// One-permutation MinHash: each shingle hash goes to one of 64 bins, the bin keeps its minimum.
-pub type Signature = [u32; BINS];
+const BANDS: usize = BINS / BAND_ROWS;
+
+/// One-permutation MinHash: each shingle hash goes to one of 64 bins, the bin keeps its minimum;
+/// the LSH band keys are computed once, with the signature, so a dataset re-check only looks
+/// them up.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Signature {
+    pub bins: [u32; BINS],
+    pub bands: [u64; BANDS],
+}
 
 /// The signature of a record's word hashes, or None when it has fewer than 16 words (short texts
 /// are left to the exact duplicate check).
@@ -33,21 +41,30 @@ pub fn signature(words: &[u64]) -> Option<Box<Signature>> {
     if words.len() < 16 {
         return None;
     }
-    let mut sig = Box::new([EMPTY; BINS]);
+    let mut bins = [EMPTY; BINS];
     for w in words.windows(3) {
         let h = w[0].rotate_left(21) ^ w[1].rotate_left(42) ^ w[2];
         let h = h.wrapping_mul(0x9E37_79B9_7F4A_7C15);
         let bin = (h >> 58) as usize; // top 6 bits: 64 bins
         let value = (h & 0xFFFF_FFFF) as u32;
-        sig[bin] = sig[bin].min(value);
+        bins[bin] = bins[bin].min(value);
     }
-    densify(&mut sig);
-    Some(sig)
+    densify(&mut bins);
+    let mut bands = [0u64; BANDS];
+    for (band, rows) in bins.chunks(BAND_ROWS).enumerate() {
+        let mut bytes = [0u8; 4 * (BAND_ROWS + 1)];
+        bytes[..4].copy_from_slice(&(band as u32).to_le_bytes());
+        for (k, row) in rows.iter().enumerate() {
+            bytes[4 * (k + 1)..4 * (k + 2)].copy_from_slice(&row.to_le_bytes());
+        }
+        bands[band] = xxh3_64(&bytes);
+    }
+    Some(Box::new(Signature { bins, bands }))
 }
 
 /// Rotation densification: an empty bin borrows the nearest non-empty bin to its right (with
 /// the distance mixed in), so short or repetitive texts still get comparable full signatures.
-fn densify(sig: &mut Signature) {
+fn densify(sig: &mut [u32; BINS]) {
     let filled = *sig;
     if filled.iter().all(|&v| v == EMPTY) {
         return;
@@ -67,7 +84,7 @@ fn densify(sig: &mut Signature) {
 /// Estimated Jaccard similarity of two signatures.
 pub fn similarity(a: &Signature, b: &Signature) -> f64 {
     let (mut same, mut used) = (0, 0);
-    for (x, y) in a.iter().zip(b) {
+    for (x, y) in a.bins.iter().zip(&b.bins) {
         if *x == EMPTY && *y == EMPTY {
             continue;
         }
@@ -87,21 +104,14 @@ pub fn check(records: &[LineRef], opts: &LintOptions, out: &mut Vec<Finding>) {
     }
     // Band buckets keep the first record seen with that band; a later record is compared with
     // the first record of each of its bands only, so templated floods stay linear.
-    let mut buckets: HashMap<u64, usize> = HashMap::new();
+    let mut buckets: HashKeyMap<usize> = HashKeyMap::default();
+    buckets.reserve(records.len() * BANDS / 2);
     for (i, record) in records.iter().enumerate() {
         let Some(sig) = &record.summary.minhash else {
             continue;
         };
         let mut best: Option<(usize, f64)> = None;
-        for (band, rows) in sig.chunks(BAND_ROWS).enumerate() {
-            if rows.contains(&EMPTY) {
-                continue;
-            }
-            let bytes: Vec<u8> = std::iter::once(band as u32)
-                .chain(rows.iter().copied())
-                .flat_map(u32::to_le_bytes)
-                .collect();
-            let key = xxh3_64(&bytes);
+        for &key in &sig.bands {
             match buckets.get(&key) {
                 None => {
                     buckets.insert(key, i);

@@ -3,7 +3,6 @@
 use crate::lint::engine::LineRef;
 use crate::lint::text::{FieldRole, TextField};
 use crate::lint::{Finding, LintOptions, RuleInfo, Severity};
-use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 
 pub static TEMPLATED: RuleInfo = RuleInfo {
@@ -59,8 +58,8 @@ pub fn check(records: &[LineRef], opts: &LintOptions, out: &mut Vec<Finding>) {
     if !opts.enabled(&TEMPLATED) {
         return;
     }
-    let mut openings: HashMap<u64, Vec<&LineRef>> = HashMap::new();
-    let mut closings: HashMap<u64, Vec<&LineRef>> = HashMap::new();
+    let mut openings: super::HashKeyMap<Vec<&LineRef>> = super::HashKeyMap::default();
+    let mut closings: super::HashKeyMap<Vec<&LineRef>> = super::HashKeyMap::default();
     for record in records {
         if let Some((head, tail)) = record.summary.template {
             openings.entry(head).or_default().push(record);
