@@ -963,3 +963,60 @@ fn fix_all_can_be_cancelled_through_its_progress() {
     );
     assert!(client.shutdown().success());
 }
+
+#[test]
+fn build_dataset_command_builds_reports_and_opens_the_output() {
+    let dir = tempdir("build");
+    let posts = dir.join("posts");
+    std::fs::create_dir_all(&posts).unwrap();
+    for (i, title) in ["Why I measure first", "Short emails win", "A draft"]
+        .iter()
+        .enumerate()
+    {
+        let draft = if i == 2 { "draft: true\n" } else { "" };
+        let body = format!("<p>Post {i}: I write <b>plainly</b> about {title}, see [my notes](https://example.com/{i}).</p>\n\nSecond paragraph with enough words to keep.\n");
+        std::fs::write(
+            posts.join(format!("2024-01-0{}-post-{i}.md", i + 1)),
+            format!("---\ntitle: \"{title}\"\nauthor: katie\n{draft}---\n{body}"),
+        )
+        .unwrap();
+    }
+    let mut client = start(&dir);
+    let reply = client.request(
+        "workspace/executeCommand",
+        json!({"command": "voicetune.buildDataset", "arguments": [{"sources": ["posts"], "output": "out.jsonl"}]}),
+    );
+    assert_eq!(reply["started"], true);
+    let shown = client.wait_notification(|m| {
+        m["method"] == "window/showMessage"
+            && m["params"]["message"]
+                .as_str()
+                .is_some_and(|s| s.contains("voicetune: built"))
+    });
+    let message = shown["params"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("3 items") && message.contains("2 published"),
+        "{message}"
+    );
+    let opened = client.wait_server_request("window/showDocument");
+    assert!(opened["params"]["uri"]
+        .as_str()
+        .unwrap()
+        .ends_with("/out.jsonl"));
+    let out = std::fs::read_to_string(dir.join("out.jsonl")).unwrap();
+    assert_eq!(out.lines().count(), 2);
+    assert!(
+        !out.contains("<b>") && !out.contains("example.com") && out.contains("my notes"),
+        "{out}"
+    );
+    // Bad arguments: an error reply, and the server lives on.
+    let bad = client.request_raw(
+        "workspace/executeCommand",
+        json!({"command": "voicetune.buildDataset", "arguments": [{"sorces": []}]}),
+    );
+    assert!(
+        bad["error"]["message"].as_str().unwrap().contains("sorces"),
+        "{bad}"
+    );
+    assert!(client.shutdown().success());
+}

@@ -41,6 +41,8 @@ pub struct Backend {
     watch_dynamic: AtomicBool,
     pub(super) cancels: Arc<Mutex<HashMap<String, Arc<AtomicBool>>>>,
     pub(super) next_token: AtomicU64,
+    /// The workspace folder (from `initialize`), where commands resolve relative paths.
+    pub(super) root: Mutex<Option<PathBuf>>,
 }
 
 /// One open document.
@@ -71,6 +73,7 @@ impl Backend {
             watch_dynamic: AtomicBool::new(false),
             cancels: Arc::default(),
             next_token: AtomicU64::new(1),
+            root: Mutex::default(),
         }
     }
 
@@ -266,6 +269,17 @@ impl LanguageServer for Backend {
         self.watch_dynamic.store(watch, Ordering::Relaxed);
         if let Ok(mut s) = self.settings.lock() {
             s.set_init(params.initialization_options);
+        }
+        #[allow(deprecated)] // root_uri: still what most clients send
+        let root = params
+            .workspace_folders
+            .as_ref()
+            .and_then(|f| f.first())
+            .map(|f| f.uri.clone())
+            .or(params.root_uri)
+            .and_then(|uri| uri.to_file_path().map(|p| p.into_owned()));
+        if let (Some(root), Ok(mut r)) = (root, self.root.lock()) {
+            *r = Some(root);
         }
         Ok(InitializeResult {
             server_info: Some(ServerInfo {
@@ -620,4 +634,16 @@ pub(super) async fn fix_all_edits(
     .await
     .ok()
     .flatten()
+}
+
+impl Backend {
+    /// The workspace folder: the client's root, else the server's working directory.
+    pub(super) fn workspace_root(&self) -> PathBuf {
+        self.root
+            .lock()
+            .ok()
+            .and_then(|r| r.clone())
+            .or_else(|| std::env::current_dir().ok())
+            .unwrap_or_default()
+    }
 }

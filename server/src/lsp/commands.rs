@@ -15,7 +15,8 @@ use tower_lsp_server::ls_types::{
 
 pub const FIX_ALL: &str = "voicetune.fixAll";
 pub const STATS: &str = "voicetune.stats";
-pub const ALL: &[&str] = &[FIX_ALL, STATS];
+pub const BUILD_DATASET: &str = "voicetune.buildDataset";
+pub const ALL: &[&str] = &[FIX_ALL, STATS, BUILD_DATASET];
 
 /// The document a command is about: its first argument, a URI string or `{ "uri": ... }`.
 fn uri_arg(args: &[Value]) -> Result<Uri> {
@@ -33,6 +34,10 @@ fn uri_arg(args: &[Value]) -> Result<Uri> {
 pub async fn execute(backend: &Backend, params: ExecuteCommandParams) -> Result<Option<Value>> {
     match params.command.as_str() {
         STATS => stats(backend, &params.arguments).await,
+        BUILD_DATASET => {
+            let token = params.work_done_progress_params.work_done_token.clone();
+            start_build(backend, &params.arguments, token).await
+        }
         FIX_ALL => {
             let uri = uri_arg(&params.arguments)?;
             let token = params.work_done_progress_params.work_done_token.clone();
@@ -170,6 +175,113 @@ async fn start_fix_all(
         client
             .show_message(message.0, format!("voicetune: {}", message.1))
             .await;
+    });
+    Ok(Some(reply))
+}
+
+/// `voicetune.buildDataset {sources, output, options}`: the same build as `voicetune build`,
+/// in a task with `$/progress`; the report goes to `window/showMessage` and the output is
+/// opened with `window/showDocument`. Returns `{ "started": true }` at once.
+async fn start_build(
+    backend: &Backend,
+    args: &[Value],
+    client_token: Option<ProgressToken>,
+) -> Result<Option<Value>> {
+    let request: crate::import::BuildRequest = args
+        .first()
+        .cloned()
+        .map(serde_json::from_value)
+        .transpose()
+        .map_err(|e| Error::invalid_params(format!("voicetune.buildDataset: {e}")))?
+        .ok_or_else(|| {
+            Error::invalid_params("voicetune.buildDataset expects {sources, output, options}")
+        })?;
+    let root = backend.workspace_root();
+    let config = crate::config::Config::for_file(&root)
+        .map(|(c, _)| c)
+        .map_err(|e| Error::invalid_params(e.to_string()))?;
+    let options = request
+        .resolve(&config, &root)
+        .map_err(Error::invalid_params)?;
+    let (token, created_here) = match client_token {
+        Some(t) => (Some(t), false),
+        None if backend.progress.load(Ordering::Relaxed) => {
+            let n = backend.next_token.fetch_add(1, Ordering::Relaxed);
+            (
+                Some(NumberOrString::String(format!("voicetune/build/{n}"))),
+                true,
+            )
+        }
+        None => (None, false),
+    };
+    let client = backend.client.clone();
+    let reply = serde_json::json!({ "started": true, "token": token });
+    tokio::spawn(async move {
+        let progress = match &token {
+            Some(t)
+                if !created_here || client.create_work_done_progress(t.clone()).await.is_ok() =>
+            {
+                Some(
+                    client
+                        .progress(t.clone(), "voicetune: build dataset")
+                        .with_message(format!("writing {}", options.output.display()))
+                        .begin()
+                        .await,
+                )
+            }
+            _ => None,
+        };
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+        let output = options.output.clone();
+        let work = tokio::task::spawn_blocking(move || {
+            crate::import::build(&options, &mut |p| {
+                let _ = tx.send(format!(
+                    "source {}/{}: {} items read, {} examples",
+                    p.source_index + 1,
+                    p.source_count,
+                    p.items_read,
+                    p.examples_written
+                ));
+            })
+        });
+        tokio::pin!(work);
+        let result = loop {
+            tokio::select! {
+                done = &mut work => break done,
+                Some(message) = rx.recv() => {
+                    if let Some(p) = &progress {
+                        p.report(message).await;
+                    }
+                }
+            }
+        };
+        let (kind, message, ok) = match result {
+            Ok(Ok(report)) => (
+                MessageType::INFO,
+                format!("built {}: {}", output.display(), report.summary_line()),
+                true,
+            ),
+            Ok(Err(e)) => (MessageType::ERROR, format!("build failed: {e}"), false),
+            Err(e) => (MessageType::ERROR, format!("build failed: {e}"), false),
+        };
+        if let Some(p) = progress {
+            p.finish_with_message(message.clone()).await;
+        }
+        client
+            .show_message(kind, format!("voicetune: {message}"))
+            .await;
+        if ok {
+            if let Some(uri) = Uri::from_file_path(&output) {
+                let _ = client
+                    .show_document(tower_lsp_server::ls_types::ShowDocumentParams {
+                        uri,
+                        external: Some(false),
+                        take_focus: Some(true),
+                        selection: None,
+                    })
+                    .await;
+            }
+        }
     });
     Ok(Some(reply))
 }
