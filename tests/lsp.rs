@@ -3,6 +3,10 @@
 //! (`lint_text`), converted to positions here independently of the server.
 
 mod lsp_support;
+// The fake OpenAI API (validating every request and response against the spec).
+#[allow(dead_code)]
+#[path = "remote/fake_openai.rs"]
+mod fake_openai;
 
 use lsp_support::{apply_text_edits, file_uri, utf16_pos, Client};
 use serde_json::{json, Value};
@@ -1018,5 +1022,64 @@ fn build_dataset_command_builds_reports_and_opens_the_output() {
         bad["error"]["message"].as_str().unwrap().contains("sorces"),
         "{bad}"
     );
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn tune_remote_confirms_uploads_follows_and_lists_jobs() {
+    const KEY_ENV: &str = "VOICETUNE_LSP_TEST_KEY";
+    let key = "sk-lsp-test-0123456789";
+    // Safe here: this is the only test of this binary that reads the variable.
+    std::env::set_var(KEY_ENV, key);
+    let fake = fake_openai::FakeOpenAi::start(key);
+    let dir = tempdir("tune");
+    std::fs::write(
+        dir.join("voicetune.toml"),
+        format!(
+            "[remote]\nbase_url = \"{}\"\napi_key_env = \"{KEY_ENV}\"\npoll_interval_secs = 0.01\n",
+            fake.base_url()
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.join("train.jsonl"), dataset(&[], 12)).unwrap();
+    let mut client = start(&dir);
+    let reply = client.request(
+        "workspace/executeCommand",
+        json!({"command": "voicetune.tuneRemote", "arguments": [{"training": "train.jsonl", "voice": "katie"}]}),
+    );
+    assert_eq!(reply["started"], true);
+    let asked = client.wait_server_request("window/showMessageRequest");
+    let button = asked["params"]["actions"][0]["title"].as_str().unwrap();
+    assert!(button.starts_with("Start fine-tune ($"), "{asked}");
+    assert_eq!(asked["params"]["actions"][1]["title"], "Cancel");
+    let done = client.wait_notification(|m| {
+        m["method"] == "window/showMessage"
+            && m["params"]["message"]
+                .as_str()
+                .is_some_and(|s| s.contains("voicetune: fine-tune"))
+    });
+    let message = done["params"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("Succeeded") && message.contains("ft:"),
+        "{message}"
+    );
+    assert!(!message.contains(key));
+    let jobs = client.request(
+        "workspace/executeCommand",
+        json!({"command": "voicetune.jobs", "arguments": []}),
+    );
+    assert_eq!(jobs.as_array().unwrap().len(), 1);
+    assert_eq!(jobs[0]["status"], "succeeded");
+    let voices = std::fs::read_to_string(dir.join(".voicetune/voices.json")).unwrap();
+    assert!(voices.contains("katie"));
+    assert_eq!(fake.state.lock().unwrap().requests("POST", "/files"), 1);
+    assert_eq!(
+        fake.state
+            .lock()
+            .unwrap()
+            .requests("POST", "/fine_tuning/jobs"),
+        1
+    );
+    fake.assert_no_violations();
     assert!(client.shutdown().success());
 }

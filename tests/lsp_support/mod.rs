@@ -146,6 +146,8 @@ impl Client {
             (Some(method), Some(id)) => {
                 let result = match method {
                     "workspace/applyEdit" => json!({"applied": self.apply_edits}),
+                    // A person pressing the first button (e.g. "Start fine-tune ($0.01)").
+                    "window/showMessageRequest" => msg["params"]["actions"][0].clone(),
                     _ => Value::Null,
                 };
                 let id = id.clone();

@@ -5,6 +5,7 @@
 use super::actions::Snapshot;
 use super::backend::{fix_all_edits, token_key, Backend};
 use super::info;
+use super::remote_commands;
 use serde_json::Value;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -16,7 +17,14 @@ use tower_lsp_server::ls_types::{
 pub const FIX_ALL: &str = "voicetune.fixAll";
 pub const STATS: &str = "voicetune.stats";
 pub const BUILD_DATASET: &str = "voicetune.buildDataset";
-pub const ALL: &[&str] = &[FIX_ALL, STATS, BUILD_DATASET];
+pub const ALL: &[&str] = &[
+    FIX_ALL,
+    STATS,
+    BUILD_DATASET,
+    remote_commands::TUNE_REMOTE,
+    remote_commands::JOBS,
+    remote_commands::CANCEL_JOB,
+];
 
 /// The document a command is about: its first argument, a URI string or `{ "uri": ... }`.
 fn uri_arg(args: &[Value]) -> Result<Uri> {
@@ -34,6 +42,12 @@ fn uri_arg(args: &[Value]) -> Result<Uri> {
 pub async fn execute(backend: &Backend, params: ExecuteCommandParams) -> Result<Option<Value>> {
     match params.command.as_str() {
         STATS => stats(backend, &params.arguments).await,
+        remote_commands::TUNE_REMOTE => {
+            let token = params.work_done_progress_params.work_done_token.clone();
+            remote_commands::tune(backend, &params.arguments, token).await
+        }
+        remote_commands::JOBS => remote_commands::jobs(backend).await,
+        remote_commands::CANCEL_JOB => remote_commands::cancel(backend, &params.arguments).await,
         BUILD_DATASET => {
             let token = params.work_done_progress_params.work_done_token.clone();
             start_build(backend, &params.arguments, token).await

@@ -18,6 +18,7 @@ pub mod document;
 pub mod edits;
 pub mod info;
 pub mod position;
+mod remote_commands;
 pub mod settings;
 pub mod transport;
 
