@@ -4,7 +4,6 @@
 
 mod lsp_support;
 // The fake OpenAI API (validating every request and response against the spec).
-#[allow(dead_code)]
 #[path = "remote/fake_openai.rs"]
 mod fake_openai;
 
