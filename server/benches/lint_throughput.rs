@@ -29,29 +29,36 @@ fn generate(path: &std::path::Path, target_mb: usize) -> std::io::Result<()> {
         seed
     };
     let mut i = 0usize;
+    let sentence = |next: &mut dyn FnMut() -> u64, words_min: u64, words_spread: u64| {
+        let mut text = String::new();
+        for w in 0..(words_min + next() % words_spread) {
+            if w > 0 {
+                text.push(' ');
+            }
+            text.push_str(words[(next() % words.len() as u64) as usize]);
+        }
+        text.push('.');
+        text
+    };
     while written < target_mb * 1_000_000 {
-        let mut reply = String::new();
-        for p in 0..(2 + next() % 5) {
-            if p > 0 {
+        // Conversations like real chat sets: a system prompt, 1-5 user/assistant turns of
+        // 8-120 words, sometimes several paragraphs; every 50th line has a tag and a URL.
+        let mut messages =
+            vec![serde_json::json!({"role": "system", "content": "You write in Katie's voice."})];
+        for _ in 0..(1 + next() % 5) {
+            messages
+                .push(serde_json::json!({"role": "user", "content": sentence(&mut next, 8, 30)}));
+            let mut reply = sentence(&mut next, 20, 100);
+            if next() % 3 == 0 {
                 reply.push_str("\n\n");
+                reply.push_str(&sentence(&mut next, 20, 60));
             }
-            for w in 0..(40 + next() % 80) {
-                if w > 0 {
-                    reply.push(' ');
-                }
-                reply.push_str(words[(next() % words.len() as u64) as usize]);
+            if i.is_multiple_of(50) {
+                reply.push_str(" See <b>this</b> at https://example.com/post/1 today.");
             }
-            reply.push('.');
+            messages.push(serde_json::json!({"role": "assistant", "content": reply}));
         }
-        if i.is_multiple_of(50) {
-            reply.push_str(" See <b>this</b> at https://example.com/post/1 today.");
-        }
-        let line = serde_json::json!({"messages": [
-            {"role": "system", "content": "You write in Katie's voice."},
-            {"role": "user", "content": format!("Write a blog post titled: Post number {i}")},
-            {"role": "assistant", "content": reply},
-        ]})
-        .to_string();
+        let line = serde_json::json!({ "messages": messages }).to_string();
         writeln!(file, "{line}")?;
         written += line.len() + 1;
         i += 1;
@@ -68,7 +75,7 @@ fn main() {
     let path = args
         .get(1)
         .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| std::env::temp_dir().join(format!("voicetune-bench-{mb}mb.jsonl")));
+        .unwrap_or_else(|| std::env::temp_dir().join(format!("voicetune-bench-chat-{mb}mb.jsonl")));
     if !path.exists() {
         eprintln!("generating {} ({mb} MB)...", path.display());
         generate(&path, mb).expect("write the benchmark file");

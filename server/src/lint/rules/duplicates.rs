@@ -3,7 +3,7 @@
 use crate::lint::engine::LineRef;
 use crate::lint::text::{FieldRole, TextField};
 use crate::lint::{Edit, Finding, Fix, LintOptions, RuleInfo, Severity};
-use xxhash_rust::xxh3::xxh3_64;
+use xxhash_rust::xxh3::{xxh3_64, Xxh3};
 
 pub static DUPLICATE: RuleInfo = RuleInfo {
     code: "VT401",
@@ -47,8 +47,15 @@ pub fn word_hashes(fields: &[TextField]) -> Vec<u64> {
 
 /// Hash of the record's roles and normalised texts (whitespace folded, case ignored).
 pub fn content_hash(words: &[u64]) -> u64 {
-    let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
-    xxh3_64(&bytes)
+    let mut hasher = Xxh3::new();
+    for chunk in words.chunks(64) {
+        let mut bytes = [0u8; 64 * 8];
+        for (i, w) in chunk.iter().enumerate() {
+            bytes[i * 8..i * 8 + 8].copy_from_slice(&w.to_le_bytes());
+        }
+        hasher.update(&bytes[..chunk.len() * 8]);
+    }
+    hasher.digest()
 }
 
 fn role_tag(role: FieldRole) -> u8 {
