@@ -26,6 +26,26 @@ pub const ALL: &[&str] = &[
     remote_commands::CANCEL_JOB,
 ];
 
+/// The progress token of a command: the client's, else one we make (when the client shows
+/// progress); the flag says we made it, so the client must be asked to create it.
+pub(super) fn progress_token(
+    backend: &Backend,
+    client_token: Option<ProgressToken>,
+    what: &str,
+) -> (Option<ProgressToken>, bool) {
+    match client_token {
+        Some(t) => (Some(t), false),
+        None if backend.progress.load(Ordering::Relaxed) => {
+            let n = backend.next_token.fetch_add(1, Ordering::Relaxed);
+            (
+                Some(NumberOrString::String(format!("voicetune/{what}/{n}"))),
+                true,
+            )
+        }
+        None => (None, false),
+    }
+}
+
 /// The document a command is about: its first argument, a URI string or `{ "uri": ... }`.
 fn uri_arg(args: &[Value]) -> Result<Uri> {
     let first = args
@@ -101,16 +121,7 @@ async fn start_fix_all(
             .ok_or_else(|| Error::invalid_params("the document is not open"))?;
         (Snapshot::of(&open.doc, &uri), open.opts.clone())
     };
-    // The client's token if it sent one, else one we create (when the client shows progress).
-    let (token, created_here) = match client_token {
-        Some(t) => (Some(t), false),
-        None if backend.progress.load(Ordering::Relaxed) => {
-            let n = backend.next_token.fetch_add(1, Ordering::Relaxed);
-            let t = NumberOrString::String(format!("voicetune/fixAll/{n}"));
-            (Some(t), true)
-        }
-        None => (None, false),
-    };
+    let (token, created_here) = progress_token(backend, client_token, "fixAll");
     let cancel = Arc::new(AtomicBool::new(false));
     if let (Some(t), Ok(mut cancels)) = (&token, backend.cancels.lock()) {
         cancels.insert(token_key(t), cancel.clone());
@@ -217,17 +228,7 @@ async fn start_build(
     let options = request
         .resolve(&config, &root)
         .map_err(Error::invalid_params)?;
-    let (token, created_here) = match client_token {
-        Some(t) => (Some(t), false),
-        None if backend.progress.load(Ordering::Relaxed) => {
-            let n = backend.next_token.fetch_add(1, Ordering::Relaxed);
-            (
-                Some(NumberOrString::String(format!("voicetune/build/{n}"))),
-                true,
-            )
-        }
-        None => (None, false),
-    };
+    let (token, created_here) = progress_token(backend, client_token, "build");
     let client = backend.client.clone();
     let reply = serde_json::json!({ "started": true, "token": token });
     tokio::spawn(async move {

@@ -8,10 +8,9 @@ use crate::train::remote::{self, Plan, RemoteConfig, TuneRequest, Update, CANCEL
 use serde::Deserialize;
 use serde_json::Value;
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tower_lsp_server::jsonrpc::{Error, Result};
-use tower_lsp_server::ls_types::{MessageActionItem, MessageType, NumberOrString, ProgressToken};
+use tower_lsp_server::ls_types::{MessageActionItem, MessageType, ProgressToken};
 
 pub const TUNE_REMOTE: &str = "voicetune.tuneRemote";
 pub const JOBS: &str = "voicetune.jobs";
@@ -85,19 +84,14 @@ pub async fn tune(
         force: args.force,
         ..TuneRequest::default()
     };
-    let token = match client_token {
-        Some(t) => Some(t),
-        None if backend.progress.load(Ordering::Relaxed) => {
-            let n = backend.next_token.fetch_add(1, Ordering::Relaxed);
-            let t = NumberOrString::String(format!("voicetune/tune/{n}"));
-            backend
-                .client
-                .create_work_done_progress(t.clone())
-                .await
-                .ok()
-                .map(|_| t)
-        }
-        None => None,
+    let token = match super::commands::progress_token(backend, client_token, "tune") {
+        (Some(t), true) => backend
+            .client
+            .create_work_done_progress(t.clone())
+            .await
+            .ok()
+            .map(|_| t),
+        (token, _) => token,
     };
     let client = backend.client.clone();
     tokio::spawn(async move {
