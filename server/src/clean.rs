@@ -390,12 +390,12 @@ pub fn is_invisible(c: char) -> bool {
 }
 
 /// `[id]: https://...` lines (reference-style link definitions).
-static LINK_DEFINITION: LazyLock<Regex> = LazyLock::new(|| {
+pub static LINK_DEFINITION: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"(?m)^[ \t]{0,3}\[[^\]\n]+\]:[ \t]*<?\S+>?(?:[ \t]+(?:"[^"\n]*"|'[^'\n]*'|\([^)\n]*\)))?[ \t]*$"#).unwrap()
 });
 
 /// `<https://example.com>` autolinks.
-static AUTOLINK: LazyLock<Regex> =
+pub static AUTOLINK: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"<(?:https?|ftp|mailto):[^\s<>]+>").unwrap());
 
 /// A WordPress shortcode tag: `[gallery ids="1,2"]`, `[/caption]`, `[embed]`.

@@ -3,8 +3,6 @@
 use crate::clean;
 use crate::lint::text::{TextEdit, TextField};
 use crate::lint::{Applicability, Finding, LintOptions, RuleInfo, Severity};
-use regex::Regex;
-use std::sync::LazyLock;
 
 pub static MARKDOWN_LINK: RuleInfo = RuleInfo {
     code: "VT103",
@@ -16,14 +14,6 @@ picture the model never sees. html2text's default output also leaves `[1]: https
 definitions. The fix keeps a link's anchor text and removes images, definitions and autolinks.",
     fixable: true,
 };
-
-/// `[1]: https://example.com "title"` on its own line.
-pub static LINK_DEFINITION: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r#"(?m)^[ \t]{0,3}\[[^\]\n]+\]:[ \t]*\S+[^\n]*(?:\n|$)"#).unwrap());
-
-/// `<https://example.com>`.
-pub static AUTOLINK: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"<(?:https?|ftp)://[^>\s]+>").unwrap());
 
 pub fn check(field: &TextField, opts: &LintOptions, out: &mut Vec<Finding>) {
     let text = field.text();
@@ -68,18 +58,19 @@ pub fn check(field: &TextField, opts: &LintOptions, out: &mut Vec<Finding>) {
             );
         }
     }
-    for definition in LINK_DEFINITION.find_iter(text) {
+    for definition in clean::LINK_DEFINITION.find_iter(text) {
         push(
             definition.range(),
             "link reference definition in training text".into(),
             "Remove the definition",
             TextEdit {
-                range: definition.range(),
+                // The whole line goes, with its line break.
+                range: super::transcript::line_removal(text, definition.range()),
                 text: String::new(),
             },
         );
     }
-    for autolink in AUTOLINK.find_iter(text) {
+    for autolink in clean::AUTOLINK.find_iter(text) {
         let removal = clean::removal_range(text, autolink.range());
         push(
             autolink.range(),

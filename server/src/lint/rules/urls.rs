@@ -56,16 +56,8 @@ fn covered_by_other_rules(text: &str) -> Vec<Range<usize>> {
         .find_iter(text)
         .map(|m| m.range())
         .collect();
-    covered.extend(
-        super::markdown_links::LINK_DEFINITION
-            .find_iter(text)
-            .map(|m| m.range()),
-    );
-    covered.extend(
-        super::markdown_links::AUTOLINK
-            .find_iter(text)
-            .map(|m| m.range()),
-    );
+    covered.extend(clean::LINK_DEFINITION.find_iter(text).map(|m| m.range()));
+    covered.extend(clean::AUTOLINK.find_iter(text).map(|m| m.range()));
     if text.contains('<') {
         covered.extend(clean::HTML_TAG.find_iter(text).map(|m| m.range()));
     }
