@@ -7,7 +7,7 @@
 //! doesn't, and files under a `_drafts` folder are drafts.
 
 use super::filters::parse_date;
-use super::post::{BodyFormat, Post, SourceError};
+use super::post::{read_utf8, BodyFormat, Post, SourceError};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -279,17 +279,7 @@ pub fn list_files(path: &Path, extensions: &[&str]) -> std::io::Result<Vec<PathB
 
 /// Reads one markdown post.
 pub fn read_post(path: &Path) -> Result<Post, SourceError> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| SourceError::new(path, None, format!("cannot read: {e}")))?;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        let offset = e.utf8_error().valid_up_to();
-        let line = e.as_bytes()[..offset]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count()
-            + 1;
-        SourceError::new(path, Some(line), "not valid UTF-8; save the file as UTF-8")
-    })?;
+    let text = read_utf8(path, "file")?;
     let doc = split_front_matter(path, &text)?;
     Ok(post_from_document(path, doc))
 }

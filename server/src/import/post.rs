@@ -86,6 +86,25 @@ pub struct SourceError {
     pub read_so_far: String,
 }
 
+/// Reads a text source as UTF-8; an invalid byte is an error naming its line.
+pub fn read_utf8(path: &Path, what: &str) -> Result<String, SourceError> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| SourceError::new(path, None, format!("cannot read: {e}")))?;
+    String::from_utf8(bytes).map_err(|e| {
+        let offset = e.utf8_error().valid_up_to();
+        let line = e.as_bytes()[..offset]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1;
+        SourceError::new(
+            path,
+            Some(line),
+            format!("not valid UTF-8; save the {what} as UTF-8"),
+        )
+    })
+}
+
 impl SourceError {
     pub fn new(path: &Path, line: Option<usize>, message: impl Into<String>) -> Self {
         SourceError {

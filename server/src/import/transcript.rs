@@ -7,7 +7,7 @@
 //! turn. Each kept turn becomes one paragraph of the post.
 
 use super::markdown::{post_from_document, split_front_matter};
-use super::post::{BodyFormat, Post, SourceError};
+use super::post::{read_utf8, BodyFormat, Post, SourceError};
 use regex::Regex;
 use std::path::Path;
 use std::sync::LazyLock;
@@ -205,21 +205,7 @@ pub struct TranscriptCounts {
 /// Reads a transcript file and keeps `speaker`'s turns (case-insensitive). Without a speaker,
 /// a single-speaker transcript keeps its one speaker; several speakers are an error listing them.
 pub fn read(path: &Path, speaker: Option<&str>) -> Result<(Post, TranscriptCounts), SourceError> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| SourceError::new(path, None, format!("cannot read: {e}")))?;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        let offset = e.utf8_error().valid_up_to();
-        let line = e.as_bytes()[..offset]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count()
-            + 1;
-        SourceError::new(
-            path,
-            Some(line),
-            "not valid UTF-8; save the transcript as UTF-8",
-        )
-    })?;
+    let text = read_utf8(path, "transcript")?;
     let doc = split_front_matter(path, &text)?;
     let body_line = doc.body_line;
     let body = doc.body.clone();

@@ -555,16 +555,7 @@ impl LanguageServer for Backend {
             .and_then(|u| u.as_str())
             .and_then(|u| u.parse::<Uri>().ok())
             .ok_or_else(|| Error::invalid_params("code action without a document"))?;
-        let slot = self
-            .slot(&uri)
-            .ok_or_else(|| Error::invalid_params("the document is not open"))?;
-        let (snap, opts) = {
-            let guard = slot.state.lock().await;
-            let open = guard
-                .as_ref()
-                .ok_or_else(|| Error::invalid_params("the document is not open"))?;
-            (Snapshot::of(&open.doc, &uri), open.opts.clone())
-        };
+        let (snap, opts) = self.snapshot(&uri).await?;
         action.edit = Some(fix_all_edit(snap, opts, Arc::new(AtomicBool::new(false))).await?);
         Ok(action)
     }
@@ -637,6 +628,15 @@ pub(super) async fn fix_all_edits(
 }
 
 impl Backend {
+    /// A snapshot of an open document and its lint options, for work off the request loop.
+    pub(super) async fn snapshot(&self, uri: &Uri) -> Result<(Snapshot, Arc<LintOptions>)> {
+        let not_open = || Error::invalid_params("the document is not open");
+        let slot = self.slot(uri).ok_or_else(not_open)?;
+        let guard = slot.state.lock().await;
+        let open = guard.as_ref().ok_or_else(not_open)?;
+        Ok((Snapshot::of(&open.doc, uri), open.opts.clone()))
+    }
+
     /// The workspace folder: the client's root, else the server's working directory.
     pub(super) fn workspace_root(&self) -> PathBuf {
         self.root

@@ -2,7 +2,6 @@
 //! (work-done progress with a cancel button) and `window/showMessage`; the request returns at
 //! once.
 
-use super::actions::Snapshot;
 use super::backend::{fix_all_edits, token_key, Backend};
 use super::info;
 use super::remote_commands;
@@ -111,16 +110,7 @@ async fn start_fix_all(
     uri: Uri,
     client_token: Option<ProgressToken>,
 ) -> Result<Option<Value>> {
-    let slot = backend
-        .slot(&uri)
-        .ok_or_else(|| Error::invalid_params("the document is not open"))?;
-    let (snap, opts) = {
-        let guard = slot.state.lock().await;
-        let open = guard
-            .as_ref()
-            .ok_or_else(|| Error::invalid_params("the document is not open"))?;
-        (Snapshot::of(&open.doc, &uri), open.opts.clone())
-    };
+    let (snap, opts) = backend.snapshot(&uri).await?;
     let (token, created_here) = progress_token(backend, client_token, "fixAll");
     let cancel = Arc::new(AtomicBool::new(false));
     if let (Some(t), Ok(mut cancels)) = (&token, backend.cancels.lock()) {
