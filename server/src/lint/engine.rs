@@ -116,7 +116,8 @@ pub struct RecordSummary {
     pub tokens: Option<usize>,
     /// Hashes of the first and last characters of the output text, for template detection.
     pub template: Option<(u64, u64)>,
-    pub legacy: Option<LegacySummary>,
+    /// Boxed: most records are chat, and the language server keeps a summary per line.
+    pub legacy: Option<Box<LegacySummary>>,
 }
 
 /// Findings of one line (spans relative to the line start) and its summary.

@@ -33,6 +33,7 @@ const INLINE_LINES: usize = 2_000;
 
 pub struct Backend {
     pub(super) client: Client,
+    publisher: Publisher,
     pub(super) docs: Mutex<HashMap<Uri, Arc<Slot>>>,
     pub(super) settings: Mutex<Settings>,
     pub(super) encoding: Mutex<Encoding>,
@@ -64,7 +65,20 @@ pub struct Open {
 
 impl Backend {
     pub fn new(client: Client) -> Backend {
+        Backend::with_output(client, None)
+    }
+
+    /// A backend that writes its `publishDiagnostics` straight into `output` (whole frames for
+    /// stdout), see [`Publisher`].
+    pub fn with_output(
+        client: Client,
+        output: Option<tokio::sync::mpsc::UnboundedSender<Vec<u8>>>,
+    ) -> Backend {
         Backend {
+            publisher: Publisher {
+                client: client.clone(),
+                output,
+            },
             client,
             docs: Mutex::default(),
             settings: Mutex::default(),
@@ -96,14 +110,14 @@ impl Backend {
     }
 
     async fn publish(&self, uri: &Uri, slot: &Slot, open: &Open) {
-        publish(&self.client, uri, slot, open).await;
+        publish(&self.publisher, uri, slot, open).await;
     }
 
     /// Runs the dataset-wide rules of a large document off the request loop, then publishes
     /// again (unless the text changed meanwhile: the newer change schedules its own run).
     fn schedule_dataset(&self, uri: Uri, slot: Arc<Slot>, open: &Open) {
         let (opts, generation) = (open.opts.clone(), open.generation);
-        let client = self.client.clone();
+        let publisher = self.publisher.clone();
         tokio::spawn(async move {
             // Let a burst of keystrokes settle before the expensive part.
             tokio::time::sleep(DATASET_DEBOUNCE).await;
@@ -127,7 +141,7 @@ impl Backend {
                 if open.doc.generation == doc_generation
                     && open.doc.set_dataset(doc_generation, findings)
                 {
-                    publish(&client, &uri, &slot, open).await;
+                    publish(&publisher, &uri, &slot, open).await;
                 }
             }
         });
@@ -189,7 +203,45 @@ impl Backend {
     }
 }
 
-async fn publish(client: &Client, uri: &Uri, slot: &Slot, open: &Open) {
+/// Sends `publishDiagnostics`. tower-lsp-server's `Client` first turns the params into a
+/// `serde_json::Value` tree (a map per diagnostic) and then serializes that; in a large file
+/// with hundreds of diagnostics that tree costs more than re-linting the edited line, so when
+/// the server runs on our stdio transport the notification is serialized once, straight into
+/// an output frame. Every publish takes the same path, so publishes stay in order.
+#[derive(Clone)]
+pub(super) struct Publisher {
+    client: Client,
+    output: Option<tokio::sync::mpsc::UnboundedSender<Vec<u8>>>,
+}
+
+impl Publisher {
+    async fn publish_diagnostics(
+        &self,
+        uri: Uri,
+        diagnostics: Vec<Diagnostic>,
+        version: Option<i32>,
+    ) {
+        let Some(output) = &self.output else {
+            return self
+                .client
+                .publish_diagnostics(uri, diagnostics, version)
+                .await;
+        };
+        let params = PublishDiagnosticsParams {
+            uri,
+            diagnostics,
+            version,
+        };
+        if let Some(frame) = super::transport::notification_frame(
+            <notification::PublishDiagnostics as notification::Notification>::METHOD,
+            &params,
+        ) {
+            let _ = output.send(frame);
+        }
+    }
+}
+
+async fn publish(publisher: &Publisher, uri: &Uri, slot: &Slot, open: &Open) {
     if slot.closed.load(Ordering::SeqCst) {
         return;
     }
@@ -197,7 +249,7 @@ async fn publish(client: &Client, uri: &Uri, slot: &Slot, open: &Open) {
         return; // a newer change is queued and will publish
     }
     let diagnostics = open.doc.diagnostics();
-    client
+    publisher
         .publish_diagnostics(uri.clone(), diagnostics, Some(open.doc.version))
         .await;
 }
@@ -493,7 +545,9 @@ impl LanguageServer for Backend {
         let removed = self.docs.lock().ok().and_then(|mut d| d.remove(&uri));
         if let Some(slot) = removed {
             slot.closed.store(true, Ordering::SeqCst);
-            self.client.publish_diagnostics(uri, Vec::new(), None).await;
+            self.publisher
+                .publish_diagnostics(uri, Vec::new(), None)
+                .await;
         }
     }
 

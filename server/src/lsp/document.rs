@@ -40,6 +40,9 @@ pub struct Document {
     rope: Rope,
     /// JSONL: one entry per rope line (the empty line after a final `\n` included).
     lines: Vec<LineState>,
+    /// JSONL: the lines that have diagnostics, ascending (a publish visits only these, not
+    /// every line of a 100,000-line file).
+    flagged: Vec<usize>,
     /// JSONL: the dataset-wide findings, each with the line it starts on and its span relative
     /// to that line's start.
     dataset: Vec<(usize, Finding)>,
@@ -77,6 +80,7 @@ impl Document {
             encoding,
             rope: Rope::from_str(text),
             lines: Vec::new(),
+            flagged: Vec::new(),
             dataset: Vec::new(),
             dataset_fresh: false,
             defer_dataset_lines: DEFER_DATASET_LINES,
@@ -105,6 +109,9 @@ impl Document {
                     .into_par_iter()
                     .with_min_len(256)
                     .map(|i| self.lint_line(i, opts))
+                    .collect();
+                self.flagged = (0..self.lines.len())
+                    .filter(|&i| !self.lines[i].diagnostics.is_empty())
                     .collect();
                 self.refresh_dataset(opts);
             }
@@ -176,8 +183,28 @@ impl Document {
             }
         }
         self.dataset_fresh = false;
+        let keep_below = self.flagged.partition_point(|&l| l < old.start);
+        let first_after = self.flagged.partition_point(|&l| l < old.end);
+        let after: Vec<usize> = self.flagged[first_after..]
+            .iter()
+            .map(|&l| l + added - removed)
+            .collect();
+        self.flagged.truncate(keep_below);
+        self.flagged.extend(
+            fresh
+                .iter()
+                .enumerate()
+                .filter(|(_, l)| !l.diagnostics.is_empty())
+                .map(|(k, _)| new.start + k),
+        );
+        self.flagged.extend(after);
         self.lines.splice(old, fresh);
         debug_assert_eq!(self.lines.len(), self.rope.len_lines());
+        debug_assert!(self
+            .flagged
+            .iter()
+            .copied()
+            .eq((0..self.lines.len()).filter(|&i| !self.lines[i].diagnostics.is_empty())));
     }
 
     fn lint_line(&self, i: usize, opts: &LintOptions) -> LineState {
@@ -310,16 +337,11 @@ impl Document {
     pub fn diagnostics(&self) -> Vec<Diagnostic> {
         let file_findings: Vec<Finding> = match self.kind {
             FileKind::Markdown => self.whole.clone(),
-            FileKind::Jsonl => {
-                let mut starts = None;
-                self.dataset
-                    .iter()
-                    .map(|(line, f)| {
-                        let starts = starts.get_or_insert_with(|| self.line_starts());
-                        f.clone().shifted(starts[*line])
-                    })
-                    .collect()
-            }
+            FileKind::Jsonl => self
+                .dataset
+                .iter()
+                .map(|(line, f)| f.clone().shifted(self.rope.line_to_byte(*line)))
+                .collect(),
         };
         let mut out: Vec<Diagnostic> = file_findings
             .iter()
@@ -331,8 +353,8 @@ impl Document {
                 )
             })
             .collect();
-        for (i, line) in self.lines.iter().enumerate() {
-            out.extend(line.diagnostics.iter().map(|d| {
+        for &i in &self.flagged {
+            out.extend(self.lines[i].diagnostics.iter().map(|d| {
                 let mut d = d.clone();
                 d.range.start.line += i as u32;
                 d.range.end.line += i as u32;

@@ -34,17 +34,19 @@ pub fn run_stdio() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let (service, socket) = LspService::build(backend::Backend::new)
-            .custom_method(
-                "window/workDoneProgress/cancel",
-                backend::Backend::cancel_progress,
-            )
-            .finish();
+        let (frames, queue) = tokio::sync::mpsc::unbounded_channel();
+        let direct = frames.clone();
+        let (service, socket) =
+            LspService::build(move |client| backend::Backend::with_output(client, Some(direct)))
+                .custom_method(
+                    "window/workDoneProgress/cancel",
+                    backend::Backend::cancel_progress,
+                )
+                .finish();
         // The server speaks to in-memory pipes; `transport` frames the real stdio around them.
         // 1 MiB buffers carry a large publishDiagnostics in one go rather than in 64 KiB turns.
         let (to_server, server_in) = tokio::io::duplex(1 << 20);
         let (server_out, from_server) = tokio::io::duplex(1 << 20);
-        let (frames, queue) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(transport::filter_input(
             tokio::io::stdin(),
             to_server,

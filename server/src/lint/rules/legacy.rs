@@ -186,7 +186,7 @@ pub fn check_record<'a>(
             fields.push(TextField::json(FieldRole::Completion, s.clone()));
         }
     }
-    summary.legacy = Some(legacy);
+    summary.legacy = Some(Box::new(legacy));
     fields
 }
 
@@ -217,7 +217,7 @@ fn convention(
 pub fn check_dataset(records: &[LineRef], opts: &LintOptions, out: &mut Vec<Finding>) {
     let legacy: Vec<(&LineRef, &LegacySummary)> = records
         .iter()
-        .filter_map(|r| Some((r, r.summary.legacy.as_ref()?)))
+        .filter_map(|r| Some((r, r.summary.legacy.as_deref()?)))
         .collect();
     if legacy.is_empty() {
         return;
