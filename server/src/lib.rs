@@ -3,12 +3,13 @@
 //!
 //! Layers, top to bottom, each using only those below (see `../shared/DESIGN.md`):
 //! faces (`main.rs`, [`lsp`]) -> services ([`infer`], [`train`]) -> core ([`lint`], [`import`])
-//! -> primitives ([`dataset`], [`clean`], [`tokens`], [`model`], [`config`], [`fsutil`], [`voices`]).
+//! -> primitives ([`dataset`], [`clean`], [`tokens`], [`model`], [`config`], [`fsutil`], [`hashkey`], [`voices`]).
 
 pub mod clean;
 pub mod config;
 pub mod dataset;
 pub mod fsutil;
+pub mod hashkey;
 pub mod import;
 pub mod infer;
 pub mod lint;

@@ -1,6 +1,7 @@
 //! The `voicetune` command line: a thin face over the library.
 
 use clap::{Parser, Subcommand, ValueEnum};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use voicetune::config::Config;
@@ -235,13 +236,18 @@ fn run_lint(args: LintArgs) -> anyhow::Result<ExitCode> {
             }
         }
         let index = LineIndex::new(&report.text);
+        // One buffered writer: thousands of findings are not thousands of write calls.
+        let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
         for finding in &report.findings {
             match args.format {
-                OutputFormat::Text => print!("{}", report::to_text(path, &index, finding)),
-                OutputFormat::Github => println!("{}", report::to_github(path, &index, finding)),
+                OutputFormat::Text => write!(stdout, "{}", report::to_text(path, &index, finding))?,
+                OutputFormat::Github => {
+                    writeln!(stdout, "{}", report::to_github(path, &index, finding))?
+                }
                 OutputFormat::Json => json.push(report::to_json(path, &index, finding)),
             }
         }
+        stdout.flush()?;
         total += report.findings.len();
     }
     match args.format {

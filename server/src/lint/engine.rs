@@ -243,15 +243,32 @@ pub struct LineRef<'a> {
 /// Dataset-wide findings (duplicates, templates, separator majority, counts, mixed formats),
 /// from the per-record summaries only. Spans are file offsets.
 pub fn dataset_findings(records: &[LineRef], opts: &LintOptions) -> Vec<Finding> {
-    let mut out = Vec::new();
-    rules::mixed_formats::check(records, opts, &mut out);
-    rules::duplicates::check(records, opts, &mut out);
-    rules::near_duplicates::check(records, opts, &mut out);
-    rules::templated::check(records, opts, &mut out);
-    rules::legacy::check_dataset(records, opts, &mut out);
-    rules::dataset_size::check(records, opts, &mut out);
-    out
+    // Independent passes over the summaries: the near-duplicate one (the longest) runs beside
+    // the others. Findings are concatenated in a fixed order.
+    let run = |checks: &[DatasetCheck]| {
+        let mut out = Vec::new();
+        for check in checks {
+            check(records, opts, &mut out);
+        }
+        out
+    };
+    let ((first, last), near) = rayon::join(
+        || {
+            (
+                run(&[rules::mixed_formats::check, rules::duplicates::check]),
+                run(&[
+                    rules::templated::check,
+                    rules::legacy::check_dataset,
+                    rules::dataset_size::check,
+                ]),
+            )
+        },
+        || run(&[rules::near_duplicates::check]),
+    );
+    [first, near, last].concat()
 }
+
+type DatasetCheck = fn(&[LineRef], &LintOptions, &mut Vec<Finding>);
 
 /// Lints a whole file's text. Findings are sorted by position.
 pub fn lint_text(text: &str, kind: FileKind, opts: &LintOptions) -> Vec<Finding> {
@@ -326,7 +343,12 @@ pub fn lint_file(path: &Path, opts: &LintOptions) -> anyhow::Result<FileReport> 
             path.display()
         )
     })?;
-    let bytes = std::fs::read(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    // The tokenizer's tables load on another core while the file is read.
+    let bytes = std::thread::scope(|s| {
+        s.spawn(|| opts.counter.prepare());
+        std::fs::read(path)
+    })
+    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     let (text, invalid_utf8) = decode_lossless_offsets(bytes);
     let mut findings = lint_text(&text, kind, opts);
     findings.extend(rules::syntax::invalid_utf8(&invalid_utf8, opts));

@@ -3,7 +3,7 @@
 use crate::lint::engine::LineRef;
 use crate::lint::text::{FieldRole, TextField};
 use crate::lint::{Edit, Finding, Fix, LintOptions, RuleInfo, Severity};
-use xxhash_rust::xxh3::{xxh3_64, Xxh3};
+use xxhash_rust::xxh3::Xxh3;
 
 pub static DUPLICATE: RuleInfo = RuleInfo {
     code: "VT401",
@@ -18,31 +18,64 @@ folding whitespace and case. The finding points at the first copy; the fix delet
 
 /// Normalised words of a record: per text field a role marker, then one hash per word
 /// (lower-cased). Exact and near-duplicate detection both work on this sequence.
+///
+/// One pass over the bytes: ASCII words (nearly all) are case-folded and hashed as they are
+/// scanned; a word with non-ASCII bytes is lower-cased with Unicode rules and hashed again.
 pub fn word_hashes(fields: &[TextField]) -> Vec<u64> {
     let mut out = Vec::new();
     let mut buf = String::new();
     for field in fields {
         out.push(0xFEED_0000 + role_tag(field.role) as u64);
-        for word in field.text().split_ascii_whitespace() {
-            let bytes = word.as_bytes();
-            if !bytes
-                .iter()
-                .any(|b| b.is_ascii_uppercase() || !b.is_ascii())
-            {
-                out.push(xxh3_64(bytes)); // Already lower-case ASCII: no copy.
+        let text = field.text();
+        out.reserve(text.len() / 5);
+        let bytes = text.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i].is_ascii_whitespace() {
+                i += 1;
                 continue;
             }
-            buf.clear();
-            if word.is_ascii() {
-                buf.push_str(word);
-                buf.make_ascii_lowercase();
-            } else {
-                buf.extend(word.chars().flat_map(char::to_lowercase));
+            let start = i;
+            let mut h = WordHash::new();
+            let mut ascii = true;
+            while i < bytes.len() && !bytes[i].is_ascii_whitespace() {
+                ascii &= bytes[i].is_ascii();
+                h.push(bytes[i].to_ascii_lowercase());
+                i += 1;
             }
-            out.push(xxh3_64(buf.as_bytes()));
+            if !ascii {
+                buf.clear();
+                buf.extend(text[start..i].chars().flat_map(char::to_lowercase));
+                h = WordHash::new();
+                buf.bytes().for_each(|b| h.push(b));
+            }
+            out.push(h.finish());
         }
     }
     out
+}
+
+/// FNV-1a over a word's bytes with a final avalanche (the MinHash needs well-mixed bits); a
+/// word is short, so this beats a general-purpose hash's setup.
+struct WordHash(u64);
+
+impl WordHash {
+    fn new() -> WordHash {
+        WordHash(0xcbf2_9ce4_8422_2325)
+    }
+
+    fn push(&mut self, byte: u8) {
+        self.0 = (self.0 ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+
+    fn finish(&self) -> u64 {
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
+    }
 }
 
 /// Hash of the record's roles and normalised texts (whitespace folded, case ignored).

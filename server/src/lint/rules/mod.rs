@@ -23,31 +23,8 @@ pub mod weight;
 pub mod whitespace;
 
 use super::text::TextField;
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-
-/// Maps keyed by values that are already good 64-bit hashes (xxh3 of content): no rehashing.
-pub type HashKeyMap<V> = HashMap<u64, V, BuildHasherDefault<PrehashedKey>>;
-
-#[derive(Default)]
-pub struct PrehashedKey(u64);
-
-impl Hasher for PrehashedKey {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
 use super::{Finding, LintOptions, RuleInfo};
+pub use crate::hashkey::HashKeyMap;
 
 pub static ALL: &[&RuleInfo] = &[
     &syntax::INVALID_JSON,
