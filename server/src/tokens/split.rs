@@ -120,23 +120,15 @@ mod tests {
             "a",
             "mixed\u{301} combining marks and ١٢٣ digits",
         ];
+        let encodings = [
+            (Encoding::O200kBase, bpe_openai::o200k_base()),
+            (Encoding::Cl100kBase, bpe_openai::cl100k_base()),
+        ];
         for text in texts {
-            assert_eq!(
-                pieces(Encoding::O200kBase, text),
-                bpe_openai::o200k_base()
-                    .split(text)
-                    .map(str::to_string)
-                    .collect::<Vec<_>>(),
-                "o200k: {text:?}"
-            );
-            assert_eq!(
-                pieces(Encoding::Cl100kBase, text),
-                bpe_openai::cl100k_base()
-                    .split(text)
-                    .map(str::to_string)
-                    .collect::<Vec<_>>(),
-                "cl100k: {text:?}"
-            );
+            for (encoding, reference) in encodings {
+                let expected: Vec<String> = reference.split(text).map(str::to_string).collect();
+                assert_eq!(pieces(encoding, text), expected, "{encoding:?}: {text:?}");
+            }
         }
     }
 }
