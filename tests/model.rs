@@ -865,6 +865,88 @@ fn cli_train_generate_eval_register_a_voice() {
 }
 
 #[test]
+fn cli_train_stops_on_ctrl_c_with_a_checkpoint_and_a_resume_hint() {
+    use std::io::{BufRead, BufReader, Read};
+    let _ = model_path();
+    let ws = tempdir("ctrlc");
+    let line = |q: &str, a: &str| {
+        serde_json::json!({"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}]}).to_string()
+    };
+    let data = [
+        line("Greet me.", "Ahoy, matey! The tide is kind today."),
+        line("Say goodbye.", "Fair winds, matey! Mind the barnacles."),
+        line("How are you?", "Shipshape, matey, and ready to sail."),
+    ]
+    .join("\n");
+    std::fs::write(ws.join("train.jsonl"), data).unwrap();
+    std::fs::write(
+        ws.join("voicetune.toml"),
+        "[local]\ngrad_accum = 1\nwarmup_steps = 1\nval_fraction = 0.0\nmax_seq_len = 64\n",
+    )
+    .unwrap();
+    // Far more steps than can pass between the first progress line and the signal.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_voicetune"))
+        .args([
+            "train",
+            "train.jsonl",
+            "--name",
+            "pirate",
+            "--epochs",
+            "200",
+        ])
+        .current_dir(&ws)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Without a terminal the progress lines go to stderr; "training on" comes after the
+    // Ctrl-C handler is in place.
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    loop {
+        let mut l = String::new();
+        assert!(
+            stderr.read_line(&mut l).unwrap() > 0,
+            "training ended before it started: {seen}"
+        );
+        seen.push_str(&l);
+        if l.starts_with("training on") {
+            break;
+        }
+    }
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    stderr.read_to_string(&mut seen).unwrap();
+    let mut stdout = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{stdout}\n{seen}");
+    assert!(seen.contains("Ctrl-C again to quit now"), "{seen}");
+    assert!(stdout.contains("cancelled at step "), "{stdout}");
+    assert!(
+        stdout.contains(
+            "resume with: voicetune train train.jsonl --name pirate --epochs 200 --resume"
+        ),
+        "{stdout}"
+    );
+    assert!(ws
+        .join(".voicetune/voices/pirate/checkpoint/state.json")
+        .exists());
+    assert!(voicetune::voices::Registry::load(&ws)
+        .unwrap()
+        .get("pirate")
+        .is_none());
+}
+
+#[test]
 fn local_config_reads_the_local_table_and_rejects_bad_values() {
     let ws = tempdir("config");
     assert_eq!(

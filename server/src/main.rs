@@ -103,9 +103,7 @@ fn main() -> ExitCode {
         Command::Generate(args) => {
             voicetune::infer::local::cli_generate(&args).map(|()| ExitCode::SUCCESS)
         }
-        Command::Train(args) => {
-            voicetune::train::local::cli::run(&args).map(|()| ExitCode::SUCCESS)
-        }
+        Command::Train(args) => voicetune::train::local::cli::run(&args),
         Command::Eval(args) => {
             voicetune::train::local::eval::cli_eval(&args).map(|()| ExitCode::SUCCESS)
         }

@@ -4,6 +4,7 @@
 
 use super::backend::{fix_all_edits, token_key, Backend};
 use super::info;
+use super::local_commands;
 use super::remote_commands;
 use serde_json::Value;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,6 +21,7 @@ pub const ALL: &[&str] = &[
     FIX_ALL,
     STATS,
     BUILD_DATASET,
+    local_commands::TRAIN_LOCAL,
     remote_commands::TUNE_REMOTE,
     remote_commands::JOBS,
     remote_commands::CANCEL_JOB,
@@ -64,6 +66,10 @@ pub async fn execute(backend: &Backend, params: ExecuteCommandParams) -> Result<
         remote_commands::TUNE_REMOTE => {
             let token = params.work_done_progress_params.work_done_token.clone();
             remote_commands::tune(backend, &params.arguments, token).await
+        }
+        local_commands::TRAIN_LOCAL => {
+            let token = params.work_done_progress_params.work_done_token.clone();
+            local_commands::train_local(backend, &params.arguments, token).await
         }
         remote_commands::JOBS => remote_commands::jobs(backend).await,
         remote_commands::CANCEL_JOB => remote_commands::cancel(backend, &params.arguments).await,

@@ -3,7 +3,8 @@
 //! - [`document`]: open documents (ropey) with a per-line lint cache, re-linted incrementally;
 //! - [`position`]: byte offsets <-> LSP positions (UTF-16 or negotiated UTF-8), clamped;
 //! - [`diagnostics`], [`actions`], [`edits`]: findings -> diagnostics and code actions;
-//! - [`info`]: hover, code lens and stats; [`commands`]: `workspace/executeCommand`;
+//! - [`info`]: hover, code lens and stats; [`commands`]: `workspace/executeCommand`
+//!   (`local_commands`: `voicetune.trainLocal`; `remote_commands`: OpenAI fine-tunes);
 //! - [`settings`]: `voicetune.toml` overlaid by the client's settings;
 //! - [`backend`]: the `LanguageServer` wiring; [`transport`]: stdio framing that survives
 //!   malformed messages.
@@ -17,6 +18,7 @@ pub mod diagnostics;
 pub mod document;
 pub mod edits;
 pub mod info;
+mod local_commands;
 pub mod position;
 mod remote_commands;
 pub mod settings;

@@ -3,11 +3,13 @@
 
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use super::config::LocalConfig;
 use super::data::{load_jsonl, DataReport, Example};
-use super::trainer::{train, TrainEvent, TrainOutcome, TrainStatus};
+use super::trainer::{train, TrainEvent, TrainOutcome, TrainStatus, CHECKPOINT_DIR};
 use crate::model::adapter::save_adapter;
 use crate::model::gguf::GgufFile;
 use crate::model::llama::{Llama, Mode};
@@ -54,6 +56,51 @@ fn split_validation(
     (examples, val)
 }
 
+/// Checks a voice name: letters, digits, `-`, `_` or `.` (it names a folder).
+pub fn check_voice_name(name: &str) -> Result<()> {
+    anyhow::ensure!(
+        !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_alphanumeric() || "-_.".contains(c)),
+        "voice name `{name}`: use letters, digits, `-`, `_` or `.`"
+    );
+    Ok(())
+}
+
+/// The lint errors that keep a dataset from being trained on: how many, and the first one.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LintErrors {
+    pub count: usize,
+    /// 1-based line and column (characters) of the first error.
+    pub line: usize,
+    pub column: usize,
+    pub code: String,
+    pub rule: String,
+    pub message: String,
+}
+
+/// Lints `dataset` with `opts`; None when it has no finding of severity error.
+pub fn lint_errors(dataset: &Path, opts: &crate::lint::LintOptions) -> Result<Option<LintErrors>> {
+    let report = crate::lint::lint_file(dataset, opts)?;
+    let mut errors = report
+        .findings
+        .iter()
+        .filter(|f| f.severity == crate::lint::Severity::Error);
+    let Some(first) = errors.next() else {
+        return Ok(None);
+    };
+    let at = crate::report::LineIndex::new(&report.text).line_col(first.span.start);
+    Ok(Some(LintErrors {
+        count: 1 + errors.count(),
+        line: at.line,
+        column: at.column,
+        code: first.code.clone(),
+        rule: first.rule.clone(),
+        message: first.message.clone(),
+    }))
+}
+
 /// Trains voice `name` on `dataset` in `workspace` and, when it finishes, registers it.
 /// With `resume`, continues from the voice's checkpoint.
 #[allow(clippy::too_many_arguments)]
@@ -67,13 +114,7 @@ pub fn train_voice(
     cancel: &AtomicBool,
     on_event: &mut dyn FnMut(&TrainEvent),
 ) -> Result<VoiceTraining> {
-    anyhow::ensure!(
-        !name.is_empty()
-            && name
-                .chars()
-                .all(|c| c.is_alphanumeric() || "-_.".contains(c)),
-        "voice name `{name}`: use letters, digits, `-`, `_` or `.`"
-    );
+    check_voice_name(name)?;
     cfg.validate()?;
     let base = cfg.model_path()?;
     let mut gguf = GgufFile::open(&base)?;
@@ -147,8 +188,69 @@ pub struct TrainArgs {
     pub grad_accum: Option<usize>,
 }
 
+impl TrainArgs {
+    /// The command that continues this run from its checkpoint: the same dataset and the
+    /// flags that shape the run (a checkpoint only resumes with the same steps and adapter).
+    pub fn resume_command(&self) -> String {
+        let mut words = vec![
+            "voicetune".to_string(),
+            "train".into(),
+            shell_word(&self.dataset.display().to_string()),
+            "--name".into(),
+            shell_word(&self.name),
+        ];
+        if let Some(v) = &self.val {
+            words.push("--val".into());
+            words.push(shell_word(&v.display().to_string()));
+        }
+        let flags = [
+            ("--epochs", self.epochs.map(|v| v.to_string())),
+            ("--rank", self.rank.map(|v| v.to_string())),
+            ("--lr", self.lr.map(|v| v.to_string())),
+            ("--max-seq-len", self.max_seq_len.map(|v| v.to_string())),
+            ("--grad-accum", self.grad_accum.map(|v| v.to_string())),
+        ];
+        for (flag, value) in flags {
+            if let Some(value) = value {
+                words.push(flag.into());
+                words.push(value);
+            }
+        }
+        words.push("--resume".into());
+        words.join(" ")
+    }
+}
+
+/// A word for a POSIX shell: as it is when plain, else single-quoted.
+fn shell_word(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
+/// Ctrl-C: the first sets `cancel` (training stops before its next example and writes a
+/// checkpoint); a second one ends the process at once with status 130.
+fn install_ctrl_c(cancel: Arc<AtomicBool>, bar: indicatif::ProgressBar) -> Result<()> {
+    ctrlc::set_handler(move || {
+        if cancel.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        bar.suspend(|| {
+            eprintln!("stopping after this step to save a checkpoint (Ctrl-C again to quit now)")
+        });
+    })
+    .context("cannot install the Ctrl-C handler")
+}
+
 /// `voicetune train`: settings from `[local]` in voicetune.toml, overridden by flags.
-pub fn run(args: &TrainArgs) -> Result<()> {
+/// Exit status 0 when the voice is registered, 130 when cancelled with Ctrl-C.
+pub fn run(args: &TrainArgs) -> Result<ExitCode> {
     let workspace = std::env::current_dir().context("cannot read the current folder")?;
     let mut cfg = LocalConfig::from_workspace(&workspace)?;
     if let Some(v) = args.epochs {
@@ -174,7 +276,16 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         )
         .expect("valid template"),
     );
-    let cancel = AtomicBool::new(false);
+    // Without a terminal the bar is hidden; its lines still go to stderr then.
+    let say = |bar: &indicatif::ProgressBar, line: String| {
+        if bar.is_hidden() {
+            eprintln!("{line}");
+        } else {
+            bar.println(line);
+        }
+    };
+    let cancel = Arc::new(AtomicBool::new(false));
+    install_ctrl_c(cancel.clone(), bar.clone())?;
     let mut last_val = String::new();
     let mut on_event = |e: &TrainEvent| match e {
         TrainEvent::Started {
@@ -185,7 +296,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         } => {
             bar.set_length(*total_steps as u64);
             bar.set_position(*start_step as u64);
-            bar.println(format!(
+            say(&bar, format!(
                 "training on {train_examples} sequences ({val_examples} for validation), {total_steps} steps{}",
                 if *start_step > 0 { format!(", resuming at step {start_step}") } else { String::new() }
             ));
@@ -204,10 +315,13 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         }
         TrainEvent::Validation { step, loss } => {
             last_val = format!("  val {loss:.3}");
-            bar.println(format!("step {step}: validation loss {loss:.4}"));
+            say(&bar, format!("step {step}: validation loss {loss:.4}"));
         }
         TrainEvent::Checkpoint { step, dir } => {
-            bar.println(format!("step {step}: checkpoint in {}", dir.display()));
+            say(
+                &bar,
+                format!("step {step}: checkpoint in {}", dir.display()),
+            );
         }
     };
     let result = train_voice(
@@ -231,11 +345,21 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         o.last_loss.map_or("-".into(), |l| format!("{l:.4}")),
         o.val_loss.map_or("-".into(), |l| format!("{l:.4}")),
     );
+    if o.status == TrainStatus::Cancelled {
+        println!(
+            "cancelled at step {}/{}; checkpoint in {}",
+            o.steps_done,
+            o.total_steps,
+            result.adapter_dir.join(CHECKPOINT_DIR).display()
+        );
+        println!("resume with: {}", args.resume_command());
+        return Ok(ExitCode::from(130));
+    }
     println!(
         "voice `{}` registered: adapter {} over {}",
         args.name,
         result.adapter_dir.display(),
         result.base_model.display()
     );
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }

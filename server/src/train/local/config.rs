@@ -128,11 +128,96 @@ impl LocalConfig {
         Ok(cfg)
     }
 
+    /// These settings with `overrides` applied (the language server's command arguments): keys
+    /// are the `[local]` names, in snake_case or camelCase (`maxSeqLen`); a relative `model` is
+    /// relative to `workspace`. A `rank` without an `alpha` sets alpha to 2 x rank, as
+    /// `voicetune train --rank` does.
+    pub fn with_overrides(
+        &self,
+        workspace: &Path,
+        overrides: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<LocalConfig> {
+        let mut value = serde_json::to_value(self)?;
+        let table = value
+            .as_object_mut()
+            .context("the settings serialise to an object")?;
+        let overrides: serde_json::Map<String, serde_json::Value> = overrides
+            .iter()
+            .map(|(k, v)| (snake_case(k), v.clone()))
+            .collect();
+        for (k, v) in &overrides {
+            table.insert(k.clone(), v.clone());
+        }
+        if let (Some(rank), false) = (
+            overrides.get("rank").and_then(serde_json::Value::as_f64),
+            overrides.contains_key("alpha"),
+        ) {
+            table.insert("alpha".into(), serde_json::json!(2.0 * rank));
+        }
+        let mut cfg: LocalConfig =
+            serde_json::from_value(value).map_err(|e| anyhow::anyhow!("training settings: {e}"))?;
+        if let Some(m) = cfg
+            .model
+            .as_mut()
+            .filter(|m| m.is_relative() && overrides.contains_key("model"))
+        {
+            *m = workspace.join(&*m);
+        }
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
     /// The base model path: the configured one, else the default (downloaded when missing).
     pub fn model_path(&self) -> Result<PathBuf> {
         match &self.model {
             Some(p) => Ok(p.clone()),
             None => crate::model::pull::ensure_default_model(),
         }
+    }
+}
+
+/// `maxSeqLen` -> `max_seq_len` (snake_case stays as it is).
+fn snake_case(key: &str) -> String {
+    let mut out = String::with_capacity(key.len() + 4);
+    for c in key.chars() {
+        if c.is_ascii_uppercase() {
+            out.push('_');
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overrides_take_camel_or_snake_case_and_reject_unknown_keys() {
+        let ws = Path::new("/ws");
+        let base = LocalConfig::default();
+        let map = |v: serde_json::Value| v.as_object().unwrap().clone();
+        let cfg = base
+            .with_overrides(
+                ws,
+                &map(serde_json::json!({"maxSeqLen": 64, "grad_accum": 1, "rank": 4, "model": "m.gguf"})),
+            )
+            .unwrap();
+        assert_eq!((cfg.max_seq_len, cfg.grad_accum, cfg.rank), (64, 1, 4));
+        assert_eq!(cfg.alpha, 8.0);
+        assert_eq!(cfg.model, Some(ws.join("m.gguf")));
+        assert_eq!(cfg.epochs, base.epochs);
+        let err = base
+            .with_overrides(ws, &map(serde_json::json!({"epocs": 1})))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("epocs"), "{err}");
+        let err = base
+            .with_overrides(ws, &map(serde_json::json!({"epochs": 0})))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("epochs"), "{err}");
     }
 }
