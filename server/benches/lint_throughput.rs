@@ -124,6 +124,12 @@ fn main() {
         .sum();
     let tk_s = start.elapsed().as_secs_f64();
     assert_eq!(tokens_1, tokens_tk, "bpe-openai and tiktoken-rs disagree");
+    // bpe-openai's own count (shared regex cache pool, no per-piece memo), one thread.
+    let plain = bpe_openai::o200k_base();
+    let start = Instant::now();
+    let tokens_plain: usize = contents.iter().map(|c| plain.count(c.as_str())).sum();
+    let plain_s = start.elapsed().as_secs_f64();
+    assert_eq!(tokens_1, tokens_plain);
 
     println!(
         "file: {} ({size_mb:.1} MB, {} lines), encoder {:?}, {threads} threads",
@@ -139,6 +145,10 @@ fn main() {
     println!(
         "tokenize only, 1 thread:  {tok1_s:.2} s = {:.1} MB/s ({tokens_1} tokens)",
         size_mb / tok1_s
+    );
+    println!(
+        "bpe-openai's count as is, 1 thread: {plain_s:.2} s = {:.1} MB/s",
+        size_mb / plain_s
     );
     println!(
         "tokenize only, {threads} threads: {tokn_s:.2} s = {:.1} MB/s",

@@ -16,7 +16,10 @@ pub const TIMEOUT: Duration = Duration::from_secs(60);
 pub struct Client {
     pub child: Child,
     stdin: ChildStdin,
-    rx: Receiver<Value>,
+    rx: Receiver<(Value, Instant)>,
+    /// When the last message `next_message` returned was fully read from the server (before
+    /// it was parsed): what a latency measurement of the server should stop at.
+    pub last_arrival: Instant,
     next_id: i64,
     /// Notifications not consumed yet.
     pub inbox: VecDeque<Value>,
@@ -26,9 +29,9 @@ pub struct Client {
     pub apply_edits: bool,
 }
 
-/// Reads one framed message; None at end of stream. Panics on a malformed frame: anything
-/// but the protocol on the server's stdout is a bug.
-pub fn read_message(reader: &mut impl BufRead) -> Option<Value> {
+/// Reads one frame's body; None at end of stream. Panics on a malformed frame: anything but
+/// the protocol on the server's stdout is a bug.
+fn read_frame(reader: &mut impl BufRead) -> Option<Vec<u8>> {
     let mut length = None;
     loop {
         let mut header = String::new();
@@ -48,7 +51,7 @@ pub fn read_message(reader: &mut impl BufRead) -> Option<Value> {
     }
     let mut body = vec![0; length.expect("Content-Length header")];
     reader.read_exact(&mut body).ok()?;
-    Some(serde_json::from_slice(&body).expect("server sent valid JSON"))
+    Some(body)
 }
 
 fn is_server_request(msg: &Value) -> bool {
@@ -70,8 +73,10 @@ impl Client {
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
             let mut reader = BufReader::new(stdout);
-            while let Some(msg) = read_message(&mut reader) {
-                if tx.send(msg).is_err() {
+            while let Some(frame) = read_frame(&mut reader) {
+                let arrived = Instant::now();
+                let msg = serde_json::from_slice(&frame).expect("server sent valid JSON");
+                if tx.send((msg, arrived)).is_err() {
                     break;
                 }
             }
@@ -80,6 +85,7 @@ impl Client {
             child,
             stdin,
             rx,
+            last_arrival: Instant::now(),
             next_id: 1,
             inbox: VecDeque::new(),
             server_requests: Vec::new(),
@@ -135,7 +141,10 @@ impl Client {
     fn next_message(&mut self, deadline: Instant) -> Option<Value> {
         let left = deadline.saturating_duration_since(Instant::now());
         match self.rx.recv_timeout(left) {
-            Ok(msg) => Some(msg),
+            Ok((msg, arrived)) => {
+                self.last_arrival = arrived;
+                Some(msg)
+            }
             Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => None,
         }
     }
