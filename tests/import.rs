@@ -949,13 +949,16 @@ fn real_theme_unit_test_export() {
     // its caption shortcode only) and "Edge Case: No Content". The seven "WP 6.1 ..." posts all
     // open with "This test post was generated using the block theme Emptytheme": templated.
     // "Edge Case: Many Categories" ("This post has many categories.") is a near-duplicate of
-    // "Edge Case: Many Tags" ("This post has many tags.").
+    // "Edge Case: Many Tags" ("This post has many tags."), and "Template: Featured Image
+    // (Vertical)" of "(Horizontal)" (the same three sentences but one word; word 3-shingle
+    // Jaccard ~0.77, on the 0.8 threshold within MinHash's error of 64 bins, so it counts).
     assert_eq!(
         report.summary_line(),
-        "186 items -> 58 posts -> 56 published -> 52 with text after cleaning -> 51 not near-duplicates -> 44 not templated"
+        "186 items -> 58 posts -> 56 published -> 52 with text after cleaning -> 50 not near-duplicates -> 43 not templated"
     );
     let t = titles(&out);
-    assert_eq!(t.len(), 44);
+    assert_eq!(t.len(), 43);
+    assert!(!t.contains(&"Template: Featured Image (Vertical)".to_string()));
     assert!(
         t.contains(&"Edge Case: Many Tags".to_string())
             && !t.contains(&"Edge Case: Many Categories".to_string())
