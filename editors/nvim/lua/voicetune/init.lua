@@ -73,18 +73,29 @@ function M.setup(opts)
   end
 
   vim.api.nvim_create_user_command('VoicetuneStats', function()
-    local bufnr = vim.api.nvim_get_current_buf()
-    local client = client_for(bufnr)
-    if not client then
-      vim.notify('voicetune is not running for this buffer', vim.log.levels.WARN)
-      return
-    end
-    client:exec_cmd({
-      title = 'voicetune stats',
-      command = 'voicetune.stats',
-      arguments = { vim.uri_from_bufnr(bufnr) },
-    }, { bufnr = bufnr })
+    M.exec('voicetune.stats', 0)
   end, { desc = 'Examples, tokens, epochs and training cost of this dataset' })
+
+  vim.api.nvim_create_user_command('VoicetuneTrainLocal', function(cmd)
+    -- Optional argument: the voice's name (default: the dataset's file name).
+    local options = cmd.args ~= '' and { name = cmd.args } or vim.empty_dict()
+    M.exec('voicetune.trainLocal', 0, options)
+  end, { nargs = '?', desc = 'Fine-tune the local model on this dataset (LoRA, private)' })
+end
+
+--- Runs a voicetune server command on the buffer's document (`extra` is a second argument).
+function M.exec(command, bufnr, extra)
+  bufnr = (bufnr == nil or bufnr == 0) and vim.api.nvim_get_current_buf() or bufnr
+  local client = client_for(bufnr)
+  if not client then
+    vim.notify('voicetune is not running for this buffer', vim.log.levels.WARN)
+    return
+  end
+  client:exec_cmd({
+    title = command,
+    command = command,
+    arguments = { vim.uri_from_bufnr(bufnr), extra },
+  }, { bufnr = bufnr })
 end
 
 return M
