@@ -821,13 +821,32 @@ fn cli_train_generate_eval_register_a_voice() {
         .join(".voicetune/voices/pirate/adapter_model.safetensors")
         .exists());
     let registry = voicetune::voices::Registry::load(&ws).unwrap();
-    assert!(matches!(
-        registry.get("pirate"),
-        Some(voicetune::voices::Voice::Local {
-            adapter: Some(_),
-            ..
-        })
-    ));
+    let Some(voicetune::voices::Voice::Local {
+        adapter: Some(adapter),
+        job_id: Some(job_id),
+        ..
+    }) = registry.get("pirate")
+    else {
+        panic!("pirate is not a local voice with an adapter and a job")
+    };
+    // The run is a job like a remote fine-tune, finished, with its progress and result.
+    let job = voicetune::train::jobs::JobStore::new(&ws)
+        .load(job_id)
+        .unwrap();
+    assert_eq!(job.kind, voicetune::train::jobs::JobKind::Local);
+    assert_eq!(job.status, voicetune::train::jobs::JobStatus::Succeeded);
+    assert_eq!(job.voice.as_deref(), Some("pirate"));
+    assert_eq!(job.progress.percent(), Some(100));
+    assert!(job.progress.train_loss.is_some());
+    assert_eq!(
+        job.result_model.as_deref(),
+        Some(adapter.display().to_string().as_str())
+    );
+    let listed = run(&["jobs"]);
+    assert!(
+        listed.contains(job_id.as_str()) && listed.contains("local\tsucceeded"),
+        "{listed}"
+    );
 
     let text = run(&[
         "generate",
@@ -944,6 +963,12 @@ fn cli_train_stops_on_ctrl_c_with_a_checkpoint_and_a_resume_hint() {
         .unwrap()
         .get("pirate")
         .is_none());
+    let jobs = voicetune::train::jobs::JobStore::new(&ws).list().unwrap();
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    assert_eq!(jobs[0].status, voicetune::train::jobs::JobStatus::Cancelled);
+    // Cancelled right after it started: at step 0 or a few steps in, of many.
+    assert!(jobs[0].progress.step.is_some());
+    assert!(jobs[0].progress.total_steps.is_some_and(|t| t > 100));
 }
 
 #[test]

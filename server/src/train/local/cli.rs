@@ -15,6 +15,7 @@ use crate::model::gguf::GgufFile;
 use crate::model::llama::{Llama, Mode};
 use crate::model::pull::{DEFAULT_MODEL_HF_ID, DEFAULT_MODEL_SHA256};
 use crate::model::tokenizer::GgufTokenizer;
+use crate::train::jobs::{now_secs, Job, JobKind, JobStatus, JobStore};
 use crate::voices::{Registry, Voice};
 
 /// What a finished (or cancelled) training run produced.
@@ -101,6 +102,77 @@ pub fn lint_errors(dataset: &Path, opts: &crate::lint::LintOptions) -> Result<Op
     }))
 }
 
+/// A local training run as a persisted job: progress saved as it goes, final state at the end.
+struct LocalJob {
+    store: JobStore,
+    job: Job,
+}
+
+impl LocalJob {
+    fn start(workspace: &Path, voice: &str, base: &Path, dataset: &Path) -> Result<LocalJob> {
+        let store = JobStore::new(workspace);
+        let id = format!("local-{voice}-{}", now_secs());
+        let mut job = Job::new(id, JobKind::Local, base.display().to_string());
+        job.voice = Some(voice.to_string());
+        job.details.insert(
+            "dataset".into(),
+            serde_json::Value::String(dataset.display().to_string()),
+        );
+        let _ = job.set_status(JobStatus::Running);
+        store.save(&job)?;
+        Ok(LocalJob { store, job })
+    }
+
+    /// Notes a trainer event; the file is rewritten on steps, validations and checkpoints
+    /// (a step takes about a second, so this is cheap).
+    fn record(&mut self, event: &TrainEvent) {
+        let at = now_secs();
+        match event {
+            TrainEvent::Started {
+                total_steps,
+                start_step,
+                ..
+            } => {
+                self.job.progress.total_steps = Some(*total_steps as u64);
+                self.job.progress.step = Some(*start_step as u64);
+                self.job
+                    .push_log(at, "info", &format!("training: {total_steps} steps"));
+            }
+            TrainEvent::Step { step, loss, .. } => {
+                self.job.progress.step = Some(*step as u64);
+                self.job.progress.train_loss = Some(*loss);
+            }
+            TrainEvent::Validation { step, loss } => {
+                self.job.push_log(
+                    at,
+                    "info",
+                    &format!("step {step}: validation loss {loss:.4}"),
+                );
+            }
+            TrainEvent::Checkpoint { step, dir } => {
+                self.job.push_log(
+                    at,
+                    "info",
+                    &format!("step {step}: checkpoint in {}", dir.display()),
+                );
+            }
+        }
+        self.job.updated_at = at;
+        // A job file that cannot be written must not stop the training itself.
+        let _ = self.store.save(&self.job);
+    }
+
+    fn finish(&mut self, status: JobStatus, result: Option<String>, error: Option<String>) {
+        let _ = self.job.set_status(status);
+        self.job.result_model = result;
+        if let Some(e) = &error {
+            self.job.push_log(now_secs(), "error", e);
+        }
+        self.job.error = error;
+        let _ = self.store.save(&self.job);
+    }
+}
+
 /// Trains voice `name` on `dataset` in `workspace` and, when it finishes, registers it.
 /// With `resume`, continues from the voice's checkpoint.
 #[allow(clippy::too_many_arguments)]
@@ -130,9 +202,32 @@ pub fn train_voice(
     drop(gguf);
     model.add_lora_seeded(&cfg.lora(), cfg.seed)?;
     let dir = voice_dir(workspace, name);
-    let outcome = train(
-        &model, &train_set, &val_set, cfg, &dir, resume, cancel, on_event,
-    )?;
+    // The run is a job in `.voicetune/jobs/` like a remote fine-tune: `voicetune jobs` and the
+    // editor's job list show it, with its progress, while it runs and after.
+    let mut job = LocalJob::start(workspace, name, &base, dataset)?;
+    let trained = train(
+        &model,
+        &train_set,
+        &val_set,
+        cfg,
+        &dir,
+        resume,
+        cancel,
+        &mut |e: &TrainEvent| {
+            job.record(e);
+            on_event(e);
+        },
+    );
+    let outcome = match trained {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            job.finish(JobStatus::Failed, None, Some(format!("{e:#}")));
+            return Err(e);
+        }
+    };
+    if outcome.status == TrainStatus::Cancelled {
+        job.finish(JobStatus::Cancelled, None, None);
+    }
     if outcome.status == TrainStatus::Finished {
         let base_id = if cfg.model.is_none()
             || crate::model::pull::sha256_file(&base)? == DEFAULT_MODEL_SHA256
@@ -149,10 +244,15 @@ pub fn train_voice(
             name,
             Voice::Local {
                 base_model: base_abs,
-                adapter: Some(dir_abs),
-                job_id: None,
+                adapter: Some(dir_abs.clone()),
+                job_id: Some(job.job.id.clone()),
             },
         )?;
+        job.finish(
+            JobStatus::Succeeded,
+            Some(dir_abs.display().to_string()),
+            None,
+        );
     }
     Ok(VoiceTraining {
         outcome,
