@@ -155,6 +155,8 @@ fn infer() {
 }
 
 fn train_speed(seq: usize) {
+    // As `voicetune train` does.
+    voicetune::train::local::keep_freed_memory_for_reuse();
     let base = ensure_default_model().unwrap();
     let lm = LocalModel::load(&base, None, AdapterMode::Merged).unwrap();
     let ids = text_ids(&lm, seq * 6);

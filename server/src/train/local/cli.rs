@@ -351,6 +351,7 @@ fn install_ctrl_c(cancel: Arc<AtomicBool>, bar: indicatif::ProgressBar) -> Resul
 /// `voicetune train`: settings from `[local]` in voicetune.toml, overridden by flags.
 /// Exit status 0 when the voice is registered, 130 when cancelled with Ctrl-C.
 pub fn run(args: &TrainArgs) -> Result<ExitCode> {
+    super::keep_freed_memory_for_reuse();
     let workspace = std::env::current_dir().context("cannot read the current folder")?;
     let mut cfg = LocalConfig::from_workspace(&workspace)?;
     if let Some(v) = args.epochs {

@@ -17,3 +17,18 @@ pub mod trainer;
 
 pub use config::LocalConfig;
 pub use trainer::{train, TrainEvent, TrainOutcome, TrainStatus};
+
+/// Keeps freed memory in the process for the next step instead of handing it back to the OS.
+/// A training step frees and re-allocates tensors of megabytes; glibc returns such blocks to
+/// the OS, so every step faulted in freshly zeroed pages (perf: ~12% of a step in page clearing
+/// and faults). Measured with the model_speed bench: +5% tokens/s at 128 and 512 tokens per
+/// example, same peak RSS. For training processes only (the language server keeps its own
+/// allocator settings).
+pub fn keep_freed_memory_for_reuse() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt sets allocator tunables; it takes no pointers.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
+    }
+}
