@@ -562,6 +562,22 @@ fn fragment() -> impl Strategy<Value = String> {
     ]
 }
 
+#[test]
+fn emptying_one_example_does_not_make_an_untouched_blank_one_its_duplicate() {
+    // Found by the property test below: fixing line 1 (URL, speaker label) leaves it without
+    // words, like line 2; line 2 had nothing to fix and must come through unchanged.
+    let text =
+        chat("https://example.com/a?b=1", "Katie Robbert 0:25") + "\n" + &chat("  ", "\t") + "\n";
+    let (fixed, _) = fix_all(&text, FileKind::Jsonl, &opts(), FixMode::All);
+    assert!(
+        fixed.lines().any(|l| l == text.lines().nth(1).unwrap()),
+        "{fixed}"
+    );
+    assert!(!lint_text(&text, FileKind::Jsonl, &opts())
+        .iter()
+        .any(|f| f.rule == "duplicate"));
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
     #[test]

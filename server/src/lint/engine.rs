@@ -210,7 +210,12 @@ pub fn lint_line(line: &str, opts: &LintOptions) -> LineResult {
         || opts.enabled(&rules::near_duplicates::NEAR_DUPLICATE)
     {
         let words = rules::duplicates::word_hashes(&fields);
-        summary.content_hash = Some(rules::duplicates::content_hash(&words));
+        // A record without a single word (empty or blank texts: one role marker per field) is
+        // `empty-content`'s finding; calling two of them duplicates would only add noise, and a
+        // fix that empties one example must not turn an untouched blank one into its duplicate.
+        if words.len() > fields.len() {
+            summary.content_hash = Some(rules::duplicates::content_hash(&words));
+        }
         if opts.enabled(&rules::near_duplicates::NEAR_DUPLICATE) {
             summary.minhash = rules::near_duplicates::signature(&words);
         }
