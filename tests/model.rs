@@ -778,23 +778,29 @@ fn pull_without_python_says_what_to_do() {
     assert!(err.contains("Python 3 with pip is needed"), "{err}");
 }
 
+fn chat_line(q: &str, a: &str) -> String {
+    serde_json::json!({"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}]}).to_string()
+}
+
+/// Three pirate-voiced chat examples in `train.jsonl`.
+fn write_pirate_dataset(ws: &Path) {
+    let data = [
+        chat_line("Greet me.", "Ahoy, matey! The tide is kind today."),
+        chat_line("Say goodbye.", "Fair winds, matey! Mind the barnacles."),
+        chat_line("How are you?", "Shipshape, matey, and ready to sail."),
+    ]
+    .join("\n");
+    std::fs::write(ws.join("train.jsonl"), data).unwrap();
+}
+
 #[test]
 fn cli_train_generate_eval_register_a_voice() {
     let _ = model_path();
     let ws = tempdir("cli");
-    let line = |q: &str, a: &str| {
-        serde_json::json!({"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}]}).to_string()
-    };
-    let data = [
-        line("Greet me.", "Ahoy, matey! The tide is kind today."),
-        line("Say goodbye.", "Fair winds, matey! Mind the barnacles."),
-        line("How are you?", "Shipshape, matey, and ready to sail."),
-    ]
-    .join("\n");
-    std::fs::write(ws.join("train.jsonl"), data).unwrap();
+    write_pirate_dataset(&ws);
     std::fs::write(
         ws.join("heldout.jsonl"),
-        line(
+        chat_line(
             "Welcome me aboard.",
             "Ahoy, matey! Welcome aboard, the tide is kind.",
         ),
@@ -888,16 +894,7 @@ fn cli_train_stops_on_ctrl_c_with_a_checkpoint_and_a_resume_hint() {
     use std::io::{BufRead, BufReader, Read};
     let _ = model_path();
     let ws = tempdir("ctrlc");
-    let line = |q: &str, a: &str| {
-        serde_json::json!({"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}]}).to_string()
-    };
-    let data = [
-        line("Greet me.", "Ahoy, matey! The tide is kind today."),
-        line("Say goodbye.", "Fair winds, matey! Mind the barnacles."),
-        line("How are you?", "Shipshape, matey, and ready to sail."),
-    ]
-    .join("\n");
-    std::fs::write(ws.join("train.jsonl"), data).unwrap();
+    write_pirate_dataset(&ws);
     std::fs::write(
         ws.join("voicetune.toml"),
         "[local]\ngrad_accum = 1\nwarmup_steps = 1\nval_fraction = 0.0\nmax_seq_len = 64\n",
