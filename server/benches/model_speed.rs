@@ -154,6 +154,35 @@ fn infer() {
     }
 }
 
+/// Greedy decoding of the default model only, for profiling (`-- decode`).
+fn decode_only() {
+    let base = ensure_default_model().unwrap();
+    let lm = LocalModel::load(&base, None, AdapterMode::Merged).unwrap();
+    let prompt = text_ids(&lm, 40);
+    let params = SamplingParams {
+        temperature: 0.0,
+        max_tokens: 128,
+        stop: vec![],
+        ..Default::default()
+    };
+    for _ in 0..5 {
+        let c = generate(
+            &lm.model,
+            &lm.tokenizer,
+            &prompt,
+            &params,
+            None,
+            &mut |_| {},
+        )
+        .unwrap();
+        let rate = (c.completion_tokens.saturating_sub(1)) as f64 / c.decode_secs;
+        println!(
+            "decode (greedy): {rate:.0} tok/s over {} tokens",
+            c.completion_tokens
+        );
+    }
+}
+
 fn train_speed(seq: usize) {
     // As `voicetune train` does.
     voicetune::train::local::keep_freed_memory_for_reuse();
@@ -218,12 +247,14 @@ fn train_speed(seq: usize) {
 }
 
 fn main() {
+    voicetune::model::settle_thread_count();
     let args: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| a != "--bench")
         .collect();
     match args.first().map(String::as_str) {
         Some("infer") => infer(),
+        Some("decode") => decode_only(),
         Some("train") => train_speed(args.get(1).and_then(|s| s.parse().ok()).unwrap_or(128)),
         _ => {
             infer();

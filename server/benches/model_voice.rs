@@ -53,6 +53,7 @@ fn cut(body: &str, max_chars: usize) -> String {
 }
 
 fn main() {
+    voicetune::model::settle_thread_count();
     let blog = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/markdown-blog-stigok");
     let mut files: Vec<_> = std::fs::read_dir(&blog)
         .expect("the stigok blog corpus under ../shared/data")

@@ -93,6 +93,7 @@ struct StatsArgs {
 }
 
 fn main() -> ExitCode {
+    voicetune::model::settle_thread_count();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Lint(args) => run_lint(args),
