@@ -255,7 +255,10 @@ fn main() {
     match args.first().map(String::as_str) {
         Some("infer") => infer(),
         Some("decode") => decode_only(),
-        Some("train") => train_speed(args.get(1).and_then(|s| s.parse().ok()).unwrap_or(128)),
+        Some("train") => {
+            voicetune::model::prefer_f32_matmul_threads();
+            train_speed(args.get(1).and_then(|s| s.parse().ok()).unwrap_or(128))
+        }
         _ => {
             infer();
             let exe = std::env::current_exe().unwrap();

@@ -54,6 +54,7 @@ fn cut(body: &str, max_chars: usize) -> String {
 
 fn main() {
     voicetune::model::settle_thread_count();
+    voicetune::model::prefer_f32_matmul_threads();
     let blog = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/markdown-blog-stigok");
     let mut files: Vec<_> = std::fs::read_dir(&blog)
         .expect("the stigok blog corpus under ../shared/data")

@@ -95,6 +95,9 @@ struct StatsArgs {
 fn main() -> ExitCode {
     voicetune::model::settle_thread_count();
     let cli = Cli::parse();
+    if matches!(cli.command, Command::Train(_) | Command::Eval(_)) {
+        voicetune::model::prefer_f32_matmul_threads();
+    }
     let result = match cli.command {
         Command::Lint(args) => run_lint(args),
         Command::Rule { name } => run_rule(name.as_deref()),

@@ -57,6 +57,7 @@ pub struct EvalArgs {
 }
 
 pub fn cli_eval(args: &EvalArgs) -> Result<()> {
+    super::keep_freed_memory_for_reuse();
     let workspace = std::env::current_dir().context("cannot read the current folder")?;
     let registry = Registry::load(&workspace)?;
     let (base, adapter) = match registry.get(&args.model) {

@@ -94,13 +94,24 @@ pub fn example_loss(model: &Llama, ex: &Example, train: bool) -> Result<(Tensor,
     Ok((loss, pos.len()))
 }
 
+/// Runs `f` on one of rayon's threads. candle splits its f32 matmuls over rayon's pool; called
+/// from a thread outside the pool, each matmul hands its work over and sleeps until it is done
+/// (two context switches per matmul, and a step has thousands); from inside, the calling thread
+/// does its share and another worker takes the rest.
+fn on_matmul_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    rayon::join(f, || ()).0
+}
+
 /// Token-weighted mean NLL over `examples`, without gradients.
 pub fn mean_loss(model: &Llama, examples: &[Example]) -> Result<(f64, usize)> {
     let mut sum = 0f64;
     let mut count = 0usize;
     for ex in examples {
-        let (loss, n) = example_loss(model, ex, false)?;
-        sum += loss.detach().to_scalar::<f32>()? as f64 * n as f64;
+        let (loss, n) = on_matmul_pool(|| -> Result<_> {
+            let (loss, n) = example_loss(model, ex, false)?;
+            Ok((loss.detach().to_scalar::<f32>()? as f64, n))
+        })?;
+        sum += loss * n as f64;
         count += n;
     }
     anyhow::ensure!(count > 0, "no target tokens to score");
@@ -290,9 +301,12 @@ pub fn train(
                 cfg.seed ^ ((step as u64) << 20) ^ i as u64,
                 Ordering::Relaxed,
             );
-            let (loss, _) = example_loss(model, ex, true)?;
-            loss_sum += loss.to_scalar::<f32>()? as f64;
-            let g = (loss / batch.len() as f64)?.backward()?;
+            let (loss, g) = on_matmul_pool(|| -> Result<_> {
+                let (loss, _) = example_loss(model, ex, true)?;
+                let g = (&loss / batch.len() as f64)?.backward()?;
+                Ok((loss.to_scalar::<f32>()? as f64, g))
+            })?;
+            loss_sum += loss;
             for (k, (_, var)) in vars.iter().enumerate() {
                 if let Some(gk) = g.get(var.as_tensor()) {
                     // Detached, so the optimiser state never holds on to this step's graph.
