@@ -2,6 +2,7 @@
 //! `ensure_default_model`), our tokenizer and forward against references, LoRA training,
 //! adapters in PEFT layout, checkpoints, and the CLI.
 
+use candle_core::quantized::GgmlDType;
 use candle_core::{Device, IndexOp, Tensor};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -171,10 +172,40 @@ fn our_forward_matches_candle_quantized_llama() {
     assert!(c > 0.9999, "cosine quantized {c}");
     assert_eq!(argmax(&q), argmax(&want));
 
-    // The inference default: weights requantized to Q8_0 (fast AVX-512 kernels in candle).
+    // The inference default: the GGUF's Q4_1 blocks with our kernel, q/k/v and gate/up stacked;
+    // the prompt in three parts (many tokens, one as in decoding, two) through the KV cache.
     let lm = LocalModel::load(&path, None, AdapterMode::Merged).unwrap();
-    let q8: Vec<f32> = lm
+    let mut cache = voicetune::model::llama::KvCache::default();
+    let n = ids.len();
+    for (start, len) in [(0, n - 3), (n - 3, 1)] {
+        lm.model
+            .forward_last(&input.narrow(1, start, len).unwrap(), &mut cache)
+            .unwrap();
+    }
+    let q4: Vec<f32> = lm
         .model
+        .forward_last(&input.narrow(1, n - 2, 2).unwrap(), &mut cache)
+        .unwrap()
+        .squeeze(0)
+        .unwrap()
+        .to_vec1()
+        .unwrap();
+    // It rounds the activations' scales differently from candle (f32, not f16), so it is held
+    // to the dequantized f32 model, the exact product of these weights: as close as candle's.
+    let c = cosine(&q4, &want);
+    assert!(c > 0.999, "cosine Q4_1 (our kernel) vs candle {c}");
+    let (ours_to_f32, candle_to_f32) = (cosine(&q4, &ours), cosine(&q, &ours));
+    assert!(
+        ours_to_f32 > 0.9998 && ours_to_f32 > candle_to_f32 - 1e-5,
+        "cosine to the f32 model: our kernel {ours_to_f32}, candle's {candle_to_f32}"
+    );
+    assert_eq!(argmax(&q4), argmax(&want));
+
+    // Requantized to Q8_0 (what a merged adapter runs on).
+    let mut q8_model = load_model(&path, Mode::Quantized).unwrap();
+    q8_model.requantize(GgmlDType::Q8_0).unwrap();
+    q8_model.fuse_projections().unwrap();
+    let q8: Vec<f32> = q8_model
         .forward_last(&input, &mut Default::default())
         .unwrap()
         .squeeze(0)

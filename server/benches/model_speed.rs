@@ -4,6 +4,7 @@
 //! `cargo bench --bench model_speed` runs everything (each training size in a child process so
 //! its peak RSS is its own); `-- infer`, `-- train 128` run one part.
 
+use candle_core::quantized::GgmlDType;
 use candle_core::{Device, Tensor};
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
@@ -63,9 +64,10 @@ fn infer() {
     let base = ensure_default_model().unwrap();
     let adapter = synthetic_adapter(&base);
     let variants = [
-        ("base, Q4_1 as in the GGUF", None, None),
+        ("base, Q4_1 with candle's kernels", None, None),
+        ("base, requantized Q8_0 with candle's kernels", None, None),
         (
-            "base, requantized Q8_0 (default)",
+            "base, Q4_1 with our kernel (default)",
             None,
             Some(AdapterMode::Merged),
         ),
@@ -87,6 +89,10 @@ fn infer() {
             None => {
                 let mut lm = LocalModel::load(&base, None, AdapterMode::Merged).unwrap();
                 lm.model = load_model(&base, Mode::Quantized).unwrap();
+                if what.contains("Q8_0") {
+                    lm.model.requantize(GgmlDType::Q8_0).unwrap();
+                    lm.model.fuse_projections().unwrap();
+                }
                 lm
             }
         };
@@ -151,6 +157,64 @@ fn infer() {
             }
             println!("[{what}] decode ({name}): {best:.0} tok/s");
         }
+    }
+}
+
+/// The projections of one decoding step (SmolLM2's 30 layers, random weights) as Q4_1 with our
+/// kernel and as Q8_0 with candle's, without anything else (`-- kernel`).
+fn kernel_only() {
+    use candle_core::quantized::{QMatMul, QTensor};
+    use candle_core::Module;
+    use voicetune::model::q4::Q4Matrix;
+    let shapes = [(960, 576), (576, 576), (3072, 576), (576, 1536)];
+    let mut q4 = Vec::new();
+    let mut q8 = Vec::new();
+    let mut bytes = (0usize, 0usize);
+    // VT_KERNEL_LAYERS=1: one layer's weights (in cache) for every layer: compute, not memory.
+    let layers = std::env::var("VT_KERNEL_LAYERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30usize);
+    for _ in 0..layers {
+        for (r, c) in shapes {
+            let w = Tensor::randn(0f32, 0.05, (r, c), &Device::Cpu).unwrap();
+            let q = QTensor::quantize(&w, GgmlDType::Q4_1).unwrap();
+            bytes.0 += q.storage_size_in_bytes();
+            q4.push(std::sync::Arc::new(
+                Q4Matrix::from_qtensor(&q).unwrap().unwrap(),
+            ));
+            let q = QTensor::quantize(&w, GgmlDType::Q8_0).unwrap();
+            bytes.1 += q.storage_size_in_bytes();
+            q8.push(QMatMul::from_qtensor(q).unwrap());
+        }
+    }
+    let xs: Vec<Tensor> = [576, 1536]
+        .iter()
+        .map(|&c| Tensor::randn(0f32, 1.0, (1, 1, c), &Device::Cpu).unwrap())
+        .collect();
+    let x_for = |c: usize| if c == 576 { &xs[0] } else { &xs[1] };
+    for _ in 0..3 {
+        let t = Instant::now();
+        for _ in 0..50 {
+            for (i, m) in q4.iter().cycle().take(120).enumerate() {
+                m.forward(x_for(shapes[i % 4].1)).unwrap();
+            }
+        }
+        let a = t.elapsed().as_secs_f64() / 50.0;
+        let t = Instant::now();
+        for _ in 0..50 {
+            for (i, m) in q8.iter().cycle().take(120).enumerate() {
+                m.forward(x_for(shapes[i % 4].1)).unwrap();
+            }
+        }
+        let b = t.elapsed().as_secs_f64() / 50.0;
+        println!(
+            "Q4_1 ours: {:.2} ms/step, {:.1} GB/s; Q8_0 candle: {:.2} ms/step, {:.1} GB/s",
+            a * 1e3,
+            bytes.0 as f64 * 30.0 / layers as f64 / a / 1e9,
+            b * 1e3,
+            bytes.1 as f64 * 30.0 / layers as f64 / b / 1e9
+        );
     }
 }
 
@@ -255,6 +319,7 @@ fn main() {
     match args.first().map(String::as_str) {
         Some("infer") => infer(),
         Some("decode") => decode_only(),
+        Some("kernel") => kernel_only(),
         Some("train") => {
             voicetune::model::prefer_f32_matmul_threads();
             train_speed(args.get(1).and_then(|s| s.parse().ok()).unwrap_or(128))

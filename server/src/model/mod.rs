@@ -15,6 +15,7 @@ pub mod gguf;
 pub mod llama;
 pub mod ops;
 pub mod pull;
+pub mod q4;
 pub mod tokenizer;
 
 pub use llama::{Llama, LlamaConfig, LoraConfig};

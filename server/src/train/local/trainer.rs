@@ -89,7 +89,9 @@ pub fn example_loss(model: &Llama, ex: &Example, train: bool) -> Result<(Tensor,
     let loss = match &model.output {
         // Chunked over the vocabulary: the [targets, vocab] logits are never kept.
         BaseWeight::Dense(w) => linear_cross_entropy(&hidden, w, &targets)?.mean_all()?,
-        BaseWeight::Quant(_) => candle_nn::loss::cross_entropy(&model.logits(&hidden)?, &targets)?,
+        BaseWeight::Quant(_) | BaseWeight::Q4(_) => {
+            candle_nn::loss::cross_entropy(&model.logits(&hidden)?, &targets)?
+        }
     };
     Ok((loss, pos.len()))
 }
