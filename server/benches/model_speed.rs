@@ -77,7 +77,7 @@ fn infer() {
             Some(AdapterMode::Merged),
         ),
         (
-            "adapter on the fly (Q8_0 + f32 LoRA)",
+            "adapter on the fly (Q4_1 with our kernel + f32 LoRA)",
             Some(&adapter),
             Some(AdapterMode::OnTheFly),
         ),

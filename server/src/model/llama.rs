@@ -17,6 +17,7 @@ use candle_core::quantized::{GgmlDType, QMatMul};
 use candle_core::{DType, Device, Module, Tensor, Var};
 use serde::{Deserialize, Serialize};
 
+use super::attend::{self, LayerKv};
 use super::gguf::GgufFile;
 use super::ops::frozen_linear;
 use super::q4::Q4Matrix;
@@ -244,23 +245,27 @@ impl Layer {
     }
 }
 
-/// Per-layer keys and values of the positions seen so far.
+/// Per-layer keys and values of the positions seen so far (one sequence).
 #[derive(Debug, Clone, Default)]
 pub struct KvCache {
-    layers: Vec<Option<(Tensor, Tensor)>>,
+    layers: Vec<LayerKv>,
+    len: usize,
 }
 
 impl KvCache {
     pub fn len(&self) -> usize {
-        match self.layers.first() {
-            Some(Some((k, _))) => k.dim(2).unwrap_or(0),
-            _ => 0,
-        }
+        self.len
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// The rope angles of the positions a forward pass adds to the cache, `[t, head_dim / 2]`.
+struct RopeRows {
+    cos: Vec<f32>,
+    sin: Vec<f32>,
 }
 
 #[derive(Debug, Clone)]
@@ -590,7 +595,8 @@ impl Llama {
         layer: &Layer,
         x: &Tensor,
         offset: usize,
-        cache: Option<&mut Option<(Tensor, Tensor)>>,
+        // With a cache (inference): the rope angles of the new positions, `[t, head_dim / 2]`.
+        cache: Option<(&mut LayerKv, &RopeRows)>,
         mask: Option<&Tensor>,
         // Some(layer's dropout seed) when training.
         train_seed: Option<u64>,
@@ -615,6 +621,25 @@ impl Llama {
                 layer.v_proj.forward(x, seed(3))?,
             ),
         };
+        if let (false, Some((kv, rope))) = (train, cache) {
+            if b != 1 {
+                candle_core::bail!("the KV cache holds one sequence, not {b}");
+            }
+            let mut q = q.flatten_all()?.to_vec1::<f32>()?;
+            let mut k = k.flatten_all()?.to_vec1::<f32>()?;
+            attend::rope_interleaved(&mut q, c.head_dim, &rope.cos, &rope.sin);
+            attend::rope_interleaved(&mut k, c.head_dim, &rope.cos, &rope.sin);
+            kv.k.extend_from_slice(&k);
+            kv.v.extend(v.flatten_all()?.to_vec1::<f32>()?);
+            let heads = attend::Heads {
+                n_head: c.n_head,
+                n_kv_head: c.n_kv_head,
+                head_dim: c.head_dim,
+            };
+            let y = attend::attend(&q, kv, heads, t, offset);
+            let y = Tensor::from_vec(y, (1, t, c.n_head * c.head_dim), &Device::Cpu)?;
+            return layer.o_proj.forward(&y, None);
+        }
         let q = q
             .reshape((b, t, c.n_head, c.head_dim))?
             .transpose(1, 2)?
@@ -639,19 +664,6 @@ impl Llama {
                 candle_nn::rotary_emb::rope_i(&q, &cos, &sin)?,
                 candle_nn::rotary_emb::rope_i(&k, &cos, &sin)?,
             )
-        };
-        let (k, v) = match cache {
-            None => (k, v),
-            Some(slot) => {
-                let (k, v) = match slot.take() {
-                    Some((pk, pv)) if offset > 0 => {
-                        (Tensor::cat(&[&pk, &k], 2)?, Tensor::cat(&[&pv, &v], 2)?)
-                    }
-                    _ => (k, v),
-                };
-                *slot = Some((k.clone(), v.clone()));
-                (k, v)
-            }
         };
         let n_rep = c.n_head / c.n_kv_head;
         let k = candle_transformers::utils::repeat_kv(k, n_rep)?;
@@ -689,14 +701,26 @@ impl Llama {
                 self.cfg.context_length
             );
         }
-        let mask = if t > 1 {
+        let rope = match cache.as_deref_mut() {
+            Some(c) if !train => {
+                if c.len != offset {
+                    candle_core::bail!("the KV cache holds {} positions, not {offset}", c.len);
+                }
+                c.layers.resize_with(self.layers.len(), LayerKv::default);
+                let rows = |table: &Tensor| table.narrow(0, offset, t)?.flatten_all()?.to_vec1();
+                Some(RopeRows {
+                    cos: rows(&self.cos)?,
+                    sin: rows(&self.sin)?,
+                })
+            }
+            _ => None,
+        };
+        // The cached path masks as it goes.
+        let mask = if t > 1 && rope.is_none() {
             Some(self.mask(t, offset)?)
         } else {
             None
         };
-        if let Some(c) = cache.as_deref_mut() {
-            c.layers.resize(self.layers.len(), None);
-        }
         let mut x = self.embed.embedding(&ids.flatten_all()?)?.reshape((
             ids.dim(0)?,
             t,
@@ -707,7 +731,10 @@ impl Llama {
             let layer_seed = step_seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ ((i as u64) << 8);
             let seed = |m: u64| train.then(|| layer_seed.wrapping_add(m));
             let h = self.rms_norm(&x, &layer.attn_norm, train)?;
-            let slot = cache.as_deref_mut().map(|c| &mut c.layers[i]);
+            let slot = match (cache.as_deref_mut(), &rope) {
+                (Some(c), Some(rope)) => Some((&mut c.layers[i], rope)),
+                _ => None,
+            };
             let h = self.attention(
                 layer,
                 &h,
@@ -731,6 +758,9 @@ impl Llama {
             };
             let h = layer.down_proj.forward(&(gate.silu()? * up)?, seed(7))?;
             x = (x + h)?;
+        }
+        if let (Some(c), Some(_)) = (cache, &rope) {
+            c.len = offset + t;
         }
         if train {
             // A fresh dropout pattern for the next training forward.

@@ -10,6 +10,7 @@
 //! - [`generate`]: sampling, stop sequences, streaming and cancellation.
 
 pub mod adapter;
+pub mod attend;
 pub mod generate;
 pub mod gguf;
 pub mod llama;
