@@ -36,7 +36,7 @@ fn text_ids(lm: &LocalModel, n: usize) -> Vec<u32> {
         files.sort();
         files
             .iter()
-            .take(40)
+            .take(120)
             .map(|p| std::fs::read_to_string(p).unwrap_or_default())
             .collect::<String>()
     })
@@ -252,7 +252,9 @@ fn train_speed(seq: usize) {
     voicetune::train::local::keep_freed_memory_for_reuse();
     let base = ensure_default_model().unwrap();
     let lm = LocalModel::load(&base, None, AdapterMode::Merged).unwrap();
-    let ids = text_ids(&lm, seq * 6);
+    // 16 steps of one example each: this shared machine's speed wanders by +-15% from step to
+    // step, so the steady figure is a mean over 15 steps.
+    let ids = text_ids(&lm, seq * 16);
     drop(lm);
     let t = Instant::now();
     let mut model = load_model(&base, Mode::F32).unwrap();
@@ -298,9 +300,12 @@ fn train_speed(seq: usize) {
     // The first step warms up allocations; report the rest.
     let steady = &rates[1..];
     let mean = steady.iter().sum::<f64>() / steady.len() as f64;
+    let mut sorted = steady.to_vec();
+    sorted.sort_by(f64::total_cmp);
     println!(
-        "[train {seq} tokens/example] load {load:.2}s, {:.0} tok/s (steps: {}), peak RSS {:.0} MB",
+        "[train {seq} tokens/example] load {load:.2}s, {:.0} tok/s mean, {:.0} median (steps: {}), peak RSS {:.0} MB",
         mean,
+        sorted[sorted.len() / 2],
         rates
             .iter()
             .map(|r| format!("{r:.0}"))
