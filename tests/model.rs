@@ -1002,6 +1002,61 @@ fn cli_train_stops_on_ctrl_c_with_a_checkpoint_and_a_resume_hint() {
 }
 
 #[test]
+fn cli_train_killed_outright_leaves_a_failed_job_not_a_running_one() {
+    use std::io::{BufRead, BufReader};
+    let _ = model_path();
+    let ws = tempdir("sigkill");
+    write_pirate_dataset(&ws);
+    std::fs::write(
+        ws.join("voicetune.toml"),
+        "[local]\ngrad_accum = 1\nwarmup_steps = 1\nval_fraction = 0.0\nmax_seq_len = 64\n",
+    )
+    .unwrap();
+    let voicetune = env!("CARGO_BIN_EXE_voicetune");
+    let mut child = std::process::Command::new(voicetune)
+        .args([
+            "train",
+            "train.jsonl",
+            "--name",
+            "pirate",
+            "--epochs",
+            "200",
+        ])
+        .current_dir(&ws)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.starts_with("training on") {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "training ended early"
+        );
+    }
+    // The job is running while its process lives.
+    let list = || {
+        let out = std::process::Command::new(voicetune)
+            .args(["jobs", "list"])
+            .current_dir(&ws)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert!(list().contains("\tlocal\trunning"), "{}", list());
+    child.kill().unwrap(); // SIGKILL: no handler runs, nothing is saved on the way out.
+    child.wait().unwrap();
+    let listed = list();
+    assert!(listed.contains("\tlocal\tfailed"), "{listed}");
+    let jobs = voicetune::train::jobs::JobStore::new(&ws).list().unwrap();
+    let error = jobs[0].error.as_deref().unwrap_or_default();
+    assert!(error.contains("killed or crashed"), "{error}");
+}
+
+#[test]
 fn local_config_reads_the_local_table_and_rejects_bad_values() {
     let ws = tempdir("config");
     assert_eq!(

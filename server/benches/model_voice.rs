@@ -55,6 +55,8 @@ fn cut(body: &str, max_chars: usize) -> String {
 fn main() {
     voicetune::model::settle_thread_count();
     voicetune::model::prefer_f32_matmul_threads();
+    // As `voicetune train` does.
+    voicetune::train::local::keep_freed_memory_for_reuse();
     let blog = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/markdown-blog-stigok");
     let mut files: Vec<_> = std::fs::read_dir(&blog)
         .expect("the stigok blog corpus under ../shared/data")

@@ -192,6 +192,57 @@ impl Job {
     }
 }
 
+/// The running process as a job records its owner: the pid and the kernel's start time of the
+/// process, so that a later process that happens to get the same pid is not taken for it.
+pub fn this_process() -> serde_json::Value {
+    let pid = std::process::id();
+    serde_json::json!({ "pid": pid, "started": process_start(pid) })
+}
+
+/// The start time of process `pid` (clock ticks after boot, from `/proc/PID/stat`), or None
+/// where there is no such process or no `/proc`.
+fn process_start(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in parentheses and may hold spaces: count after it.
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    after_name.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// Whether the process recorded by [`this_process`] still runs; None when that cannot be told.
+fn owner_alive(owner: &serde_json::Value) -> Option<bool> {
+    let pid = u32::try_from(owner.get("pid")?.as_u64()?).ok()?;
+    let started = owner.get("started")?.as_u64()?;
+    if !Path::new("/proc/self/stat").exists() {
+        return None;
+    }
+    Some(process_start(pid) == Some(started))
+}
+
+impl Job {
+    /// A running local job whose training process is gone was killed or crashed: it becomes
+    /// failed, saying so (its checkpoint is still there). Returns whether it changed.
+    pub fn settle_if_orphaned(&mut self) -> bool {
+        if self.kind != JobKind::Local || self.status != JobStatus::Running {
+            return false;
+        }
+        let Some(owner) = self.details.get("owner") else {
+            return false;
+        };
+        if owner_alive(owner) != Some(false) {
+            return false;
+        }
+        let pid = owner.get("pid").and_then(|p| p.as_u64()).unwrap_or(0);
+        let message = format!(
+            "the training process (pid {pid}) ended without finishing: it was killed or crashed; \
+             train the same voice again with --resume to continue from its last checkpoint"
+        );
+        let _ = self.set_status(JobStatus::Failed);
+        self.push_log(now_secs(), "error", &message);
+        self.error = Some(message);
+        true
+    }
+}
+
 pub fn now_secs() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -250,7 +301,7 @@ impl JobStore {
     pub fn get(&self, id: &str) -> anyhow::Result<Option<Job>> {
         let path = self.path(id)?;
         match std::fs::read_to_string(&path) {
-            Ok(text) => parse_job(&path, &text).map(Some),
+            Ok(text) => self.settled(parse_job(&path, &text)?).map(Some),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(anyhow::anyhow!("{}: {e}", path.display())),
         }
@@ -282,10 +333,18 @@ impl JobStore {
             }
             let text = std::fs::read_to_string(&path)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-            jobs.push(parse_job(&path, &text)?);
+            jobs.push(self.settled(parse_job(&path, &text)?)?);
         }
         jobs.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
         Ok(jobs)
+    }
+
+    /// `job`, marked failed and saved if its training process is gone.
+    fn settled(&self, mut job: Job) -> anyhow::Result<Job> {
+        if job.settle_if_orphaned() {
+            self.save(&job)?;
+        }
+        Ok(job)
     }
 
     /// Jobs not yet in a final state: the ones to resume following after a restart.
@@ -312,6 +371,46 @@ fn parse_job(path: &Path, text: &str) -> anyhow::Result<Job> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_running_local_job_whose_process_is_gone_becomes_failed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = JobStore::new(dir.path());
+        let running = |id: &str, owner: serde_json::Value| {
+            let mut job = Job::new(id, JobKind::Local, "base.gguf");
+            job.set_status(JobStatus::Running).unwrap();
+            job.details.insert("owner".into(), owner);
+            store.save(&job).unwrap();
+        };
+        // This process: alive.
+        running("local-alive", this_process());
+        // Our pid with another start time: a process that has ended and whose pid was reused.
+        let mut gone = this_process();
+        gone["started"] = serde_json::json!(gone["started"].as_u64().unwrap() + 1);
+        running("local-gone", gone);
+        // An older job without an owner is left alone.
+        let mut old = Job::new("local-old", JobKind::Local, "base.gguf");
+        old.set_status(JobStatus::Running).unwrap();
+        store.save(&old).unwrap();
+
+        assert_eq!(
+            store.load("local-alive").unwrap().status,
+            JobStatus::Running
+        );
+        assert_eq!(store.load("local-old").unwrap().status, JobStatus::Running);
+        let jobs = store.list().unwrap();
+        let gone = jobs.iter().find(|j| j.id == "local-gone").unwrap();
+        assert_eq!(gone.status, JobStatus::Failed);
+        let error = gone.error.as_deref().unwrap();
+        assert!(
+            error.contains("killed or crashed") && error.contains("--resume"),
+            "{error}"
+        );
+        // Saved, so every later reader sees it failed.
+        let text =
+            std::fs::read_to_string(dir.path().join(".voicetune/jobs/local-gone.json")).unwrap();
+        assert!(text.contains("\"failed\""), "{text}");
+    }
 
     #[test]
     fn status_only_moves_forward_and_final_states_stay() {

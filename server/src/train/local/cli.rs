@@ -118,6 +118,9 @@ impl LocalJob {
             "dataset".into(),
             serde_json::Value::String(dataset.display().to_string()),
         );
+        // Who trains: if this process is killed, readers of the job see it is gone.
+        job.details
+            .insert("owner".into(), crate::train::jobs::this_process());
         let _ = job.set_status(JobStatus::Running);
         store.save(&job)?;
         Ok(LocalJob { store, job })
