@@ -190,7 +190,7 @@ fn our_forward_matches_candle_quantized_llama() {
     // Our cached attention over candle's Q4_1 products.
     let cached = through_cache(&q_model);
     // The inference default: the GGUF's Q4_1 blocks with our kernel, q/k/v and gate/up stacked.
-    let lm = LocalModel::load(&path, None, AdapterMode::Merged).unwrap();
+    let lm = LocalModel::load(&path, None, AdapterMode::Auto).unwrap();
     let q4 = through_cache(&lm.model);
     for (what, logits) in [("cached attention", &cached), ("our Q4_1 kernel", &q4)] {
         let c = cosine(logits, &want);
@@ -261,7 +261,17 @@ fn merged_adapter_matches_the_adapter_applied_on_the_fly() {
         cosine(&base, &exact),
     );
     assert!(cf > 0.998 && cm > 0.998, "on the fly {cf}, merged {cm}");
-    assert!(cb < cm, "the adapter must matter: base {cb} vs merged {cm}");
+    assert!(
+        cb < cm && cb < cf,
+        "the adapter must matter: base {cb} vs merged {cm}, on the fly {cf}"
+    );
+    // On the fly, the adapters run inside our Q4_1 kernel, so q/k/v and gate/up stay stacked.
+    let layer = &fly.model.layers[0];
+    assert!(layer.qkv.is_some() && layer.gate_up.is_some());
+    assert!(layer.q_proj.lora.is_none(), "folded into the kernel");
+    // The default: every SmolLM2 projection is Q4_1, so the same as on the fly.
+    let auto = LocalModel::load(&path, Some(&dir), AdapterMode::Auto).unwrap();
+    assert_eq!(last(&auto.model), last(&fly.model));
 }
 
 #[test]

@@ -69,17 +69,17 @@ fn infer() {
         (
             "base, Q4_1 with our kernel (default)",
             None,
-            Some(AdapterMode::Merged),
+            Some(AdapterMode::Auto),
         ),
         (
-            "adapter merged (Q8_0)",
+            "voice, adapter merged (Q8_0)",
             Some(&adapter),
             Some(AdapterMode::Merged),
         ),
         (
-            "adapter on the fly (Q4_1 with our kernel + f32 LoRA)",
+            "voice, adapter in our Q4_1 kernel (f32, default)",
             Some(&adapter),
-            Some(AdapterMode::OnTheFly),
+            Some(AdapterMode::Auto),
         ),
     ];
     for (what, adapter, mode) in variants {

@@ -16,9 +16,13 @@ use crate::voices::{Registry, Voice};
 /// How a LoRA adapter is used at inference time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AdapterMode {
-    /// `W + scale * B A` folded once into dense f32 weights of the adapted modules.
+    /// On the fly where the base weight runs on our Q4_1 kernel (the adapter in f32 inside the
+    /// product: exact, and as fast as the base model), merged elsewhere. The default.
+    Auto,
+    /// `W + scale * B A` folded once into the weights, requantized to Q8_0.
     Merged,
-    /// Quantized base weights plus the low-rank product computed at every token.
+    /// Quantized base weights plus the low-rank product in f32 at every token (inside our Q4_1
+    /// kernel where it can, as separate products elsewhere).
     OnTheFly,
 }
 
@@ -46,10 +50,16 @@ impl LocalModel {
         // else, and weights an adapter was merged into, as Q8_0, for which candle has
         // vectorised kernels.
         model.use_q4_1_kernel()?;
-        model.requantize(GgmlDType::Q8_0)?;
-        if mode == AdapterMode::Merged || adapter_dir.is_none() {
-            model.fuse_projections()?;
+        if mode != AdapterMode::Merged {
+            model.fold_adapters_into_q4_kernel()?;
         }
+        if mode == AdapterMode::Auto {
+            // Adapters on weights our kernel does not run: separate products would be slow.
+            model.merge_lora()?;
+        }
+        model.requantize(GgmlDType::Q8_0)?;
+        // Modules that still carry an adapter of their own are left unstacked.
+        model.fuse_projections()?;
         Ok(LocalModel {
             model,
             tokenizer,
@@ -139,7 +149,11 @@ pub struct GenerateArgs {
     /// Stop before this text (repeatable).
     #[arg(long)]
     pub stop: Vec<String>,
-    /// Apply the adapter at every token instead of merging it into the weights.
+    /// Merge the adapter into the weights (Q8_0) instead of applying it with every product.
+    #[arg(long, conflicts_with = "on_the_fly")]
+    pub merged: bool,
+    /// Apply the adapter with every product, even where that means separate slow products
+    /// (the default does so only inside the Q4_1 kernel, and merges elsewhere).
     #[arg(long)]
     pub on_the_fly: bool,
     /// Print timing to stderr.
@@ -152,8 +166,10 @@ pub fn cli_generate(args: &GenerateArgs) -> Result<()> {
     let workspace = std::env::current_dir().context("cannot read the current folder")?;
     let mode = if args.on_the_fly {
         AdapterMode::OnTheFly
-    } else {
+    } else if args.merged {
         AdapterMode::Merged
+    } else {
+        AdapterMode::Auto
     };
     let lm = LocalModel::load_voice(&workspace, args.model.as_deref(), mode)?;
     let params = SamplingParams {

@@ -40,7 +40,8 @@ pub fn rope_interleaved(x: &mut [f32], head_dim: usize, cos: &[f32], sin: &[f32]
     }
 }
 
-fn dot(a: &[f32], b: &[f32]) -> f32 {
+/// `Σ a_i b_i`.
+pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
     // Eight running sums, which the compiler turns into one vector register.
     let mut acc = [0f32; 8];
     let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));

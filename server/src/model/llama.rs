@@ -556,6 +556,29 @@ impl Llama {
         Ok(())
     }
 
+    /// Moves every adapter whose base weight runs on our Q4_1 kernel into that kernel, which
+    /// applies it in f32 inside the product (inference; exact, unlike merging into 4 bits, and
+    /// the stacked q/k/v and gate/up products keep working).
+    pub fn fold_adapters_into_q4_kernel(&mut self) -> Result<()> {
+        for layer in &mut self.layers {
+            for name in ALL_TARGETS {
+                let lin = layer.module_mut(name).expect("known module");
+                let (BaseWeight::Q4(q), Some(lora)) = (&lin.base, &lin.lora) else {
+                    continue;
+                };
+                let values = |t: &Tensor| t.flatten_all()?.to_vec1::<f32>();
+                let with = q.as_ref().clone().with_low_rank(
+                    values(lora.a.as_tensor())?,
+                    values(lora.b.as_tensor())?,
+                    lora.scale as f32,
+                )?;
+                lin.base = BaseWeight::Q4(Arc::new(with));
+                lin.lora = None;
+            }
+        }
+        Ok(())
+    }
+
     /// Folds every adapter into its base weight (quantized weights become dense f32 there).
     pub fn merge_lora(&mut self) -> Result<()> {
         for layer in &mut self.layers {

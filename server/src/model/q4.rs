@@ -19,12 +19,25 @@ const BLOCK_BYTES: usize = 20;
 /// `d` (nb f16), `m` (nb f16), then `qs` (nb x 16 bytes). Block `b` has the weights
 /// `d[b] * q + m[b]`, where `q` is `qs[b][j] & 15` for weight `j < 16` and `qs[b][j - 16] >> 4`
 /// after (ggml's order).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Q4Matrix {
     rows: usize,
     cols: usize,
     /// The row records, in u16 units (f16 scales, then the nibbles two bytes at a time).
     data: Vec<u16>,
+    /// LoRA adapters applied with the product, in f32: one per stacked part that has one.
+    low_rank: Vec<LowRank>,
+}
+
+/// `+ B A` on rows `start..start + rows` of the matrix, with `A: [rank, cols]` and `B` kept
+/// transposed, `bt: [rank, rows]`, the adapter's scale in it: adding `B (A x)` is then `rank`
+/// runs over contiguous rows, which vectorise.
+#[derive(Debug, Clone)]
+struct LowRank {
+    start: usize,
+    rows: usize,
+    a: Vec<f32>,
+    bt: Vec<f32>,
 }
 
 impl Q4Matrix {
@@ -57,7 +70,12 @@ impl Q4Matrix {
                     .map(|p| u16::from_ne_bytes([p[0], p[1]]))
             }));
         }
-        Ok(Some(Q4Matrix { rows, cols, data }))
+        Ok(Some(Q4Matrix {
+            rows,
+            cols,
+            data,
+            low_rank: Vec::new(),
+        }))
     }
 
     /// Stacks matrices with the same column count, rows after rows (exact: rows are independent).
@@ -66,11 +84,49 @@ impl Q4Matrix {
         if parts.iter().any(|p| p.cols != cols) {
             return None;
         }
+        let mut low_rank = Vec::new();
+        let mut start = 0;
+        for p in parts {
+            low_rank.extend(p.low_rank.iter().map(|l| LowRank {
+                start: l.start + start,
+                ..l.clone()
+            }));
+            start += p.rows;
+        }
         Some(Q4Matrix {
             rows: parts.iter().map(|p| p.rows).sum(),
             cols,
             data: parts.iter().flat_map(|p| p.data.iter().copied()).collect(),
+            low_rank,
         })
+    }
+
+    /// Adds a LoRA adapter to be applied inside the product: `y = x W^T + scale x A^T B^T`,
+    /// with `a: [rank, cols]` and `b: [rows, rank]`, row-major.
+    pub fn with_low_rank(mut self, a: Vec<f32>, b: Vec<f32>, scale: f32) -> Result<Q4Matrix> {
+        let rank = a.len() / self.cols.max(1);
+        if !self.low_rank.is_empty() || a.len() != rank * self.cols || b.len() != self.rows * rank {
+            candle_core::bail!(
+                "adapter of {} + {} values does not fit a {}x{} matrix",
+                a.len(),
+                b.len(),
+                self.rows,
+                self.cols
+            );
+        }
+        let mut bt = vec![0f32; rank * self.rows];
+        for (r, row) in b.chunks_exact(rank.max(1)).enumerate() {
+            for (k, v) in row.iter().enumerate() {
+                bt[k * self.rows + r] = v * scale;
+            }
+        }
+        self.low_rank = vec![LowRank {
+            start: 0,
+            rows: self.rows,
+            a,
+            bt,
+        }];
+        Ok(self)
     }
 
     fn blocks_per_row(&self) -> usize {
@@ -101,7 +157,7 @@ impl Q4Matrix {
         x.apply_op1_no_bwd(&Q4MatMul(self.clone()))
     }
 
-    /// The weights as f32 `[rows, cols]` (merging an adapter, tests).
+    /// The weights as f32 `[rows, cols]`, with the adapter if there is one (merging, tests).
     pub fn dequantize(&self) -> Vec<f32> {
         let mut out = Vec::with_capacity(self.rows * self.cols);
         for r in 0..self.rows {
@@ -110,6 +166,14 @@ impl Q4Matrix {
                 let (d, m) = (f16::from_bits(*d).to_f32(), f16::from_bits(*m).to_f32());
                 out.extend(qs.iter().map(|q| d * (q & 15) as f32 + m));
                 out.extend(qs.iter().map(|q| d * (q >> 4) as f32 + m));
+            }
+        }
+        for l in &self.low_rank {
+            for (a, bt) in l.a.chunks_exact(self.cols).zip(l.bt.chunks_exact(l.rows)) {
+                for (i, b) in bt.iter().enumerate() {
+                    let row = &mut out[(l.start + i) * self.cols..][..self.cols];
+                    row.iter_mut().zip(a).for_each(|(w, a)| *w += b * a);
+                }
             }
         }
         out
@@ -330,6 +394,20 @@ impl CustomOp1 for Q4MatMul {
         }
         let tokens = x.len() / w.cols;
         let xq: Vec<Q8Row> = x.chunks_exact(w.cols).map(quantize_row).collect();
+        // The adapters' `u = A x` of every token, `[part][token * rank + k]`; the units add
+        // `B u` to their own rows below.
+        let u: Vec<Vec<f32>> = w
+            .low_rank
+            .iter()
+            .map(|l| {
+                x.chunks_exact(w.cols)
+                    .flat_map(|xt| {
+                        l.a.chunks_exact(w.cols)
+                            .map(|a| crate::model::attend::dot(a, xt))
+                    })
+                    .collect()
+            })
+            .collect();
         let mut y = vec![0f32; tokens * w.rows];
         let y_ptr = y.as_mut_ptr() as usize;
         // Rows in units of 16 spread over candle's thread pool; each output element is written
@@ -340,7 +418,8 @@ impl CustomOp1 for Q4MatMul {
             let y_ptr = y_ptr as *mut f32;
             let mut scales = Vec::new();
             let mut dots = [0f32; 4];
-            for r in units.start * UNIT..(units.end * UNIT).min(w.rows) {
+            let rows = units.start * UNIT..(units.end * UNIT).min(w.rows);
+            for r in rows.clone() {
                 // Up to four tokens per pass over the row's weights.
                 for (g, group) in xq.chunks(4).enumerate() {
                     let out = &mut dots[..group.len()];
@@ -348,6 +427,25 @@ impl CustomOp1 for Q4MatMul {
                     for (i, v) in out.iter().enumerate() {
                         // SAFETY: in bounds, and only this unit writes row `r`'s outputs.
                         unsafe { *y_ptr.add((4 * g + i) * w.rows + r) = *v };
+                    }
+                }
+            }
+            // The adapters on these rows: `y += B u`, in f32, a run over rows per rank.
+            for (l, u) in w.low_rank.iter().zip(&u) {
+                let (lo, hi) = (rows.start.max(l.start), rows.end.min(l.start + l.rows));
+                if lo >= hi {
+                    continue;
+                }
+                let rank = l.a.len() / w.cols;
+                for t in 0..tokens {
+                    // SAFETY: rows `lo..hi` of token `t` are in bounds and this unit's alone.
+                    let yt = unsafe {
+                        std::slice::from_raw_parts_mut(y_ptr.add(t * w.rows + lo), hi - lo)
+                    };
+                    for (k, bt) in l.bt.chunks_exact(l.rows).enumerate() {
+                        let uk = u[t * rank + k];
+                        let bt = &bt[lo - l.start..hi - l.start];
+                        yt.iter_mut().zip(bt).for_each(|(y, b)| *y += uk * b);
                     }
                 }
             }
@@ -425,6 +523,62 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn an_adapter_inside_the_product_matches_the_dense_sum_and_stacks() {
+        let cols = 128;
+        let (wq, wk) = (random(6, cols, 21), random(4, cols, 22));
+        let q4 = |w: &Tensor| {
+            let q = QTensor::quantize(w, GgmlDType::Q4_1).unwrap();
+            Q4Matrix::from_qtensor(&q).unwrap().unwrap()
+        };
+        let vec = |t: Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let (a, b) = (random(2, cols, 23), random(6, 2, 24));
+        let with = q4(&wq)
+            .with_low_rank(vec(a.clone()), vec(b.clone()), 0.5)
+            .unwrap();
+        // Dequantized: W + 0.5 B A.
+        let plain = Tensor::from_vec(q4(&wq).dequantize(), (6, cols), &Device::Cpu).unwrap();
+        let want = (plain + (b.matmul(&a).unwrap() * 0.5).unwrap()).unwrap();
+        let got = Tensor::from_vec(with.dequantize(), (6, cols), &Device::Cpu).unwrap();
+        let diff = (&got - &want).unwrap().abs().unwrap().max_all().unwrap();
+        assert!(diff.to_scalar::<f32>().unwrap() < 1e-5);
+        // The product: the Q4_1 product plus the adapter's, for five tokens.
+        let x = random(5, cols, 25);
+        let fused = std::sync::Arc::new(with.clone()).forward(&x).unwrap();
+        let base = std::sync::Arc::new(q4(&wq)).forward(&x).unwrap();
+        let lora = (x
+            .matmul(&a.t().unwrap())
+            .unwrap()
+            .matmul(&b.t().unwrap())
+            .unwrap()
+            * 0.5)
+            .unwrap();
+        let diff = (&fused - (base + lora).unwrap())
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap();
+        assert!(diff.to_scalar::<f32>().unwrap() < 1e-4);
+        // Stacked with a matrix without adapter, and another with one: same rows as apart.
+        let (a2, b2) = (random(3, cols, 26), random(4, 3, 27));
+        let other = q4(&wk).with_low_rank(vec(a2), vec(b2), 2.0).unwrap();
+        let plain_k = q4(&wk);
+        let stacked = Q4Matrix::stack(&[&with, &plain_k, &other]).unwrap();
+        let y = std::sync::Arc::new(stacked).forward(&x).unwrap();
+        let apart = Tensor::cat(
+            &[
+                fused,
+                std::sync::Arc::new(plain_k).forward(&x).unwrap(),
+                std::sync::Arc::new(other).forward(&x).unwrap(),
+            ],
+            1,
+        )
+        .unwrap();
+        let diff = (&y - &apart).unwrap().abs().unwrap().max_all().unwrap();
+        assert!(diff.to_scalar::<f32>().unwrap() < 1e-5);
     }
 
     #[test]
