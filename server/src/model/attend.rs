@@ -27,6 +27,9 @@ pub struct Heads {
 /// `rope_i`, which matches the GGUF's row order.
 pub fn rope_interleaved(x: &mut [f32], head_dim: usize, cos: &[f32], sin: &[f32]) {
     let half = head_dim / 2;
+    if x.is_empty() || half == 0 {
+        return;
+    }
     let per_token = x.len() / (cos.len() / half).max(1);
     for (i, token) in x.chunks_exact_mut(per_token).enumerate() {
         let (cos, sin) = (&cos[i * half..][..half], &sin[i * half..][..half]);
