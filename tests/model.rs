@@ -932,18 +932,26 @@ fn cli_train_generate_eval_register_a_voice() {
     assert!(ppl("pirate") < ppl("base"), "{eval}");
 }
 
-#[test]
-fn cli_train_stops_on_ctrl_c_with_a_checkpoint_and_a_resume_hint() {
-    use std::io::{BufRead, BufReader, Read};
+/// Starts `voicetune train` on the pirate set in `ws` for far more steps than can pass before
+/// a test acts, and returns once it says "training on" (after its Ctrl-C handler is in place;
+/// without a terminal the progress lines go to stderr), with the stderr read so far.
+// The caller waits on the child it gets back (clippy cannot follow it out of the function).
+#[allow(clippy::zombie_processes)]
+fn start_long_training(
+    ws: &Path,
+) -> (
+    std::process::Child,
+    std::io::BufReader<std::process::ChildStderr>,
+    String,
+) {
+    use std::io::BufRead;
     let _ = model_path();
-    let ws = tempdir("ctrlc");
-    write_pirate_dataset(&ws);
+    write_pirate_dataset(ws);
     std::fs::write(
         ws.join("voicetune.toml"),
         "[local]\ngrad_accum = 1\nwarmup_steps = 1\nval_fraction = 0.0\nmax_seq_len = 64\n",
     )
     .unwrap();
-    // Far more steps than can pass between the first progress line and the signal.
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_voicetune"))
         .args([
             "train",
@@ -953,26 +961,31 @@ fn cli_train_stops_on_ctrl_c_with_a_checkpoint_and_a_resume_hint() {
             "--epochs",
             "200",
         ])
-        .current_dir(&ws)
+        .current_dir(ws)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Without a terminal the progress lines go to stderr; "training on" comes after the
-    // Ctrl-C handler is in place.
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
     let mut seen = String::new();
     loop {
         let mut l = String::new();
-        assert!(
-            stderr.read_line(&mut l).unwrap() > 0,
-            "training ended before it started: {seen}"
-        );
+        if stderr.read_line(&mut l).unwrap() == 0 {
+            let _ = child.wait();
+            panic!("training ended before it started: {seen}");
+        }
         seen.push_str(&l);
         if l.starts_with("training on") {
-            break;
+            return (child, stderr, seen);
         }
     }
+}
+
+#[test]
+fn cli_train_stops_on_ctrl_c_with_a_checkpoint_and_a_resume_hint() {
+    use std::io::Read;
+    let ws = tempdir("ctrlc");
+    let (mut child, mut stderr, mut seen) = start_long_training(&ws);
     let kill = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
@@ -1013,39 +1026,9 @@ fn cli_train_stops_on_ctrl_c_with_a_checkpoint_and_a_resume_hint() {
 
 #[test]
 fn cli_train_killed_outright_leaves_a_failed_job_not_a_running_one() {
-    use std::io::{BufRead, BufReader};
-    let _ = model_path();
     let ws = tempdir("sigkill");
-    write_pirate_dataset(&ws);
-    std::fs::write(
-        ws.join("voicetune.toml"),
-        "[local]\ngrad_accum = 1\nwarmup_steps = 1\nval_fraction = 0.0\nmax_seq_len = 64\n",
-    )
-    .unwrap();
+    let (mut child, _stderr, _) = start_long_training(&ws);
     let voicetune = env!("CARGO_BIN_EXE_voicetune");
-    let mut child = std::process::Command::new(voicetune)
-        .args([
-            "train",
-            "train.jsonl",
-            "--name",
-            "pirate",
-            "--epochs",
-            "200",
-        ])
-        .current_dir(&ws)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    while !line.starts_with("training on") {
-        line.clear();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "training ended early"
-        );
-    }
     // The job is running while its process lives.
     let list = || {
         let out = std::process::Command::new(voicetune)

@@ -141,17 +141,8 @@ fn infer() {
             let mut best = 0f64;
             for _ in 0..2 {
                 // Never stop early: eos is rare in the middle of a blog post, but check.
-                let c = generate(
-                    &lm.model,
-                    &lm.tokenizer,
-                    &prompt,
-                    &params,
-                    None,
-                    &mut |_| {},
-                )
-                .unwrap();
-                let rate = (c.completion_tokens.saturating_sub(1)) as f64 / c.decode_secs;
-                if c.completion_tokens > 20 {
+                let (rate, tokens) = decode(&lm, &prompt, &params);
+                if tokens > 20 {
                     best = best.max(rate);
                 }
             }
@@ -218,10 +209,17 @@ fn kernel_only() {
     }
 }
 
+/// Decoding speed after `prompt` (tokens after the first over their time) and the tokens made.
+fn decode(lm: &LocalModel, prompt: &[u32], params: &SamplingParams) -> (f64, usize) {
+    let c = generate(&lm.model, &lm.tokenizer, prompt, params, None, &mut |_| {}).unwrap();
+    let rate = c.completion_tokens.saturating_sub(1) as f64 / c.decode_secs;
+    (rate, c.completion_tokens)
+}
+
 /// Greedy decoding of the default model only, for profiling (`-- decode`).
 fn decode_only() {
     let base = ensure_default_model().unwrap();
-    let lm = LocalModel::load(&base, None, AdapterMode::Merged).unwrap();
+    let lm = LocalModel::load(&base, None, AdapterMode::Auto).unwrap();
     let prompt = text_ids(&lm, 40);
     let params = SamplingParams {
         temperature: 0.0,
@@ -230,20 +228,8 @@ fn decode_only() {
         ..Default::default()
     };
     for _ in 0..5 {
-        let c = generate(
-            &lm.model,
-            &lm.tokenizer,
-            &prompt,
-            &params,
-            None,
-            &mut |_| {},
-        )
-        .unwrap();
-        let rate = (c.completion_tokens.saturating_sub(1)) as f64 / c.decode_secs;
-        println!(
-            "decode (greedy): {rate:.0} tok/s over {} tokens",
-            c.completion_tokens
-        );
+        let (rate, tokens) = decode(&lm, &prompt, &params);
+        println!("decode (greedy): {rate:.0} tok/s over {tokens} tokens");
     }
 }
 
