@@ -779,6 +779,32 @@ fn cli_rule_docs_and_config() {
     );
 }
 
+/// The README's rules table is what `voicetune rule --list --format markdown` prints: adding or
+/// changing a rule without updating the README fails here.
+#[test]
+fn readme_rules_table_matches_the_rules() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+            .unwrap();
+    let start = readme
+        .find("| code | rule |")
+        .expect("README has a rules table");
+    let end = readme[start..]
+        .find("\n\n")
+        .map_or(readme.len(), |i| start + i + 1);
+    let (code, printed, stderr) = run(voicetune().args(["rule", "--list", "--format", "markdown"]));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(printed, voicetune::lint::rules_table_markdown());
+    assert_eq!(
+        &readme[start..end],
+        printed,
+        "README.md's rules table is out of date: paste `voicetune rule --list --format markdown`"
+    );
+    let (_, listed, _) = run(voicetune().args(["rule", "--list"]));
+    let (_, default, _) = run(voicetune().arg("rule"));
+    assert_eq!(listed, default);
+}
+
 #[test]
 fn cli_stats_matches_a_hand_computed_cost() {
     let dir = temp_dir("stats");

@@ -24,10 +24,16 @@ struct Cli {
 enum Command {
     /// Lint JSONL training files and markdown drafts (files or folders).
     Lint(LintArgs),
-    /// Explain a rule (`voicetune rule html`), or list them all (`voicetune rule`).
+    /// Explain a rule (`voicetune rule html`), or list them all (`voicetune rule --list`).
     Rule {
         /// Rule name or code; omit to list every rule.
         name: Option<String>,
+        /// List every rule (the default without a name).
+        #[arg(long, conflicts_with = "name")]
+        list: bool,
+        /// How to print the list: text, or the markdown table of the README.
+        #[arg(long, value_enum, default_value = "text", conflicts_with = "name")]
+        format: RuleListFormat,
     },
     /// Token distribution, billed tokens, epochs and cost of a training file.
     Stats(StatsArgs),
@@ -48,6 +54,12 @@ enum Command {
     Jobs(voicetune::train::remote::cli::JobsArgs),
     /// Run the language server over stdio (for editors).
     Lsp,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum RuleListFormat {
+    Text,
+    Markdown,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -100,7 +112,7 @@ fn main() -> ExitCode {
     }
     let result = match cli.command {
         Command::Lint(args) => run_lint(args),
-        Command::Rule { name } => run_rule(name.as_deref()),
+        Command::Rule { name, format, .. } => run_rule(name.as_deref(), format),
         Command::Stats(args) => run_stats(args),
         Command::Build(args) => voicetune::import::cli::run(*args),
         Command::Model(cmd) => voicetune::model::cli::run(&cmd).map(|()| ExitCode::SUCCESS),
@@ -131,7 +143,10 @@ fn config_for(
     select: &[String],
     ignore: &[String],
 ) -> anyhow::Result<Config> {
-    let (mut config, _) = Config::for_file(path)?;
+    let (mut config, config_path) = Config::for_file(path)?;
+    if let Some(config_path) = &config_path {
+        lint::check_config(&config, config_path)?;
+    }
     if let Some(model) = model {
         if voicetune::tokens::lookup(model).is_none() {
             anyhow::bail!("unknown model {model:?}; known: {}", known_models());
@@ -284,20 +299,12 @@ fn run_lint(args: LintArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn run_rule(name: Option<&str>) -> anyhow::Result<ExitCode> {
+fn run_rule(name: Option<&str>, format: RuleListFormat) -> anyhow::Result<ExitCode> {
     match name {
-        None => {
-            for rule in lint::all_rules() {
-                let fix = if rule.fixable { "fix" } else { "   " };
-                println!(
-                    "{} {:<26} {:<8} {fix}  {}",
-                    rule.code,
-                    rule.name,
-                    rule.severity.label(),
-                    rule.summary
-                );
-            }
-        }
+        None => match format {
+            RuleListFormat::Text => print!("{}", lint::rules_listing()),
+            RuleListFormat::Markdown => print!("{}", lint::rules_table_markdown()),
+        },
         Some(name) => {
             let rule = lint::rule_by_name(name).ok_or_else(|| {
                 anyhow::anyhow!("unknown rule {name:?}; `voicetune rule` lists them")

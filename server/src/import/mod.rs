@@ -215,6 +215,7 @@ impl BuildOptions {
         cfg: BuildConfig,
         workspace: &Config,
     ) -> Result<BuildOptions, String> {
+        crate::lint::check_rule_names(&workspace.lint).map_err(|e| e.to_string())?;
         if sources.is_empty() {
             return Err("no sources given: pass WordPress exports, CSV files, markdown folders or transcripts".into());
         }
