@@ -74,3 +74,36 @@ impl Default for Jobs {
 fn key(token: &ProgressToken) -> String {
     serde_json::to_string(token).unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_numbered_per_server() {
+        let jobs = Jobs::new();
+        let name = |t: ProgressToken| match t {
+            NumberOrString::String(s) => s,
+            NumberOrString::Number(n) => n.to_string(),
+        };
+        assert_eq!(name(jobs.new_token("fixAll")), "voicetune/fixAll/1");
+        assert_eq!(name(jobs.new_token("build")), "voicetune/build/2");
+    }
+
+    #[test]
+    fn cancel_reaches_only_the_registered_job_until_it_ends() {
+        let jobs = Jobs::new();
+        let (a, b) = (jobs.new_token("a"), NumberOrString::Number(7));
+        let (flag_a, flag_b) = (Arc::new(AtomicBool::new(false)), Arc::default());
+        jobs.register(&a, flag_a.clone());
+        jobs.register(&b, Arc::clone(&flag_b));
+        // The number 7 and the string "7" are different tokens.
+        jobs.cancel(&NumberOrString::String("7".into()));
+        assert!(!flag_b.load(Ordering::Relaxed));
+        jobs.cancel(&b);
+        assert!(flag_b.load(Ordering::Relaxed) && !flag_a.load(Ordering::Relaxed));
+        jobs.remove(&a);
+        jobs.cancel_all();
+        assert!(!flag_a.load(Ordering::Relaxed), "an ended job is not told");
+    }
+}
