@@ -1,6 +1,6 @@
 //! The server's state: open documents, settings, what the client can do, the workspace folder
-//! and the long-running jobs that can be cancelled. Handlers (`super::api`) read and change it;
-//! nothing here knows about handlers.
+//! and the long-running jobs that can be cancelled. The handlers (`api`) read and change
+//! it; nothing here knows about handlers.
 //!
 //! - [`slot`]: one open document and the ordering of work on it;
 //! - [`publisher`]: `publishDiagnostics`, serialized once straight into an output frame;
