@@ -9,7 +9,7 @@
 //!
 //! Dataset-wide findings are kept anchored to their line, so that an edit elsewhere moves them
 //! with their line. In a large file the dataset rules (over every summary) cost more than an
-//! edit's budget, so the backend takes a [`DatasetInput`] (shared summaries, cheap to take),
+//! edit's budget, so the server takes a [`DatasetInput`] (shared summaries, cheap to take),
 //! computes them off the request loop and hands them back with [`Document::set_dataset`];
 //! until then the previous dataset findings stay on their lines (those on edited lines are
 //! dropped).

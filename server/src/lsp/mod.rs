@@ -1,26 +1,31 @@
 //! The language server: a thin tower-lsp-server face over [`crate::lint`] and the services.
 //!
-//! - [`document`]: open documents (ropey) with a per-line lint cache, re-linted incrementally;
-//! - [`position`]: byte offsets <-> LSP positions (UTF-16 or negotiated UTF-8), clamped;
-//! - [`diagnostics`], [`actions`], [`edits`]: findings -> diagnostics and code actions;
-//! - [`info`]: hover, code lens and stats; [`commands`]: `workspace/executeCommand`
-//!   (`local_commands`: `voicetune.trainLocal`; `remote_commands`: OpenAI fine-tunes);
-//! - [`settings`]: `voicetune.toml` overlaid by the client's settings;
-//! - [`backend`]: the `LanguageServer` wiring; [`transport`]: stdio framing that survives
-//!   malformed messages.
+//! Layers, each importing only the ones above it:
+//! - pure modules over a document: [`document`] (ropey, with a per-line lint cache, re-linted
+//!   incrementally), [`position`] (byte offsets <-> LSP positions, UTF-16 or negotiated
+//!   UTF-8, clamped), [`diagnostics`], [`actions`], [`edits`] (findings -> diagnostics and code
+//!   actions), [`info`] (hover, code lens and stats), [`settings`] (`voicetune.toml` overlaid
+//!   by the client's settings), [`commands`] (the command names); and the leaves [`guard`]
+//!   (the one place panics are caught), [`memory`] (allocator tuning), [`transport`] (stdio
+//!   framing that survives malformed messages);
+//! - [`session`]: the server's state (open documents and the order of work on them,
+//!   publishing, jobs and their cancel flags), which imports nothing of the handlers;
+//! - [`api`]: the handlers, one file per request or notification family, the
+//!   `workspace/executeCommand` commands, and the helper for long-running work.
 //!
 //! Logs go to the client (`window/logMessage`) or stderr; stdout carries only the protocol.
 
 pub mod actions;
-pub mod backend;
+pub mod api;
 pub mod commands;
 pub mod diagnostics;
 pub mod document;
 pub mod edits;
+pub mod guard;
 pub mod info;
-mod local_commands;
+mod memory;
 pub mod position;
-mod remote_commands;
+pub mod session;
 pub mod settings;
 pub mod transport;
 
@@ -28,7 +33,7 @@ use tower_lsp_server::{LspService, Server};
 
 /// Runs the server on stdin/stdout until the client sends `exit` or closes stdin.
 pub fn run_stdio() -> anyhow::Result<()> {
-    backend::limit_malloc_arenas();
+    memory::limit_malloc_arenas();
     // One thread runs the protocol (tower-lsp-server polls every handler inside one future
     // anyway) and the transport tasks, with no cross-thread wake-ups per message; heavy work
     // (opening a large file, dataset rules, fix-all) goes to the blocking pool.
@@ -39,10 +44,10 @@ pub fn run_stdio() -> anyhow::Result<()> {
         let (frames, queue) = tokio::sync::mpsc::unbounded_channel();
         let direct = frames.clone();
         let (service, socket) =
-            LspService::build(move |client| backend::Backend::with_output(client, Some(direct)))
+            LspService::build(move |client| api::Server::new(client, Some(direct)))
                 .custom_method(
                     "window/workDoneProgress/cancel",
-                    backend::Backend::cancel_progress,
+                    api::Server::cancel_progress,
                 )
                 .finish();
         // The server speaks to in-memory pipes; `transport` frames the real stdio around them.

@@ -106,7 +106,7 @@ fn is_jsonrpc(value: &Value) -> bool {
         || serde_json::from_value::<Response>(light).is_ok()
 }
 
-/// didOpen texts above this size are handed to the backend through [`take_large_text`]
+/// didOpen texts above this size are handed to the server (`didOpen`) through [`take_large_text`]
 /// instead of through tower-lsp-server, whose read buffer keeps the capacity of the largest
 /// message it ever decoded (a 75 MB dataset would stay resident twice).
 const LARGE_TEXT: usize = 1 << 20;

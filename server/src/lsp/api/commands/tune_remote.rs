@@ -2,7 +2,9 @@
 //! `window/showMessageRequest`, upload, create, follow with `$/progress`, notify at the end),
 //! `voicetune.jobs` and `voicetune.cancelJob`. The work runs in a task; requests return at once.
 
-use super::backend::Backend;
+use crate::lsp::api::background::{Job, Outcome};
+use crate::lsp::commands::{CANCEL_JOB, TUNE_REMOTE};
+use crate::lsp::session::Session;
 use crate::train::jobs::JobStore;
 use crate::train::remote::{self, Plan, RemoteConfig, TuneRequest, Update, CANCEL_TITLE};
 use serde::Deserialize;
@@ -11,10 +13,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use tower_lsp_server::jsonrpc::{Error, Result};
 use tower_lsp_server::ls_types::{MessageActionItem, MessageType, ProgressToken};
-
-pub const TUNE_REMOTE: &str = "voicetune.tuneRemote";
-pub const JOBS: &str = "voicetune.jobs";
-pub const CANCEL_JOB: &str = "voicetune.cancelJob";
 
 /// `voicetune.tuneRemote` arguments; paths are relative to the workspace folder.
 #[derive(Debug, Deserialize)]
@@ -31,8 +29,8 @@ struct TuneArgs {
     force: bool,
 }
 
-fn remote_config(backend: &Backend) -> Result<(PathBuf, RemoteConfig)> {
-    let root = backend.workspace_root();
+fn remote_config(session: &Session) -> Result<(PathBuf, RemoteConfig)> {
+    let root = session.workspace_root();
     let config = crate::config::Config::for_file(&root)
         .map(|(c, _)| c)
         .map_err(|e| Error::invalid_params(e.to_string()))?;
@@ -58,7 +56,7 @@ fn describe(update: &Update) -> String {
 }
 
 pub async fn tune(
-    backend: &Backend,
+    session: &Session,
     args: &[Value],
     client_token: Option<ProgressToken>,
 ) -> Result<Option<Value>> {
@@ -73,7 +71,7 @@ pub async fn tune(
                 "{TUNE_REMOTE} expects {{training, model?, validation?, voice?}}"
             ))
         })?;
-    let (root, config) = remote_config(backend)?;
+    let (root, config) = remote_config(session)?;
     let request = TuneRequest {
         training: root.join(&args.training),
         validation: args.validation.map(|v| root.join(v)),
@@ -84,32 +82,11 @@ pub async fn tune(
         force: args.force,
         ..TuneRequest::default()
     };
-    let token = match super::commands::progress_token(backend, client_token, "tune") {
-        (Some(t), true) => backend
-            .client
-            .create_work_done_progress(t.clone())
-            .await
-            .ok()
-            .map(|_| t),
-        (token, _) => token,
-    };
-    let client = backend.client.clone();
-    tokio::spawn(async move {
-        let progress = match &token {
-            Some(t) => Some(
-                client
-                    .progress(t.clone(), "voicetune: fine-tune")
-                    .with_message("checking the dataset")
-                    .begin()
-                    .await,
-            ),
-            None => None,
-        };
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Update>();
-        let on_update: remote::OnUpdate = Arc::new(move |u: &Update| {
-            let _ = tx.send(u.clone());
-        });
-        let asker = client.clone();
+    let job = Job::new(session, client_token, "tune", "voicetune: fine-tune")
+        .with_message("checking the dataset");
+    job.spawn(move |progress| async move {
+        let asker = progress.client().clone();
+        let on_update: remote::OnUpdate = Arc::new(move |u: &Update| progress.report(describe(u)));
         let confirm = move |plan: Plan| async move {
             let title = plan.confirm_title();
             let actions = vec![
@@ -128,30 +105,15 @@ pub async fn tune(
             let yes = matches!(answer, Ok(Some(item)) if item.title == title);
             (yes, plan)
         };
-        let work = async {
-            match remote::tune(&root, &config, request, confirm, on_update.clone()).await? {
-                None => Ok(None),
-                Some(job) => remote::follow(&root, &config, &job.id, on_update)
-                    .await
-                    .map(Some),
-            }
+        let result = match remote::tune(&root, &config, request, confirm, on_update.clone()).await {
+            Ok(None) => Ok(None),
+            Ok(Some(job)) => remote::follow(&root, &config, &job.id, on_update)
+                .await
+                .map(Some),
+            Err(e) => Err(e),
         };
-        tokio::pin!(work);
-        let result: anyhow::Result<Option<crate::train::jobs::Job>> = loop {
-            tokio::select! {
-                done = &mut work => break done,
-                Some(update) = rx.recv() => {
-                    if let Some(p) = &progress {
-                        p.report(describe(&update)).await;
-                    }
-                }
-            }
-        };
-        let (kind, message) = match result {
-            Ok(None) => (
-                MessageType::INFO,
-                "fine-tune not started: nothing was uploaded".to_string(),
-            ),
+        match result {
+            Ok(None) => Outcome::info("fine-tune not started: nothing was uploaded"),
             Ok(Some(job)) => {
                 let model = job
                     .result_model
@@ -163,26 +125,20 @@ pub async fn tune(
                 } else {
                     MessageType::WARNING
                 };
-                (
+                Outcome::new(
                     kind,
                     format!("fine-tune {} {:?}{model}", job.id, job.status),
                 )
             }
-            Err(e) => (MessageType::ERROR, format!("fine-tune failed: {e:#}")),
-        };
-        if let Some(p) = progress {
-            p.finish_with_message(message.clone()).await;
+            Err(e) => Outcome::error(format!("fine-tune failed: {e:#}")),
         }
-        client
-            .show_message(kind, format!("voicetune: {message}"))
-            .await;
     });
     Ok(Some(serde_json::json!({ "started": true })))
 }
 
 /// `voicetune.jobs`: every job of the workspace (local and remote), newest first.
-pub async fn jobs(backend: &Backend) -> Result<Option<Value>> {
-    let root = backend.workspace_root();
+pub async fn jobs(session: &Session) -> Result<Option<Value>> {
+    let root = session.workspace_root();
     let jobs = JobStore::new(&root)
         .list()
         .map_err(|e| Error::invalid_params(e.to_string()))?;
@@ -190,17 +146,17 @@ pub async fn jobs(backend: &Backend) -> Result<Option<Value>> {
 }
 
 /// `voicetune.cancelJob ID`.
-pub async fn cancel(backend: &Backend, args: &[Value]) -> Result<Option<Value>> {
+pub async fn cancel(session: &Session, args: &[Value]) -> Result<Option<Value>> {
     let id = args
         .first()
         .and_then(Value::as_str)
         .ok_or_else(|| Error::invalid_params(format!("{CANCEL_JOB} expects the job id")))?
         .to_string();
-    let (root, config) = remote_config(backend)?;
+    let (root, config) = remote_config(session)?;
     let job = remote::cancel(&root, &config, &id)
         .await
         .map_err(|e| Error::invalid_params(format!("cancel {id}: {e:#}")))?;
-    backend
+    session
         .client
         .show_message(
             MessageType::INFO,

@@ -4,20 +4,18 @@
 //! reporting each step through cancellable `$/progress`; a cancel stops it at the next step
 //! with a checkpoint that `{resume: true}` continues from. The request returns at once.
 
-use super::backend::{token_key, Backend};
-use super::commands::progress_token;
+use crate::lsp::api::background::{Job, Outcome};
+use crate::lsp::commands::TRAIN_LOCAL;
+use crate::lsp::session::Session;
 use crate::train::local::cli::{check_voice_name, lint_errors, train_voice, voice_dir};
 use crate::train::local::{LocalConfig, TrainEvent, TrainStatus};
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use tower_lsp_server::jsonrpc::{Error, Result};
 use tower_lsp_server::ls_types::{MessageType, ProgressToken, Uri};
 use tower_lsp_server::Client;
-
-pub const TRAIN_LOCAL: &str = "voicetune.trainLocal";
 
 /// The adapter folders being trained: one run per voice at a time.
 static RUNNING: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
@@ -154,11 +152,11 @@ async fn refuse(client: &Client, message: String) -> Result<Option<Value>> {
 }
 
 pub async fn train_local(
-    backend: &Backend,
+    session: &Session,
     args: &[Value],
     client_token: Option<ProgressToken>,
 ) -> Result<Option<Value>> {
-    let root = backend.workspace_root();
+    let root = session.workspace_root();
     let request = parse(args, &root)?;
     let file = request.dataset.display().to_string();
     let cfg = LocalConfig::from_workspace(&root)
@@ -168,10 +166,10 @@ pub async fn train_local(
     // The gate, off the request loop: training reads the file on disk, so an open document
     // with other text is refused (it is not what the person sees), and so are lint errors.
     let open_text = match Uri::from_file_path(&request.dataset) {
-        Some(uri) => backend.snapshot(&uri).await.ok().map(|(snap, _)| snap.rope),
+        Some(uri) => session.snapshot(&uri).await.ok().map(|(snap, _)| snap.rope),
         None => None,
     };
-    let opts = backend.options_for(Some(request.dataset.as_path())).await;
+    let opts = session.options_for(Some(request.dataset.as_path())).await;
     let dataset = request.dataset.clone();
     let gate = tokio::task::spawn_blocking(move || -> anyhow::Result<Gate> {
         if let (Some(open), Ok(disk)) = (open_text, std::fs::read_to_string(&dataset)) {
@@ -207,12 +205,12 @@ pub async fn train_local(
         Ok(Gate::Clean) => None,
     };
     if let Some(message) = refusal {
-        return refuse(&backend.client, message).await;
+        return refuse(&session.client, message).await;
     }
 
     let Some(running) = Running::claim(voice_dir(&root, &request.name)) else {
         return refuse(
-            &backend.client,
+            &session.client,
             format!(
                 "voice {} is already training; cancel that run first",
                 request.name
@@ -221,36 +219,22 @@ pub async fn train_local(
         .await;
     };
 
-    let (token, created_here) = progress_token(backend, client_token, "trainLocal");
-    let cancel = Arc::new(AtomicBool::new(false));
-    if let (Some(t), Ok(mut cancels)) = (&token, backend.cancels.lock()) {
-        cancels.insert(token_key(t), cancel.clone());
-    }
-    let cancels = backend.cancels.clone();
-    let client = backend.client.clone();
+    let job = Job::new(
+        session,
+        client_token,
+        "trainLocal",
+        format!("voicetune: train {name}", name = request.name),
+    )
+    .with_message(format!("loading the model for {file}"))
+    .with_percentage(0)
+    .cancellable();
     let name = request.name.clone();
-    let reply = serde_json::json!({ "started": true, "name": name, "token": token });
-    tokio::spawn(async move {
+    let reply = serde_json::json!({ "started": true, "name": name, "token": job.token() });
+    job.spawn(move |progress| async move {
         let _running = running;
-        let progress = match &token {
-            Some(t)
-                if !created_here || client.create_work_done_progress(t.clone()).await.is_ok() =>
-            {
-                Some(
-                    client
-                        .progress(t.clone(), format!("voicetune: train {name}"))
-                        .with_message(format!("loading the model for {file}"))
-                        .with_percentage(0)
-                        .with_cancel_button()
-                        .begin()
-                        .await,
-                )
-            }
-            _ => None,
-        };
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<TrainEvent>();
-        let flag = cancel.clone();
+        let flag = progress.cancel_flag();
         let work = tokio::task::spawn_blocking(move || {
+            let mut described = Described::default();
             train_voice(
                 &root,
                 &request.dataset,
@@ -259,80 +243,35 @@ pub async fn train_local(
                 &cfg,
                 request.resume,
                 &flag,
-                &mut |e| {
-                    let _ = tx.send(e.clone());
+                &mut |event| {
+                    let message = described.event(event);
+                    progress.report_percent(message, described.percent);
                 },
             )
         });
-        tokio::pin!(work);
-        let mut described = Described::default();
-        let result = loop {
-            tokio::select! {
-                biased;
-                Some(event) = rx.recv() => {
-                    let message = described.event(&event);
-                    if let Some(p) = &progress {
-                        p.report_with_message(message, described.percent, Some(!cancel.load(Ordering::Relaxed))).await;
-                    }
-                }
-                done = &mut work => break done,
-            }
-        };
-        while let Ok(event) = rx.try_recv() {
-            let message = described.event(&event);
-            if let Some(p) = &progress {
-                p.report_with_message(
-                    message,
-                    described.percent,
-                    Some(!cancel.load(Ordering::Relaxed)),
-                )
-                .await;
-            }
-        }
-        let (kind, message) = match result {
+        match work.await {
             Ok(Ok(run)) if run.outcome.status == TrainStatus::Finished => {
                 let o = &run.outcome;
-                (
-                    MessageType::INFO,
-                    format!(
-                        "voice {name} registered: {} steps, last loss {}, validation loss {}; adapter in {}",
-                        o.steps_done,
-                        o.last_loss.map_or("-".into(), |l| format!("{l:.3}")),
-                        o.val_loss.map_or("-".into(), |l| format!("{l:.3}")),
-                        run.adapter_dir.display()
-                    ),
-                )
+                Outcome::info(format!(
+                    "voice {name} registered: {} steps, last loss {}, validation loss {}; adapter in {}",
+                    o.steps_done,
+                    o.last_loss.map_or("-".into(), |l| format!("{l:.3}")),
+                    o.val_loss.map_or("-".into(), |l| format!("{l:.3}")),
+                    run.adapter_dir.display()
+                ))
             }
-            Ok(Ok(run)) => (
-                MessageType::INFO,
-                format!(
-                    "training of voice {name} cancelled at step {}/{}; checkpoint saved in {}. \
-                     To continue, run {TRAIN_LOCAL} again with {{\"resume\": true}} and the same settings",
-                    run.outcome.steps_done,
-                    run.outcome.total_steps,
-                    run.adapter_dir
-                        .join(crate::train::local::trainer::CHECKPOINT_DIR)
-                        .display()
-                ),
-            ),
-            Ok(Err(e)) => (
-                MessageType::ERROR,
-                format!("training of voice {name} failed: {e:#}"),
-            ),
-            Err(e) => (
-                MessageType::ERROR,
-                format!("training of voice {name} failed: {e}"),
-            ),
-        };
-        if let Some(p) = progress {
-            p.finish_with_message(message.clone()).await;
+            Ok(Ok(run)) => Outcome::info(format!(
+                "training of voice {name} cancelled at step {}/{}; checkpoint saved in {}. \
+                 To continue, run {TRAIN_LOCAL} again with {{\"resume\": true}} and the same settings",
+                run.outcome.steps_done,
+                run.outcome.total_steps,
+                run.adapter_dir
+                    .join(crate::train::local::trainer::CHECKPOINT_DIR)
+                    .display()
+            )),
+            Ok(Err(e)) => Outcome::error(format!("training of voice {name} failed: {e:#}")),
+            Err(e) => Outcome::error(format!("training of voice {name} failed: {e}")),
         }
-        if let (Some(key), Ok(mut c)) = (token.as_ref().map(token_key), cancels.lock()) {
-            c.remove(&key);
-        }
-        client
-            .show_message(kind, format!("voicetune: {message}"))
-            .await;
     });
     Ok(Some(reply))
 }

@@ -1,0 +1,8 @@
+//! `workspace/executeCommand` commands, one file each (names in [`crate::lsp::commands`]).
+//! Long ones start a [`super::background::Job`] and return `{ "started": true, ... }` at once.
+
+pub mod build_dataset;
+pub mod fix_all;
+pub mod stats;
+pub mod train_local;
+pub mod tune_remote;

@@ -1,0 +1,138 @@
+//! The server's state: open documents, settings, what the client can do, the workspace folder
+//! and the long-running jobs that can be cancelled. The handlers (`api`) read and change
+//! it; nothing here knows about handlers.
+//!
+//! - [`slot`]: one open document and the ordering of work on it;
+//! - [`publisher`]: `publishDiagnostics`, serialized once straight into an output frame;
+//! - [`jobs`]: progress tokens and cancel flags of long-running work.
+
+pub mod jobs;
+pub mod publisher;
+pub mod slot;
+
+pub use jobs::Jobs;
+pub use publisher::Publisher;
+pub use slot::{Open, Slot};
+
+use super::actions::Snapshot;
+use super::position::Encoding;
+use super::settings::Settings;
+use crate::lint::LintOptions;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use tower_lsp_server::jsonrpc::{Error, Result};
+use tower_lsp_server::ls_types::{MessageType, Uri};
+use tower_lsp_server::Client;
+
+pub struct Session {
+    pub client: Client,
+    pub publisher: Publisher,
+    docs: Mutex<HashMap<Uri, Arc<Slot>>>,
+    pub settings: Mutex<Settings>,
+    pub encoding: Mutex<Encoding>,
+    /// Whether the client can show `$/progress` we start (`window.workDoneProgress`).
+    pub progress: AtomicBool,
+    /// Whether the client lets us register a file watcher for `voicetune.toml`.
+    pub watch_dynamic: AtomicBool,
+    pub jobs: Arc<Jobs>,
+    /// The workspace folder (from `initialize`), where commands resolve relative paths.
+    pub root: Mutex<Option<PathBuf>>,
+}
+
+impl Session {
+    /// A session that writes its `publishDiagnostics` straight into `output` (whole frames for
+    /// stdout), see [`Publisher`].
+    pub fn new(
+        client: Client,
+        output: Option<tokio::sync::mpsc::UnboundedSender<Vec<u8>>>,
+    ) -> Session {
+        Session {
+            publisher: Publisher::new(client.clone(), output),
+            client,
+            docs: Mutex::default(),
+            settings: Mutex::default(),
+            encoding: Mutex::default(),
+            progress: AtomicBool::new(false),
+            watch_dynamic: AtomicBool::new(false),
+            jobs: Arc::new(Jobs::new()),
+            root: Mutex::default(),
+        }
+    }
+
+    pub fn slot(&self, uri: &Uri) -> Option<Arc<Slot>> {
+        self.docs.lock().ok()?.get(uri).cloned()
+    }
+
+    /// Makes `slot` the document at `uri`; a slot it replaces (a re-open) stops publishing.
+    pub fn insert_slot(&self, uri: Uri, slot: Arc<Slot>) {
+        if let Ok(mut docs) = self.docs.lock() {
+            if let Some(old) = docs.insert(uri, slot) {
+                old.close();
+            }
+        }
+    }
+
+    pub fn remove_slot(&self, uri: &Uri) -> Option<Arc<Slot>> {
+        self.docs.lock().ok().and_then(|mut d| d.remove(uri))
+    }
+
+    /// Every open document.
+    pub fn slots(&self) -> Vec<(Uri, Arc<Slot>)> {
+        match self.docs.lock() {
+            Ok(docs) => docs.iter().map(|(u, s)| (u.clone(), s.clone())).collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    pub fn encoding(&self) -> Encoding {
+        self.encoding.lock().map(|e| *e).unwrap_or_default()
+    }
+
+    /// Whether the client shows progress we start ourselves.
+    pub fn shows_progress(&self) -> bool {
+        self.progress.load(Ordering::Relaxed)
+    }
+
+    /// Lint options for a document path; config errors are shown to the user (once each).
+    pub async fn options_for(&self, path: Option<&Path>) -> Arc<LintOptions> {
+        let (opts, errors) = match self.settings.lock() {
+            Ok(mut s) => s.options_for(path),
+            Err(_) => (Arc::new(LintOptions::new(&Default::default())), Vec::new()),
+        };
+        for e in errors {
+            self.client
+                .show_message(MessageType::ERROR, format!("voicetune: {e}"))
+                .await;
+        }
+        opts
+    }
+
+    pub async fn publish(&self, uri: &Uri, slot: &Slot, open: &Open) {
+        self.publisher.publish(uri, slot, open).await;
+    }
+
+    pub async fn log(&self, typ: MessageType, message: impl std::fmt::Display) {
+        self.client.log_message(typ, message).await;
+    }
+
+    /// A snapshot of an open document and its lint options, for work off the request loop.
+    pub async fn snapshot(&self, uri: &Uri) -> Result<(Snapshot, Arc<LintOptions>)> {
+        let not_open = || Error::invalid_params("the document is not open");
+        let slot = self.slot(uri).ok_or_else(not_open)?;
+        let guard = slot.state.lock().await;
+        let open = guard.as_ref().ok_or_else(not_open)?;
+        Ok((Snapshot::of(&open.doc, uri), open.opts.clone()))
+    }
+
+    /// The workspace folder: the client's root, else the server's working directory.
+    pub fn workspace_root(&self) -> PathBuf {
+        self.root
+            .lock()
+            .ok()
+            .and_then(|r| r.clone())
+            .or_else(|| std::env::current_dir().ok())
+            .unwrap_or_default()
+    }
+}
