@@ -223,7 +223,7 @@ async fn start_build(
         .map_err(|e| Error::invalid_params(e.to_string()))?;
     let options = request
         .resolve(&config, &root)
-        .map_err(Error::invalid_params)?;
+        .map_err(|e| Error::invalid_params(e.describe(|f| format!("options.{}", f.key()))))?;
     let (token, created_here) = progress_token(backend, client_token, "build");
     let client = backend.client.clone();
     let reply = serde_json::json!({ "started": true, "token": token });

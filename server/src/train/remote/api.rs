@@ -6,28 +6,6 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// `#/components/schemas/OpenAIFile` (the fields we read).
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
-pub struct OpenAiFile {
-    pub id: String,
-    pub bytes: u64,
-    pub created_at: i64,
-    pub filename: String,
-    pub purpose: String,
-    #[serde(default)]
-    pub status: Option<String>,
-}
-
-/// `#/components/schemas/ListFilesResponse`.
-#[derive(Debug, Clone, Deserialize)]
-pub struct FileList {
-    pub data: Vec<OpenAiFile>,
-    #[serde(default)]
-    pub has_more: bool,
-    #[serde(default)]
-    pub last_id: Option<String>,
-}
-
 /// A hyperparameter that is either `"auto"` or a value.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub enum Auto<T> {
@@ -250,24 +228,6 @@ pub struct CheckpointList {
     pub has_more: bool,
     #[serde(default)]
     pub last_id: Option<String>,
-}
-
-/// `#/components/schemas/ErrorResponse`.
-#[derive(Debug, Clone, Deserialize)]
-pub struct ErrorResponse {
-    pub error: ErrorBody,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct ErrorBody {
-    #[serde(default)]
-    pub message: String,
-    #[serde(default, rename = "type")]
-    pub kind: Option<String>,
-    #[serde(default)]
-    pub code: Option<serde_json::Value>,
-    #[serde(default)]
-    pub param: Option<String>,
 }
 
 #[cfg(test)]
