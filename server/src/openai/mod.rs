@@ -1,5 +1,5 @@
 //! The OpenAI API transport (and that of compatible providers), shared by remote fine-tuning
-//! ([`crate::train::remote`]) and remote inference ([`crate::infer::remote`]).
+//! (`train/remote/`) and remote inference (`infer/remote.rs`). It imports no service.
 //!
 //! - [`client`]: the HTTP client, its API key, JSON and streamed calls, and the retry loop.
 //! - [`retry`]: backoff with jitter and `Retry-After`.
