@@ -440,3 +440,35 @@ impl fmt::Display for OptionsError {
 }
 
 impl std::error::Error for OptionsError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_name_fields_and_each_face_names_them_its_way() {
+        let err = BuildOptions::resolve(
+            vec![SourceSpec::parse("x.xml")],
+            "o.jsonl".into(),
+            BuildConfig {
+                since: Some("2022".into()),
+                until: Some("2021".into()),
+                ..BuildConfig::default()
+            },
+            &Config::default(),
+        )
+        .unwrap_err();
+        assert_eq!(err.field_at_fault(), Some(BuildField::Since));
+        assert_eq!(
+            err.to_string(),
+            "since 2022-01-01 is after until 2021-12-31"
+        );
+        assert_eq!(
+            err.describe(|f| format!("options.{}", f.key())),
+            "options.since 2022-01-01 is after options.until 2021-12-31"
+        );
+        let plain = OptionsError::text("no sources given");
+        assert_eq!(plain.field_at_fault(), None);
+        assert_eq!(plain.describe(|_| unreachable!()), "no sources given");
+    }
+}
