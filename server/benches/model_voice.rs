@@ -1,7 +1,9 @@
 //! The voice effect: LoRA-tune SmolLM2 on one author's blog posts and compare the perplexity
 //! of held-out posts under the base model and the tuned model.
 //!
-//! Data: `../shared/data/markdown-blog-stigok` (204 posts, CC BY-NC-SA 4.0). Every 10th post
+//! Data: a folder of one author's markdown posts, `$VT_BLOG` (default: the twelve posts in
+//! `tests/fixtures/blog`; the figures in BENCHMARKS.md were made with a 204-post blog, which is
+//! not in the repository because its licence forbids commercial use). Every 10th post
 //! (by date) is held out; the others are training data. Each post becomes a chat example:
 //! user "Write a blog post titled ..." -> assistant: the post body (front matter removed),
 //! cut to its first `VT_CHARS` characters (default 1000) to keep the run short on 2 cores.
@@ -57,9 +59,12 @@ fn main() {
     voicetune::model::prefer_f32_matmul_threads();
     // As `voicetune train` does.
     voicetune::train::local::keep_freed_memory_for_reuse();
-    let blog = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/markdown-blog-stigok");
+    let blog = std::env::var_os("VT_BLOG").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/blog"),
+        std::path::PathBuf::from,
+    );
     let mut files: Vec<_> = std::fs::read_dir(&blog)
-        .expect("the stigok blog corpus under ../shared/data")
+        .unwrap_or_else(|e| panic!("{}: {e} (VT_BLOG names a folder of posts)", blog.display()))
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "md"))
         .collect();

@@ -2,8 +2,10 @@
 //! builder's output and the linter can never disagree about what "clean" means.
 //!
 //! Detection patterns are public so lint rules find exactly what the cleaners remove.
-//! See `../shared/notes/cleaning.md` for html2text's traps (URLs kept as footnotes by default,
-//! hard wrapping at the width, brackets around anchors with the plain decorator).
+//! html2text's traps, measured on 0.17: its default and plain configs keep link URLs as footnotes
+//! (the way URLs leak into a voice), the plain decorator leaves brackets around anchor text, and
+//! the width argument hard-wraps paragraphs; so we render with the trivial decorator at a huge
+//! width, and remove bare URLs and shortcodes, which it passes through, in steps of our own.
 
 use regex::Regex;
 use std::sync::LazyLock;

@@ -1,7 +1,7 @@
 //! voicetune: lint fine-tuning data, build datasets from real sources, fine-tune a voice model
 //! (locally with candle or remotely on the OpenAI API) and ghostwrite with it.
 //!
-//! Layers, top to bottom, each using only those below (see `../shared/DESIGN.md`):
+//! Layers, top to bottom, each using only those below (see `docs/ARCHITECTURE.md`):
 //! faces (`main.rs` with its `cli/`, [`lsp`]) -> services ([`infer`], [`train`])
 //! -> core ([`lint`], [`import`]) -> primitives ([`dataset`], [`clean`], [`tokens`], [`model`],
 //! [`openai`], [`config`], [`fsutil`], [`hashkey`], [`voices`]).

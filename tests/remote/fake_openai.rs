@@ -3,7 +3,7 @@
 //!
 //! It checks the real contract: every request it receives (path, method, query parameters, JSON
 //! or multipart body) and every response it sends are validated against the schemas of the
-//! OpenAPI spec in `../shared/reference/openai-openapi.yaml`, read at test time. Anything that
+//! OpenAPI spec vendored in `tests/fixtures/openai/openai-openapi.yaml`, read at test time. Anything that
 //! does not match is recorded in `violations` (and a bad request is answered 400), and the tests
 //! assert there were none.
 //!
@@ -34,9 +34,9 @@ pub struct Spec {
     validators: Mutex<HashMap<String, Arc<Validator>>>,
 }
 
-/// The spec path, relative to this crate: `<repo>/../shared/reference/openai-openapi.yaml`.
+/// The vendored spec (the paths this server serves and what they reference).
 pub fn spec_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/reference/openai-openapi.yaml")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/openai/openai-openapi.yaml")
 }
 
 impl Spec {

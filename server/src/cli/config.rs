@@ -12,7 +12,10 @@ pub(super) fn config_for(
     select: &[String],
     ignore: &[String],
 ) -> anyhow::Result<Config> {
-    let (mut config, _) = Config::for_file(path)?;
+    let (mut config, config_path) = Config::for_file(path)?;
+    if let Some(config_path) = &config_path {
+        lint::check_config(&config, config_path)?;
+    }
     if let Some(model) = model {
         if tokens::lookup(model).is_none() {
             anyhow::bail!("unknown model {model:?}; known: {}", known_models());

@@ -34,7 +34,7 @@ struct Cli {
 enum Command {
     /// Lint JSONL training files and markdown drafts (files or folders).
     Lint(lint::LintArgs),
-    /// Explain a rule (`voicetune rule html`), or list them all (`voicetune rule`).
+    /// Explain a rule (`voicetune rule html`), or list them all (`voicetune rule --list`).
     Rule(rule::RuleArgs),
     /// Token distribution, billed tokens, epochs and cost of a training file.
     Stats(stats::StatsArgs),

@@ -1,5 +1,6 @@
 //! `voicetune rule`: every rule in a table, or one rule's documentation.
 
+use clap::ValueEnum;
 use std::process::ExitCode;
 use voicetune::lint;
 
@@ -7,22 +8,26 @@ use voicetune::lint;
 pub struct RuleArgs {
     /// Rule name or code; omit to list every rule.
     pub name: Option<String>,
+    /// List every rule (the default without a name).
+    #[arg(long, conflicts_with = "name")]
+    pub list: bool,
+    /// How to print the list: text, or the markdown table of the README.
+    #[arg(long, value_enum, default_value = "text", conflicts_with = "name")]
+    pub format: RuleListFormat,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RuleListFormat {
+    Text,
+    Markdown,
 }
 
 pub(crate) fn run(args: &RuleArgs) -> anyhow::Result<ExitCode> {
     match args.name.as_deref() {
-        None => {
-            for rule in lint::all_rules() {
-                let fix = if rule.fixable { "fix" } else { "   " };
-                println!(
-                    "{} {:<26} {:<8} {fix}  {}",
-                    rule.code,
-                    rule.name,
-                    rule.severity.label(),
-                    rule.summary
-                );
-            }
-        }
+        None => match args.format {
+            RuleListFormat::Text => print!("{}", lint::rules_listing()),
+            RuleListFormat::Markdown => print!("{}", lint::rules_table_markdown()),
+        },
         Some(name) => {
             let rule = lint::rule_by_name(name).ok_or_else(|| {
                 anyhow::anyhow!("unknown rule {name:?}; `voicetune rule` lists them")

@@ -137,6 +137,8 @@ impl BuildOptions {
         cfg: BuildConfig,
         workspace: &Config,
     ) -> Result<BuildOptions, OptionsError> {
+        crate::lint::check_rule_names(&workspace.lint)
+            .map_err(|e| OptionsError::text(e.to_string()))?;
         if sources.is_empty() {
             return Err(OptionsError::text(
                 "no sources given: pass WordPress exports, CSV files, markdown folders or transcripts",

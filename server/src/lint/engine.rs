@@ -1,138 +1,22 @@
-//! Runs the rules: per line (JSONL) or per document (markdown), then dataset-wide.
+//! Runs the rules: per line (JSONL) or per document (markdown), then dataset-wide. The rules
+//! come from [`super::registry`]; the readers here report only what stops a record from being
+//! read (invalid JSON, a line that is not an object, an unknown or unexpected format).
 
-use super::rules::{self, legacy::LegacySummary};
+use super::record::RecordLint;
+use super::registry::{DATASET_RULES, RECORD_RULES, TEXT_RULES};
+use super::rule::RecordStage;
+use super::rules;
 use super::text::{FieldRole, TextField};
-use super::{Finding, Fix, RuleInfo, Severity};
-use crate::config::{Config, FormatSetting};
+use super::types::{Finding, Severity};
+use crate::config::FormatSetting;
 use crate::dataset::json::{self, Node, Value};
 use crate::dataset::{self, FileKind, Format};
-use crate::tokens::Counter;
 use rayon::prelude::*;
-use std::collections::{HashMap, HashSet};
-use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-/// The config resolved for linting: enabled rules, severities, the token counter.
-pub struct LintOptions {
-    pub config: Config,
-    pub counter: Counter,
-    disabled: HashSet<&'static str>,
-    severity: HashMap<&'static str, Severity>,
-    /// Prompt separators to recognise (the configured one first).
-    pub separators: Vec<String>,
-    /// Completion stop sequences to recognise (the configured one first).
-    pub stops: Vec<String>,
-}
-
-impl LintOptions {
-    pub fn new(config: &Config) -> LintOptions {
-        let all = super::all_rules();
-        let by_name = |n: &str| super::rule_by_name(n).map(|r| r.code);
-        let selected: HashSet<&str> = config
-            .lint
-            .select
-            .iter()
-            .filter_map(|n| by_name(n))
-            .collect();
-        let ignored: HashSet<&str> = config
-            .lint
-            .ignore
-            .iter()
-            .filter_map(|n| by_name(n))
-            .collect();
-        let disabled = all
-            .iter()
-            .map(|r| r.code)
-            .filter(|c| ignored.contains(c) || (!selected.is_empty() && !selected.contains(c)))
-            .collect();
-        let severity = config
-            .lint
-            .severity
-            .iter()
-            .filter_map(|(name, sev)| Some((by_name(name)?, *sev)))
-            .collect();
-        let configured = |v: &Option<String>, defaults: &[&str]| {
-            let mut list: Vec<String> = v.iter().cloned().collect();
-            list.extend(
-                defaults
-                    .iter()
-                    .map(|s| s.to_string())
-                    .filter(|s| Some(s) != v.as_ref()),
-            );
-            list
-        };
-        LintOptions {
-            counter: Counter::for_model(config.model()),
-            disabled,
-            severity,
-            separators: configured(&config.legacy.separator, rules::legacy::SEPARATORS),
-            stops: configured(&config.legacy.stop, rules::legacy::STOPS),
-            config: config.clone(),
-        }
-    }
-
-    pub fn enabled(&self, rule: &RuleInfo) -> bool {
-        !self.disabled.contains(rule.code)
-    }
-
-    /// Builds a finding of `rule`, or None when the rule is disabled.
-    pub fn finding(
-        &self,
-        rule: &'static RuleInfo,
-        span: Range<usize>,
-        message: String,
-        fix: Option<Fix>,
-    ) -> Option<Finding> {
-        if !self.enabled(rule) {
-            return None;
-        }
-        Some(Finding {
-            code: rule.code.to_string(),
-            rule: rule.name.to_string(),
-            severity: self
-                .severity
-                .get(rule.code)
-                .copied()
-                .unwrap_or(rule.severity),
-            span,
-            message,
-            fix,
-        })
-    }
-}
-
-/// What dataset-wide rules need to know about one record.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct RecordSummary {
-    /// False for blank lines (which are not records).
-    pub is_record: bool,
-    /// The detected format, if the line parsed as an object of a known format.
-    pub format: Option<Format>,
-    /// Hash of the normalised example (roles + whitespace-folded, lower-cased text).
-    pub content_hash: Option<u64>,
-    /// MinHash signature of the record's word 3-shingles, for near-duplicate detection.
-    pub minhash: Option<Box<rules::near_duplicates::Signature>>,
-    /// Tokens as the target model's service counts them.
-    pub tokens: Option<usize>,
-    /// Hashes of the first and last characters of the output text, for template detection.
-    pub template: Option<(u64, u64)>,
-    /// Boxed: most records are chat, and the language server keeps a summary per line.
-    pub legacy: Option<Box<LegacySummary>>,
-}
-
-/// Findings of one line (spans relative to the line start) and its summary.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct LineResult {
-    pub findings: Vec<Finding>,
-    pub summary: RecordSummary,
-}
-
-/// What the per-record rules see.
-pub struct Record<'a> {
-    pub node: &'a Node<'a>,
-    pub format: Format,
-    pub line: &'a str,
-}
+// Paths of these types from before they had their own modules.
+pub use super::options::LintOptions;
+pub use super::record::{LineRef, LineResult, Record, RecordSummary};
 
 /// Lints one JSONL line (without its line break).
 pub fn lint_line(line: &str, opts: &LintOptions) -> LineResult {
@@ -192,24 +76,57 @@ pub fn lint_line(line: &str, opts: &LintOptions) -> LineResult {
         format,
         line,
     };
-    out.extend(rules::keys::check(&record, opts));
-    let fields = match format {
-        Format::Chat => rules::roles::check_chat(&record, opts, &mut out),
-        Format::PromptCompletion => {
-            rules::legacy::check_record(&record, opts, &mut out, &mut summary)
-        }
-        Format::Preference => rules::preference::check(&record, opts, &mut out),
-        Format::Text => text_fields_of(&node, "text", FieldRole::Text),
+    let mut lint = RecordLint {
+        findings: out,
+        fields: Vec::new(),
+        summary,
     };
-    if matches!(format, Format::Chat | Format::Preference) {
-        out.extend(rules::weight::check(&record, opts));
+    if format == Format::Text {
+        // Plain-text records have no structure to check: their one field is read here.
+        lint.fields = text_fields_of(&node, "text", FieldRole::Text);
     }
-    rules::check_text_fields(&fields, opts, &mut out);
-    // Dataset-wide summaries cost a pass over the text: only for the rules that use them.
+    run_record_rules(&record, RecordStage::Structure, opts, &mut lint);
+    run_text_rules(&lint.fields, opts, &mut lint.findings);
+    summarize_for_dataset_rules(&mut lint, opts);
+    run_record_rules(&record, RecordStage::Measure, opts, &mut lint);
+    LineResult {
+        findings: lint.findings,
+        summary: lint.summary,
+    }
+}
+
+fn run_record_rules<'a>(
+    record: &Record<'a>,
+    stage: RecordStage,
+    opts: &LintOptions,
+    out: &mut RecordLint<'a>,
+) {
+    for rule in RECORD_RULES
+        .iter()
+        .filter(|r| r.stage() == stage && r.applies_to(record.format))
+    {
+        rule.check_record(record, opts, out);
+    }
+}
+
+/// Runs every text rule over every non-empty field.
+pub fn run_text_rules(fields: &[TextField], opts: &LintOptions, out: &mut Vec<Finding>) {
+    for field in fields.iter().filter(|f| !f.text().is_empty()) {
+        for rule in TEXT_RULES {
+            rule.check_text(field, opts, out);
+        }
+    }
+}
+
+/// What the dataset-wide rules keep of a record's text. It costs a pass over the text: only
+/// for the rules that use it.
+fn summarize_for_dataset_rules(lint: &mut RecordLint, opts: &LintOptions) {
+    let fields = &lint.fields;
+    let summary = &mut lint.summary;
     if opts.enabled(&rules::duplicates::DUPLICATE)
         || opts.enabled(&rules::near_duplicates::NEAR_DUPLICATE)
     {
-        let words = rules::duplicates::word_hashes(&fields);
+        let words = rules::duplicates::word_hashes(fields);
         // A record without a single word (empty or blank texts: one role marker per field) is
         // `empty-content`'s finding; calling two of them duplicates would only add noise, and a
         // fix that empties one example must not turn an untouched blank one into its duplicate.
@@ -221,12 +138,7 @@ pub fn lint_line(line: &str, opts: &LintOptions) -> LineResult {
         }
     }
     if opts.enabled(&rules::templated::TEMPLATED) {
-        summary.template = rules::templated::template_key(&fields, opts);
-    }
-    summary.tokens = rules::tokens::check_record(&record, &fields, opts, &mut out);
-    LineResult {
-        findings: out,
-        summary,
+        summary.template = rules::templated::template_key(fields, opts);
     }
 }
 
@@ -237,49 +149,27 @@ fn text_fields_of<'a>(node: &Node<'a>, key: &str, role: FieldRole) -> Vec<TextFi
         .unwrap_or_default()
 }
 
-/// A record as the dataset-wide rules see it.
-pub struct LineRef<'a> {
-    pub index: usize,
-    /// The line's bytes including its line break (what deleting the line removes).
-    pub full_span: Range<usize>,
-    pub summary: &'a RecordSummary,
-}
-
 /// Dataset-wide findings (duplicates, templates, separator majority, counts, mixed formats),
 /// from the per-record summaries only. Spans are file offsets.
 pub fn dataset_findings(records: &[LineRef], opts: &LintOptions) -> Vec<Finding> {
-    // Independent passes over the summaries: the near-duplicate one (the longest) runs beside
-    // the others. Findings are concatenated in a fixed order.
-    let run = |checks: &[DatasetCheck]| {
-        let mut out = Vec::new();
-        for check in checks {
-            check(records, opts, &mut out);
-        }
-        out
-    };
-    let ((first, last), near) = rayon::join(
-        || {
-            (
-                run(&[rules::mixed_formats::check, rules::duplicates::check]),
-                run(&[
-                    rules::templated::check,
-                    rules::legacy::check_dataset,
-                    rules::dataset_size::check,
-                ]),
-            )
-        },
-        || run(&[rules::near_duplicates::check]),
-    );
-    [first, near, last].concat()
+    // Independent passes over the summaries, side by side (the near-duplicate one is the
+    // longest); findings are concatenated in the registry's order.
+    DATASET_RULES
+        .par_iter()
+        .map(|rule| {
+            let mut out = Vec::new();
+            rule.check_dataset(records, opts, &mut out);
+            out
+        })
+        .collect::<Vec<_>>()
+        .concat()
 }
-
-type DatasetCheck = fn(&[LineRef], &LintOptions, &mut Vec<Finding>);
 
 /// Lints a whole file's text. Findings are sorted by position.
 pub fn lint_text(text: &str, kind: FileKind, opts: &LintOptions) -> Vec<Finding> {
     let mut findings = match kind {
         FileKind::Jsonl => lint_jsonl(text, opts),
-        FileKind::Markdown => rules::markdown::lint_document(text, opts),
+        FileKind::Markdown => super::markdown::lint_document(text, opts),
     };
     findings.extend(rules::syntax::bom(text, opts));
     findings.sort_by(|a, b| {

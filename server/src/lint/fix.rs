@@ -1,7 +1,8 @@
 //! Applying fixes: non-overlapping edits spliced into the text, repeated until nothing fixable
 //! is left (so "fix all" is idempotent: a second run finds nothing to fix).
 
-use super::{Applicability, Edit, Finding, LintOptions};
+use super::options::LintOptions;
+use super::types::{Applicability, Edit, Finding, Fix};
 use crate::dataset::FileKind;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,7 +23,7 @@ impl FixMode {
 /// fixes (several findings sharing one whole-string clean-up) are applied once. Returns the
 /// new text and how many fixes were applied.
 pub fn apply_fixes(text: &str, findings: &[Finding], mode: FixMode) -> (String, usize) {
-    let mut fixes: Vec<&super::Fix> = findings
+    let mut fixes: Vec<&Fix> = findings
         .iter()
         .filter_map(|f| f.fix.as_ref())
         .filter(|fix| mode.allows(fix.applicability) && !fix.edits.is_empty())
@@ -72,12 +73,28 @@ fn overlaps(a: &Edit, b: &Edit) -> bool {
         || (b.span.is_empty() && a.span.start < b.span.start && b.span.start < a.span.end)
 }
 
-/// Lints and fixes repeatedly until no allowed fix is left (at most 10 rounds). Returns the
-/// fixed text and the total number of fixes applied.
-pub fn fix_all(text: &str, kind: FileKind, opts: &LintOptions, mode: FixMode) -> (String, usize) {
+/// How many lint-and-fix rounds "fix all" runs at most: each round fixes what the previous
+/// round's fixes exposed, and real files settle in two or three.
+pub const MAX_FIX_ROUNDS: usize = 10;
+
+/// Lints and fixes repeatedly until no allowed fix is left (at most [`MAX_FIX_ROUNDS`]), the one
+/// "fix all" of the CLI and the editor. `cancelled` is asked before each round; `on_round` hears
+/// the round number and the fixes applied so far after each round that fixed something.
+/// Returns the fixed text and the total number of fixes applied, or None when cancelled.
+pub fn fix_until_clean(
+    text: &str,
+    kind: FileKind,
+    opts: &LintOptions,
+    mode: FixMode,
+    cancelled: impl Fn() -> bool,
+    mut on_round: impl FnMut(usize, usize),
+) -> Option<(String, usize)> {
     let mut current = text.to_string();
     let mut total = 0;
-    for _ in 0..10 {
+    for round in 1..=MAX_FIX_ROUNDS {
+        if cancelled() {
+            return None;
+        }
         let findings = super::lint_text(&current, kind, opts);
         let (next, applied) = apply_fixes(&current, &findings, mode);
         if applied == 0 {
@@ -85,6 +102,13 @@ pub fn fix_all(text: &str, kind: FileKind, opts: &LintOptions, mode: FixMode) ->
         }
         total += applied;
         current = next;
+        on_round(round, total);
     }
-    (current, total)
+    Some((current, total))
+}
+
+/// [`fix_until_clean`] without cancel or progress. Returns the fixed text and the total number
+/// of fixes applied.
+pub fn fix_all(text: &str, kind: FileKind, opts: &LintOptions, mode: FixMode) -> (String, usize) {
+    fix_until_clean(text, kind, opts, mode, || false, |_, _| {}).expect("never cancelled")
 }

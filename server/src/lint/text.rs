@@ -1,7 +1,8 @@
 //! Text fields: the strings content rules look inside (message contents, prompts, completions,
 //! markdown bodies), with the mapping from decoded text back to the file.
 
-use super::{Applicability, Edit, Finding, Fix, LintOptions, RuleInfo};
+use super::options::LintOptions;
+use super::types::{Applicability, Edit, Finding, Fix, RuleInfo};
 use crate::dataset::json::{escape_str, JsonString};
 use std::borrow::Cow;
 use std::ops::Range;
@@ -55,6 +56,45 @@ pub struct TextField<'a> {
 pub struct TextEdit {
     pub range: Range<usize>,
     pub text: String,
+}
+
+/// A fix in decoded-text coordinates, turned into file edits by [`TextField::finding`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextFix {
+    pub title: String,
+    pub edits: Vec<TextEdit>,
+    pub applicability: Applicability,
+}
+
+impl TextFix {
+    /// A safe fix of several edits.
+    pub fn safe(title: impl Into<String>, edits: Vec<TextEdit>) -> TextFix {
+        TextFix {
+            title: title.into(),
+            edits,
+            applicability: Applicability::Safe,
+        }
+    }
+
+    /// A safe fix that replaces `range` with `text`.
+    pub fn replace(
+        title: impl Into<String>,
+        range: Range<usize>,
+        text: impl Into<String>,
+    ) -> TextFix {
+        TextFix::safe(
+            title,
+            vec![TextEdit {
+                range,
+                text: text.into(),
+            }],
+        )
+    }
+
+    /// A safe fix that deletes `range`.
+    pub fn remove(title: impl Into<String>, range: Range<usize>) -> TextFix {
+        TextFix::replace(title, range, String::new())
+    }
 }
 
 impl<'a> TextField<'a> {
@@ -120,12 +160,12 @@ impl<'a> TextField<'a> {
         rule: &'static RuleInfo,
         range: Range<usize>,
         message: String,
-        fix: Option<(String, Vec<TextEdit>, Applicability)>,
+        fix: Option<TextFix>,
     ) -> Option<Finding> {
-        let fix = fix.map(|(title, edits, applicability)| Fix {
-            title,
-            edits: self.edits(edits),
-            applicability,
+        let fix = fix.map(|fix| Fix {
+            title: fix.title,
+            edits: self.edits(fix.edits),
+            applicability: fix.applicability,
         });
         opts.finding(rule, self.span(range), message, fix)
     }

@@ -189,20 +189,13 @@ pub fn fix_all_edits(
     cancel: &AtomicBool,
     mut on_round: impl FnMut(usize, usize),
 ) -> Option<(Vec<Edit>, usize)> {
-    let mut current = text.to_string();
-    let mut total = 0;
-    for round in 0..10 {
-        if cancel.load(Ordering::Relaxed) {
-            return None;
-        }
-        let findings = lint::lint_text(&current, kind, opts);
-        let (next, applied) = lint::apply_fixes(&current, &findings, FixMode::Safe);
-        if applied == 0 {
-            break;
-        }
-        total += applied;
-        current = next;
-        on_round(round + 1, total);
-    }
-    Some((minimal_edits(text, &current), total))
+    let (fixed, total) = lint::fix_until_clean(
+        text,
+        kind,
+        opts,
+        FixMode::Safe,
+        || cancel.load(Ordering::Relaxed),
+        &mut on_round,
+    )?;
+    Some((minimal_edits(text, &fixed), total))
 }

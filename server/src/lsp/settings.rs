@@ -60,7 +60,9 @@ impl Settings {
             let file = std::fs::read_to_string(path)
                 .map_err(|e| format!("{}: {e}", path.display()))
                 .and_then(|text| {
-                    Config::from_toml(&text, path).map_err(|e| e.to_string())?;
+                    Config::from_toml(&text, path)
+                        .and_then(|c| crate::lint::check_config(&c, path))
+                        .map_err(|e| e.to_string())?;
                     text.parse::<toml::Table>().map_err(|e| e.to_string())
                 });
             match file {
@@ -74,7 +76,9 @@ impl Settings {
         }
         let label = Path::new("editor settings (initializationOptions / didChangeConfiguration)");
         let text = toml::to_string(&merged).unwrap_or_default();
-        match Config::from_toml(&text, label) {
+        let editor = Config::from_toml(&text, label)
+            .and_then(|c| crate::lint::check_config(&c, label).map(|()| c));
+        match editor {
             Ok(config) => (config, errors),
             Err(e) => {
                 errors.push(format!(

@@ -23,8 +23,8 @@ pub struct ModelInfo {
     pub legacy_completions: bool,
 }
 
-/// Training limits from the OpenAI fine-tuning guide (see `../shared/peers/README.md`, section
-/// 5); gpt-4.1 limits were not confirmable offline and use the gpt-4o figure. Prices are the
+/// Training limits from the OpenAI fine-tuning guide (platform.openai.com/docs/guides/fine-tuning,
+/// "Token limits"); gpt-4.1 limits were not confirmable offline and use the gpt-4o figure. Prices are the
 /// published per-1M-token training prices.
 pub static MODELS: &[ModelInfo] = &[
     ModelInfo {

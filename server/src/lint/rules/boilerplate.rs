@@ -1,8 +1,9 @@
 //! Website boilerplate lines ("Share This", "Leave a Reply", "Subscribe now").
 
 use crate::clean;
-use crate::lint::text::{FieldRole, TextEdit, TextField};
-use crate::lint::{Applicability, Finding, LintOptions, RuleInfo, Severity};
+use crate::lint::rule::TextRule;
+use crate::lint::text::{FieldRole, TextField, TextFix};
+use crate::lint::{Finding, LintOptions, RuleInfo, Severity};
 
 pub static BOILERPLATE: RuleInfo = RuleInfo {
     code: "VT107",
@@ -16,7 +17,20 @@ fix deletes the line.",
     fixable: true,
 };
 
-pub fn check(field: &TextField, opts: &LintOptions, out: &mut Vec<Finding>) {
+pub struct Boilerplate;
+
+impl TextRule for Boilerplate {
+    fn rules(&self) -> &'static [&'static RuleInfo] {
+        static RULES: &[&RuleInfo] = &[&BOILERPLATE];
+        RULES
+    }
+
+    fn check_text(&self, field: &TextField, opts: &LintOptions, out: &mut Vec<Finding>) {
+        check(field, opts, out);
+    }
+}
+
+fn check(field: &TextField, opts: &LintOptions, out: &mut Vec<Finding>) {
     if !opts.enabled(&BOILERPLATE)
         || !matches!(
             field.role,
@@ -41,14 +55,7 @@ pub fn check(field: &TextField, opts: &LintOptions, out: &mut Vec<Finding>) {
             continue;
         }
         let removal = super::transcript::line_removal(text, range.clone());
-        let fix = (
-            "Delete the boilerplate line".to_string(),
-            vec![TextEdit {
-                range: removal,
-                text: String::new(),
-            }],
-            Applicability::Safe,
-        );
+        let fix = TextFix::remove("Delete the boilerplate line", removal);
         out.extend(field.finding(
             opts,
             &BOILERPLATE,
@@ -56,5 +63,35 @@ pub fn check(field: &TextField, opts: &LintOptions, out: &mut Vec<Finding>) {
             format!("boilerplate line `{}`", line.trim()),
             Some(fix),
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::lint::rules::test_support::*;
+
+    #[test]
+    fn flags_and_deletes_a_widget_line() {
+        let line = reply("Tea is best brewed slowly.\nShare This\nThen it tastes of the garden.");
+        assert_eq!(line_findings(&line, "boilerplate").len(), 1);
+        let fixed = fixed(&line, "boilerplate");
+        assert!(
+            !fixed.contains("Share This") && fixed.contains("slowly.\\nThen"),
+            "{fixed}"
+        );
+    }
+
+    #[test]
+    fn leaves_ordinary_lines_and_user_text_alone() {
+        assert!(line_findings(
+            &reply("I share this pot with my sister every day."),
+            "boilerplate"
+        )
+        .is_empty());
+        assert!(line_findings(
+            &chat("Subscribe now", "Tea keeps me calm in the morning."),
+            "boilerplate"
+        )
+        .is_empty());
     }
 }

@@ -1,6 +1,7 @@
 //! Dataset size: OpenAI requires at least 10 examples and recommends 50-100 or more.
 
-use crate::lint::engine::LineRef;
+use crate::lint::record::LineRef;
+use crate::lint::rule::DatasetRule;
 use crate::lint::{Finding, LintOptions, RuleInfo, Severity};
 
 pub static DATASET_SIZE: RuleInfo = RuleInfo {
@@ -14,8 +15,20 @@ are usually needed before a fine-tune beats prompting. Thresholds are `lint.min_
     fixable: false,
 };
 
-pub fn check(records: &[LineRef], opts: &LintOptions, out: &mut Vec<Finding>) {
-    super::syntax::blank_lines(records, opts, out);
+pub struct DatasetSize;
+
+impl DatasetRule for DatasetSize {
+    fn rules(&self) -> &'static [&'static RuleInfo] {
+        static RULES: &[&RuleInfo] = &[&DATASET_SIZE];
+        RULES
+    }
+
+    fn check_dataset(&self, records: &[LineRef], opts: &LintOptions, out: &mut Vec<Finding>) {
+        check(records, opts, out);
+    }
+}
+
+fn check(records: &[LineRef], opts: &LintOptions, out: &mut Vec<Finding>) {
     let examples = records
         .iter()
         .filter(|r| r.summary.format.is_some())
@@ -40,19 +53,35 @@ pub fn check(records: &[LineRef], opts: &LintOptions, out: &mut Vec<Finding>) {
     } else {
         return;
     };
+    // The rule picks error or warning by count, unless the config sets its severity.
     out.extend(
         opts.finding(&DATASET_SIZE, 0..0, message, None)
             .map(|mut f| {
-                if !opts
-                    .config
-                    .lint
-                    .severity
-                    .keys()
-                    .any(|k| crate::lint::rule_by_name(k) == Some(&DATASET_SIZE))
-                {
+                if !opts.severity_configured(&DATASET_SIZE) {
                     f.severity = severity;
                 }
                 f
             }),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lint::rules::test_support::*;
+
+    #[test]
+    fn few_examples_are_an_error_and_some_a_warning() {
+        let few = file_findings(&(clean_lines(3).join("\n") + "\n"), "dataset-size");
+        assert_eq!(few.len(), 1);
+        assert_eq!(few[0].severity, Severity::Error);
+        let some = file_findings(&(clean_lines(20).join("\n") + "\n"), "dataset-size");
+        assert_eq!(some[0].severity, Severity::Warning);
+    }
+
+    #[test]
+    fn enough_examples_are_clean() {
+        let text = clean_lines(100).join("\n") + "\n";
+        assert!(file_findings(&text, "dataset-size").is_empty());
+    }
 }

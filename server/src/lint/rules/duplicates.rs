@@ -1,8 +1,9 @@
 //! Exact duplicates after normalisation (whitespace folded, case ignored).
 
-use crate::lint::engine::LineRef;
+use crate::lint::record::LineRef;
+use crate::lint::rule::DatasetRule;
 use crate::lint::text::{FieldRole, TextField};
-use crate::lint::{Edit, Finding, Fix, LintOptions, RuleInfo, Severity};
+use crate::lint::{Applicability, Finding, Fix, LintOptions, RuleInfo, Severity};
 use xxhash_rust::xxh3::Xxh3;
 
 pub static DUPLICATE: RuleInfo = RuleInfo {
@@ -95,7 +96,20 @@ fn role_tag(role: FieldRole) -> u8 {
     role as u8
 }
 
-pub fn check(records: &[LineRef], opts: &LintOptions, out: &mut Vec<Finding>) {
+pub struct Duplicates;
+
+impl DatasetRule for Duplicates {
+    fn rules(&self) -> &'static [&'static RuleInfo] {
+        static RULES: &[&RuleInfo] = &[&DUPLICATE];
+        RULES
+    }
+
+    fn check_dataset(&self, records: &[LineRef], opts: &LintOptions, out: &mut Vec<Finding>) {
+        check(records, opts, out);
+    }
+}
+
+fn check(records: &[LineRef], opts: &LintOptions, out: &mut Vec<Finding>) {
     if !opts.enabled(&DUPLICATE) {
         return;
     }
@@ -109,12 +123,10 @@ pub fn check(records: &[LineRef], opts: &LintOptions, out: &mut Vec<Finding>) {
                 first_seen.insert(hash, record.index);
             }
             Some(&first) => {
-                let fix = Fix::safe(
+                let fix = Fix::delete_record(
                     "Delete this duplicate",
-                    vec![Edit {
-                        span: record.full_span.clone(),
-                        new_text: String::new(),
-                    }],
+                    record.full_span.clone(),
+                    Applicability::Safe,
                 );
                 let span = record.full_span.start..record.full_span.start + 1;
                 out.extend(opts.finding(
@@ -125,5 +137,33 @@ pub fn check(records: &[LineRef], opts: &LintOptions, out: &mut Vec<Finding>) {
                 ));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::lint::rules::test_support::*;
+
+    #[test]
+    fn deletes_the_repeat() {
+        let mut lines = clean_lines(12);
+        // Case and spacing do not make an example different.
+        let repeat = lines[3].replace("Tell me", "TELL   me");
+        lines.push(repeat);
+        let text = lines.join("\n") + "\n";
+        let found = file_findings(&text, "duplicate");
+        assert_eq!(found.len(), 1);
+        assert!(
+            found[0].message.contains("duplicate of line 4"),
+            "{}",
+            found[0].message
+        );
+        assert_eq!(fixed(&text, "duplicate").lines().count(), 12);
+    }
+
+    #[test]
+    fn different_examples_are_clean() {
+        let text = clean_lines(12).join("\n") + "\n";
+        assert!(file_findings(&text, "duplicate").is_empty());
     }
 }

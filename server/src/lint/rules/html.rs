@@ -1,8 +1,9 @@
 //! HTML tags and entities inside training text.
 
 use crate::clean;
-use crate::lint::text::{TextEdit, TextField};
-use crate::lint::{Applicability, Finding, LintOptions, RuleInfo, Severity};
+use crate::lint::rule::TextRule;
+use crate::lint::text::{TextField, TextFix};
+use crate::lint::{Finding, LintOptions, RuleInfo, Severity};
 
 pub static HTML: RuleInfo = RuleInfo {
     code: "VT101",
@@ -16,7 +17,20 @@ and decodes the entity otherwise. Code blocks and `code spans` are left alone.",
     fixable: true,
 };
 
-pub fn check(field: &TextField, opts: &LintOptions, out: &mut Vec<Finding>) {
+pub struct Html;
+
+impl TextRule for Html {
+    fn rules(&self) -> &'static [&'static RuleInfo] {
+        static RULES: &[&RuleInfo] = &[&HTML];
+        RULES
+    }
+
+    fn check_text(&self, field: &TextField, opts: &LintOptions, out: &mut Vec<Finding>) {
+        check(field, opts, out);
+    }
+}
+
+fn check(field: &TextField, opts: &LintOptions, out: &mut Vec<Finding>) {
     let text = field.text();
     if !opts.enabled(&HTML) || memchr::memchr2(b'<', b'&', text.as_bytes()).is_none() {
         return;
@@ -27,26 +41,19 @@ pub fn check(field: &TextField, opts: &LintOptions, out: &mut Vec<Finding>) {
         .collect();
     // A document's structure lives in its tags: clean it as a whole, never tag by tag.
     let document_fix = if clean::is_html_document(text) && field.code.is_empty() {
-        Some((
-            "Convert the HTML to plain text".to_string(),
-            vec![TextEdit {
-                range: 0..text.len(),
-                text: clean::html_to_text(text),
-            }],
-            Applicability::Safe,
+        Some(TextFix::replace(
+            "Convert the HTML to plain text",
+            0..text.len(),
+            clean::html_to_text(text),
         ))
     } else {
         None
     };
     for tag in &tags {
         let fix = document_fix.clone().or_else(|| {
-            Some((
+            Some(TextFix::remove(
                 format!("Remove `{}`", short(tag.as_str())),
-                vec![TextEdit {
-                    range: tag.range(),
-                    text: String::new(),
-                }],
-                Applicability::Safe,
+                tag.range(),
             ))
         });
         out.extend(field.finding(
@@ -70,13 +77,10 @@ pub fn check(field: &TextField, opts: &LintOptions, out: &mut Vec<Finding>) {
             continue; // Not a real entity ("AT&T;").
         }
         let fix = document_fix.clone().or_else(|| {
-            Some((
+            Some(TextFix::replace(
                 format!("Replace `{}` with `{decoded}`", entity.as_str()),
-                vec![TextEdit {
-                    range: entity.range(),
-                    text: decoded.clone(),
-                }],
-                Applicability::Safe,
+                entity.range(),
+                decoded.clone(),
             ))
         });
         out.extend(field.finding(
@@ -94,5 +98,24 @@ fn short(tag: &str) -> String {
         format!("{}…", tag.chars().take(39).collect::<String>())
     } else {
         tag.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::lint::rules::test_support::*;
+
+    #[test]
+    fn flags_tags_and_entities_with_fixes() {
+        let line = reply("Tea is <b>very</b> good &amp; warm for the soul.");
+        assert_eq!(line_findings(&line, "html").len(), 3);
+        let fixed = fixed(&line, "html");
+        assert!(fixed.contains("Tea is very good & warm"), "{fixed}");
+    }
+
+    #[test]
+    fn leaves_code_and_plain_text_alone() {
+        assert!(line_findings(&reply("Write `<b>` to make the tea menu bold."), "html").is_empty());
+        assert!(line_findings(&reply("AT&T; made the kettle, or so they say."), "html").is_empty());
     }
 }

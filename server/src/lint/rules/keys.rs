@@ -2,7 +2,8 @@
 
 use crate::dataset::json::{Member, Node};
 use crate::dataset::Format;
-use crate::lint::engine::Record;
+use crate::lint::record::{Record, RecordLint};
+use crate::lint::rule::RecordRule;
 use crate::lint::{Edit, Finding, Fix, LintOptions, RuleInfo, Severity};
 
 pub static MISSING_KEY: RuleInfo = RuleInfo {
@@ -63,7 +64,20 @@ pub fn unknown_format(node: &Node, opts: &LintOptions) -> Option<Finding> {
 }
 
 /// Top-level keys of a record: required ones present, no unknown ones.
-pub fn check(record: &Record, opts: &LintOptions) -> Vec<Finding> {
+pub struct Keys;
+
+impl RecordRule for Keys {
+    fn rules(&self) -> &'static [&'static RuleInfo] {
+        static RULES: &[&RuleInfo] = &[&MISSING_KEY, &UNKNOWN_KEY];
+        RULES
+    }
+
+    fn check_record<'a>(&self, record: &Record<'a>, opts: &LintOptions, out: &mut RecordLint<'a>) {
+        out.findings.extend(check(record, opts));
+    }
+}
+
+fn check(record: &Record, opts: &LintOptions) -> Vec<Finding> {
     let mut out = Vec::new();
     let members = record.node.as_object().unwrap_or_default();
     let required: &[&str] = match record.format {
@@ -112,19 +126,14 @@ pub fn unknown_members(
             .unwrap_or_default();
         let fix = match renamed_key(key).filter(|new| allowed.contains(new)) {
             // Keys from an older draft of the spec keep their data under the new name.
-            Some(new) => Fix::safe(
+            Some(new) => Fix::replace(
                 format!("Rename `{key}` to `{new}`"),
-                vec![Edit {
-                    span: member.key_span.clone(),
-                    new_text: format!("\"{new}\""),
-                }],
+                member.key_span.clone(),
+                format!("\"{new}\""),
             ),
             None => Fix::unsafe_(
                 format!("Remove `{key}`"),
-                vec![Edit {
-                    span: member_removal_span(members, i),
-                    new_text: String::new(),
-                }],
+                vec![Edit::delete(member_removal_span(members, i))],
             ),
         };
         out.extend(opts.finding(
@@ -173,4 +182,36 @@ fn edit_distance(a: &str, b: &str) -> usize {
         }
     }
     row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::lint::rules::test_support::*;
+
+    #[test]
+    fn flags_missing_and_unknown_keys() {
+        let no_role = r#"{"messages": [{"content": "Hi"}, {"role": "assistant", "content": "Hello there, friend of tea."}]}"#;
+        assert_eq!(line_findings(no_role, "missing-key").len(), 1);
+        let no_format = r#"{"question": "Hi"}"#;
+        assert_eq!(line_findings(no_format, "missing-key").len(), 1);
+        let extra = r#"{"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello there, friend of tea."}], "id": 7}"#;
+        let found = line_findings(extra, "unknown-key");
+        assert_eq!(found.len(), 1);
+        assert!(!fixed(extra, "unknown-key").contains("id"));
+    }
+
+    #[test]
+    fn renames_a_known_misspelling_safely() {
+        let line = r#"{"mesages": [{"role": "user", "content": "Hi"}], "messages": []}"#;
+        let found = line_findings(line, "unknown-key");
+        let fix = found[0].fix.as_ref().unwrap();
+        assert_eq!(fix.applicability, crate::lint::Applicability::Safe);
+    }
+
+    #[test]
+    fn a_complete_record_has_no_key_findings() {
+        let line = reply("Tea is lovely to drink every single day.");
+        assert!(line_findings(&line, "missing-key").is_empty());
+        assert!(line_findings(&line, "unknown-key").is_empty());
+    }
 }

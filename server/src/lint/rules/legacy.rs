@@ -2,7 +2,9 @@
 //! space. The separator and stop sequence are the configured ones, else the file's majority.
 
 use crate::dataset::json::{escape_str, Value};
-use crate::lint::engine::{LineRef, Record, RecordSummary};
+use crate::dataset::Format;
+use crate::lint::record::{LineRef, Record, RecordLint, RecordSummary};
+use crate::lint::rule::{DatasetRule, RecordRule};
 use crate::lint::text::{FieldRole, TextField};
 use crate::lint::{Edit, Finding, Fix, LintOptions, RuleInfo, Severity};
 use std::collections::HashMap;
@@ -117,7 +119,27 @@ fn mask(text: &str, candidates: &[String]) -> u64 {
         .fold(0, |m, (i, _)| m | (1 << i))
 }
 
-pub fn check_record<'a>(
+/// One prompt/completion record: what its prompt and completion end with (for [`Conventions`]),
+/// the completion's leading space; collects both texts.
+pub struct PromptCompletion;
+
+impl RecordRule for PromptCompletion {
+    fn rules(&self) -> &'static [&'static RuleInfo] {
+        static RULES: &[&RuleInfo] = &[&COMPLETION_LEADING_SPACE, &super::roles::EMPTY_CONTENT];
+        RULES
+    }
+
+    fn applies_to(&self, format: Format) -> bool {
+        format == Format::PromptCompletion
+    }
+
+    fn check_record<'a>(&self, record: &Record<'a>, opts: &LintOptions, out: &mut RecordLint<'a>) {
+        let fields = check_record(record, opts, &mut out.findings, &mut out.summary);
+        out.fields.extend(fields);
+    }
+}
+
+fn check_record<'a>(
     record: &Record<'a>,
     opts: &LintOptions,
     out: &mut Vec<Finding>,
@@ -168,13 +190,7 @@ pub fn check_record<'a>(
                 continue;
             }
             if !text.starts_with(char::is_whitespace) {
-                let fix = Fix::safe(
-                    "Prepend a space",
-                    vec![Edit {
-                        span: s.raw_start..s.raw_start,
-                        new_text: " ".into(),
-                    }],
-                );
+                let fix = Fix::safe("Prepend a space", vec![Edit::insert(s.raw_start, " ")]);
                 let first = text.chars().next().map_or(0, char::len_utf8);
                 out.extend(opts.finding(
                     &COMPLETION_LEADING_SPACE,
@@ -214,7 +230,26 @@ fn convention(
     (0..count).find(|i| contained & (1 << i) == 0).unwrap_or(0)
 }
 
-pub fn check_dataset(records: &[LineRef], opts: &LintOptions, out: &mut Vec<Finding>) {
+/// The file's separator and stop sequence, and every record held against them.
+pub struct Conventions;
+
+impl DatasetRule for Conventions {
+    fn rules(&self) -> &'static [&'static RuleInfo] {
+        static RULES: &[&RuleInfo] = &[
+            &MISSING_SEPARATOR,
+            &SEPARATOR_IN_PROMPT,
+            &MISSING_STOP,
+            &INCONSISTENT_SEPARATOR,
+        ];
+        RULES
+    }
+
+    fn check_dataset(&self, records: &[LineRef], opts: &LintOptions, out: &mut Vec<Finding>) {
+        check_dataset(records, opts, out);
+    }
+}
+
+fn check_dataset(records: &[LineRef], opts: &LintOptions, out: &mut Vec<Finding>) {
     let legacy: Vec<(&LineRef, &LegacySummary)> = records
         .iter()
         .filter_map(|r| Some((r, r.summary.legacy.as_deref()?)))
@@ -310,6 +345,70 @@ pub fn check_dataset(records: &[LineRef], opts: &LintOptions, out: &mut Vec<Find
                     Some(fix),
                 ));
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::lint::rules::test_support::*;
+
+    fn record(prompt: &str, completion: &str) -> String {
+        serde_json::json!({"prompt": prompt, "completion": completion}).to_string()
+    }
+
+    fn file(records: &[String]) -> String {
+        records.join("\n") + "\n"
+    }
+
+    #[test]
+    fn appends_the_missing_separator_and_stop_sequence() {
+        let good = record("What is tea?\n\n###\n\n", " A warm drink I love. END");
+        let bad = record("Why tea?", " Because it is calm");
+        let text = file(&[good.clone(), good.clone(), bad]);
+        assert_eq!(file_findings(&text, "missing-separator").len(), 1);
+        assert_eq!(file_findings(&text, "missing-stop-sequence").len(), 1);
+        let fixed = fixed(&fixed(&text, "missing-separator"), "missing-stop-sequence");
+        assert!(
+            fixed.ends_with(&format!(
+                "{}\n",
+                record("Why tea?\n\n###\n\n", " Because it is calm END")
+            )),
+            "{fixed}"
+        );
+    }
+
+    #[test]
+    fn flags_a_minority_separator_and_one_inside_a_prompt() {
+        let good = record("What is tea?\n\n###\n\n", " A warm drink I love. END");
+        let other = record("Why tea? ->", " Because it is calm. END");
+        let inner = record("Tea\n\n###\n\nor coffee?\n\n###\n\n", " Tea, always. END");
+        let text = file(&[good.clone(), good, other, inner]);
+        assert_eq!(file_findings(&text, "inconsistent-separator").len(), 1);
+        assert_eq!(file_findings(&text, "separator-in-prompt").len(), 1);
+    }
+
+    #[test]
+    fn prepends_the_completion_space() {
+        let line = record("What is tea?\n\n###\n\n", "A warm drink. END");
+        assert_eq!(line_findings(&line, "completion-leading-space").len(), 1);
+        assert!(fixed(&line, "completion-leading-space").contains(r#""completion":" A warm"#));
+    }
+
+    #[test]
+    fn a_consistent_file_is_clean() {
+        let text = file(&[
+            record("What is tea?\n\n###\n\n", " A warm drink I love. END"),
+            record("Why tea?\n\n###\n\n", " Because it is calm. END"),
+        ]);
+        for rule in [
+            "missing-separator",
+            "separator-in-prompt",
+            "completion-leading-space",
+            "missing-stop-sequence",
+            "inconsistent-separator",
+        ] {
+            assert!(file_findings(&text, rule).is_empty(), "{rule}");
         }
     }
 }

@@ -1,8 +1,9 @@
 //! Markdown links, images, reference definitions and autolinks inside training text.
 
 use crate::clean;
-use crate::lint::text::{TextEdit, TextField};
-use crate::lint::{Applicability, Finding, LintOptions, RuleInfo, Severity};
+use crate::lint::rule::TextRule;
+use crate::lint::text::{TextField, TextFix};
+use crate::lint::{Finding, LintOptions, RuleInfo, Severity};
 
 pub static MARKDOWN_LINK: RuleInfo = RuleInfo {
     code: "VT103",
@@ -15,7 +16,20 @@ definitions. The fix keeps a link's anchor text and removes images, definitions 
     fixable: true,
 };
 
-pub fn check(field: &TextField, opts: &LintOptions, out: &mut Vec<Finding>) {
+pub struct MarkdownLinks;
+
+impl TextRule for MarkdownLinks {
+    fn rules(&self) -> &'static [&'static RuleInfo] {
+        static RULES: &[&RuleInfo] = &[&MARKDOWN_LINK];
+        RULES
+    }
+
+    fn check_text(&self, field: &TextField, opts: &LintOptions, out: &mut Vec<Finding>) {
+        check(field, opts, out);
+    }
+}
+
+fn check(field: &TextField, opts: &LintOptions, out: &mut Vec<Finding>) {
     let text = field.text();
     if !opts.enabled(&MARKDOWN_LINK)
         || (!text.contains("](")
@@ -25,11 +39,10 @@ pub fn check(field: &TextField, opts: &LintOptions, out: &mut Vec<Finding>) {
     {
         return;
     }
-    let mut push = |range: std::ops::Range<usize>, message: String, title: &str, edit: TextEdit| {
+    let mut push = |range: std::ops::Range<usize>, message: String, fix: TextFix| {
         if field.in_code(&range) {
             return;
         }
-        let fix = (title.to_string(), vec![edit], Applicability::Safe);
         out.extend(field.finding(opts, &MARKDOWN_LINK, range, message, Some(fix)));
     };
     for caps in clean::MARKDOWN_LINK.captures_iter(text) {
@@ -40,21 +53,13 @@ pub fn check(field: &TextField, opts: &LintOptions, out: &mut Vec<Finding>) {
             push(
                 whole.range(),
                 format!("markdown image `{}` in training text", whole.as_str()),
-                "Remove the image",
-                TextEdit {
-                    range: removal,
-                    text: String::new(),
-                },
+                TextFix::remove("Remove the image", removal),
             );
         } else {
             push(
                 whole.range(),
                 format!("markdown link to `{}` in training text", &caps[3]),
-                "Keep the anchor text only",
-                TextEdit {
-                    range: whole.range(),
-                    text: anchor.to_string(),
-                },
+                TextFix::replace("Keep the anchor text only", whole.range(), anchor),
             );
         }
     }
@@ -62,12 +67,11 @@ pub fn check(field: &TextField, opts: &LintOptions, out: &mut Vec<Finding>) {
         push(
             definition.range(),
             "link reference definition in training text".into(),
-            "Remove the definition",
-            TextEdit {
-                // The whole line goes, with its line break.
-                range: super::transcript::line_removal(text, definition.range()),
-                text: String::new(),
-            },
+            // The whole line goes, with its line break.
+            TextFix::remove(
+                "Remove the definition",
+                super::transcript::line_removal(text, definition.range()),
+            ),
         );
     }
     for autolink in clean::AUTOLINK.find_iter(text) {
@@ -75,11 +79,29 @@ pub fn check(field: &TextField, opts: &LintOptions, out: &mut Vec<Finding>) {
         push(
             autolink.range(),
             format!("autolink `{}` in training text", autolink.as_str()),
-            "Remove the link",
-            TextEdit {
-                range: removal,
-                text: String::new(),
-            },
+            TextFix::remove("Remove the link", removal),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::lint::rules::test_support::*;
+
+    #[test]
+    fn keeps_the_anchor_and_removes_images() {
+        let line = reply("Read [my notes](https://tea.example.com) now ![cup](cup.png) please.");
+        assert_eq!(line_findings(&line, "markdown-link").len(), 2);
+        let fixed = fixed(&line, "markdown-link");
+        assert!(fixed.contains("Read my notes now please."), "{fixed}");
+    }
+
+    #[test]
+    fn leaves_brackets_without_links_alone() {
+        assert!(line_findings(
+            &reply("Tea [the green kind] is my favourite drink."),
+            "markdown-link"
+        )
+        .is_empty());
     }
 }

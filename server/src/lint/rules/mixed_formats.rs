@@ -2,7 +2,8 @@
 
 use crate::dataset::json::Node;
 use crate::dataset::Format;
-use crate::lint::engine::LineRef;
+use crate::lint::record::LineRef;
+use crate::lint::rule::DatasetRule;
 use crate::lint::{Finding, LintOptions, RuleInfo, Severity};
 use std::collections::HashMap;
 
@@ -18,7 +19,20 @@ convert or move them.",
     fixable: false,
 };
 
-pub fn check(records: &[LineRef], opts: &LintOptions, out: &mut Vec<Finding>) {
+pub struct MixedFormats;
+
+impl DatasetRule for MixedFormats {
+    fn rules(&self) -> &'static [&'static RuleInfo] {
+        static RULES: &[&RuleInfo] = &[&MIXED_FORMATS];
+        RULES
+    }
+
+    fn check_dataset(&self, records: &[LineRef], opts: &LintOptions, out: &mut Vec<Finding>) {
+        check(records, opts, out);
+    }
+}
+
+fn check(records: &[LineRef], opts: &LintOptions, out: &mut Vec<Finding>) {
     if opts.config.format != crate::config::FormatSetting::Auto {
         return; // Checked per line against the configured format.
     }
@@ -73,4 +87,31 @@ pub fn not_configured_format(
         ),
         None,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::lint::rules::test_support::*;
+
+    #[test]
+    fn flags_the_minority_format() {
+        let mut lines = clean_lines(12);
+        lines.push(r#"{"prompt": "Tea?", "completion": " Yes, always."}"#.into());
+        let found = file_findings(&(lines.join("\n") + "\n"), "mixed-formats");
+        assert_eq!(found.len(), 1);
+        assert!(
+            found[0]
+                .message
+                .contains("prompt/completion record in a chat file")
+                || found[0].message.contains("record in a"),
+            "{}",
+            found[0].message
+        );
+    }
+
+    #[test]
+    fn one_format_is_clean() {
+        let text = clean_lines(12).join("\n") + "\n";
+        assert!(file_findings(&text, "mixed-formats").is_empty());
+    }
 }

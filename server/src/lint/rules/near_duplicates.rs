@@ -3,8 +3,9 @@
 //! stays linear in the dataset size.
 
 use super::HashKeyMap;
-use crate::lint::engine::LineRef;
-use crate::lint::{Edit, Finding, Fix, LintOptions, RuleInfo, Severity};
+use crate::lint::record::LineRef;
+use crate::lint::rule::DatasetRule;
+use crate::lint::{Applicability, Finding, Fix, LintOptions, RuleInfo, Severity};
 use xxhash_rust::xxh3::xxh3_64;
 
 pub static NEAR_DUPLICATE: RuleInfo = RuleInfo {
@@ -96,7 +97,20 @@ pub fn similarity(a: &Signature, b: &Signature) -> f64 {
     same as f64 / BINS as f64
 }
 
-pub fn check(records: &[LineRef], opts: &LintOptions, out: &mut Vec<Finding>) {
+pub struct NearDuplicates;
+
+impl DatasetRule for NearDuplicates {
+    fn rules(&self) -> &'static [&'static RuleInfo] {
+        static RULES: &[&RuleInfo] = &[&NEAR_DUPLICATE];
+        RULES
+    }
+
+    fn check_dataset(&self, records: &[LineRef], opts: &LintOptions, out: &mut Vec<Finding>) {
+        check(records, opts, out);
+    }
+}
+
+fn check(records: &[LineRef], opts: &LintOptions, out: &mut Vec<Finding>) {
     if !opts.enabled(&NEAR_DUPLICATE) {
         return;
     }
@@ -130,12 +144,10 @@ pub fn check(records: &[LineRef], opts: &LintOptions, out: &mut Vec<Finding>) {
             }
         }
         if let Some((first, sim)) = best {
-            let fix = Fix::unsafe_(
+            let fix = Fix::delete_record(
                 "Delete this near duplicate",
-                vec![Edit {
-                    span: record.full_span.clone(),
-                    new_text: String::new(),
-                }],
+                record.full_span.clone(),
+                Applicability::Unsafe,
             );
             let span = record.full_span.start..record.full_span.start + 1;
             out.extend(opts.finding(
@@ -177,5 +189,30 @@ mod tests {
         );
         assert!(similarity(&a, &b) >= THRESHOLD, "{}", similarity(&a, &b));
         assert!(similarity(&a, &c) < 0.2);
+    }
+
+    fn post(changed: &str) -> String {
+        let words: String = (0..200).map(|i| format!("leaf{i} ")).collect();
+        crate::lint::rules::test_support::reply(&format!(
+            "{words}{changed} and that is the whole story of my tea garden"
+        ))
+    }
+
+    #[test]
+    fn flags_an_edited_copy_with_an_unsafe_fix() {
+        use crate::lint::rules::test_support::{file_findings, fixed};
+        let text = [post("honey"), post("lemon")].join("\n") + "\n";
+        let found = file_findings(&text, "near-duplicate");
+        assert_eq!(found.len(), 1, "{found:?}");
+        let fix = found[0].fix.as_ref().unwrap();
+        assert_eq!(fix.applicability, crate::lint::Applicability::Unsafe);
+        assert_eq!(fixed(&text, "near-duplicate").lines().count(), 1);
+    }
+
+    #[test]
+    fn different_posts_are_clean() {
+        use crate::lint::rules::test_support::{clean_lines, file_findings};
+        let text = clean_lines(12).join("\n") + "\n";
+        assert!(file_findings(&text, "near-duplicate").is_empty());
     }
 }

@@ -1,8 +1,9 @@
 //! Personal data: e-mail addresses and phone numbers.
 
 use crate::clean;
-use crate::lint::text::{TextEdit, TextField};
-use crate::lint::{Applicability, Finding, LintOptions, RuleInfo, Severity};
+use crate::lint::rule::TextRule;
+use crate::lint::text::{TextField, TextFix};
+use crate::lint::{Finding, LintOptions, RuleInfo, Severity};
 
 pub static EMAIL: RuleInfo = RuleInfo {
     code: "VT104",
@@ -25,21 +26,28 @@ replaces the number with `[phone]`. Formats recognised: (555) 123-4567, 555-123-
     fixable: true,
 };
 
-pub fn check(field: &TextField, opts: &LintOptions, out: &mut Vec<Finding>) {
+/// E-mail addresses and phone numbers: one pass per kind over the field.
+pub struct PersonalData;
+
+impl TextRule for PersonalData {
+    fn rules(&self) -> &'static [&'static RuleInfo] {
+        static RULES: &[&RuleInfo] = &[&EMAIL, &PHONE];
+        RULES
+    }
+
+    fn check_text(&self, field: &TextField, opts: &LintOptions, out: &mut Vec<Finding>) {
+        check(field, opts, out);
+    }
+}
+
+fn check(field: &TextField, opts: &LintOptions, out: &mut Vec<Finding>) {
     let text = field.text();
     if opts.enabled(&EMAIL) && text.contains('@') {
         for m in clean::EMAIL
             .find_iter(text)
             .filter(|m| !field.in_code(&m.range()))
         {
-            let fix = (
-                "Redact the address".to_string(),
-                vec![TextEdit {
-                    range: m.range(),
-                    text: "[email]".into(),
-                }],
-                Applicability::Safe,
-            );
+            let fix = TextFix::replace("Redact the address", m.range(), "[email]");
             out.extend(field.finding(
                 opts,
                 &EMAIL,
@@ -54,14 +62,7 @@ pub fn check(field: &TextField, opts: &LintOptions, out: &mut Vec<Finding>) {
             .find_iter(text)
             .filter(|m| !field.in_code(&m.range()))
         {
-            let fix = (
-                "Redact the number".to_string(),
-                vec![TextEdit {
-                    range: m.range(),
-                    text: "[phone]".into(),
-                }],
-                Applicability::Safe,
-            );
+            let fix = TextFix::replace("Redact the number", m.range(), "[phone]");
             out.extend(field.finding(
                 opts,
                 &PHONE,
@@ -78,4 +79,25 @@ fn may_hold_phone(text: &str) -> bool {
     let bytes = text.as_bytes();
     memchr::memchr(b'+', bytes).is_some()
         || bytes.iter().filter(|b| b.is_ascii_digit()).count() >= 10
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::lint::rules::test_support::*;
+
+    #[test]
+    fn redacts_addresses_and_numbers() {
+        let line = reply("Write to kate@example.com or call 555-123-4567 about tea.");
+        assert_eq!(line_findings(&line, "email").len(), 1);
+        assert_eq!(line_findings(&line, "phone").len(), 1);
+        assert!(fixed(&line, "email").contains("Write to [email] or"));
+        assert!(fixed(&line, "phone").contains("call [phone] about"));
+    }
+
+    #[test]
+    fn leaves_text_without_personal_data_alone() {
+        let line = reply("I drank 3 cups at 10 o'clock, @ the cafe by the river.");
+        assert!(line_findings(&line, "email").is_empty());
+        assert!(line_findings(&line, "phone").is_empty());
+    }
 }

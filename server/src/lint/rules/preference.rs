@@ -3,7 +3,9 @@
 
 use super::roles;
 use crate::dataset::json::Node;
-use crate::lint::engine::Record;
+use crate::dataset::Format;
+use crate::lint::record::{Record, RecordLint};
+use crate::lint::rule::RecordRule;
 use crate::lint::text::{FieldRole, TextField};
 use crate::lint::{Finding, LintOptions, RuleInfo, Severity};
 
@@ -29,7 +31,32 @@ adds cost. Write a worse (or better) alternative, or drop the record.",
     fixable: false,
 };
 
-pub fn check<'a>(
+/// A preference record: its input conversation and its two outputs; collects their texts.
+pub struct PreferencePair;
+
+impl RecordRule for PreferencePair {
+    fn rules(&self) -> &'static [&'static RuleInfo] {
+        static RULES: &[&RuleInfo] = &[
+            &PREFERENCE_STRUCTURE,
+            &IDENTICAL_PREFERENCE,
+            &roles::EMPTY_CONTENT,
+            &roles::INVALID_ROLE,
+            &roles::ROLE_ORDER,
+        ];
+        RULES
+    }
+
+    fn applies_to(&self, format: Format) -> bool {
+        format == Format::Preference
+    }
+
+    fn check_record<'a>(&self, record: &Record<'a>, opts: &LintOptions, out: &mut RecordLint<'a>) {
+        let fields = check(record, opts, &mut out.findings);
+        out.fields.extend(fields);
+    }
+}
+
+fn check<'a>(
     record: &Record<'a>,
     opts: &LintOptions,
     out: &mut Vec<Finding>,
@@ -100,4 +127,36 @@ pub fn check<'a>(
         }
     }
     fields
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::lint::rules::test_support::*;
+
+    fn pair(preferred: &str, other: &str) -> String {
+        serde_json::json!({
+            "input": {"messages": [{"role": "user", "content": "Describe your tea."}]},
+            "preferred_output": [{"role": "assistant", "content": preferred}],
+            "non_preferred_output": [{"role": "assistant", "content": other}],
+        })
+        .to_string()
+    }
+
+    #[test]
+    fn flags_wrong_shapes_and_identical_outputs() {
+        let not_a_list = r#"{"input": {"messages": [{"role": "user", "content": "Hi"}]}, "preferred_output": {"role": "assistant", "content": "Warm."}, "non_preferred_output": [{"role": "assistant", "content": "Cold."}]}"#;
+        assert_eq!(line_findings(not_a_list, "preference-structure").len(), 1);
+        let same = pair(
+            "Warm and green, with a little honey.",
+            "Warm and green, with a little honey.",
+        );
+        assert_eq!(line_findings(&same, "identical-preference").len(), 1);
+    }
+
+    #[test]
+    fn a_proper_pair_is_clean() {
+        let line = pair("Warm and green, with a little honey.", "It is tea.");
+        assert!(line_findings(&line, "preference-structure").is_empty());
+        assert!(line_findings(&line, "identical-preference").is_empty());
+    }
 }

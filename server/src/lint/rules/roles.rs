@@ -3,9 +3,11 @@
 
 use super::keys;
 use crate::dataset::json::{escape_str, Node, Value};
-use crate::lint::engine::Record;
+use crate::dataset::Format;
+use crate::lint::record::{Record, RecordLint};
+use crate::lint::rule::RecordRule;
 use crate::lint::text::{FieldRole, TextField};
-use crate::lint::{Edit, Finding, Fix, LintOptions, RuleInfo, Severity};
+use crate::lint::{Finding, Fix, LintOptions, RuleInfo, Severity};
 
 pub static INVALID_ROLE: RuleInfo = RuleInfo {
     code: "VT012",
@@ -65,16 +67,32 @@ fn role_alias(role: &str) -> Option<&'static str> {
     }
 }
 
-/// Checks a chat record; returns its text fields for the content rules.
-pub fn check_chat<'a>(
-    record: &Record<'a>,
-    opts: &LintOptions,
-    out: &mut Vec<Finding>,
-) -> Vec<TextField<'a>> {
-    let Some(messages) = record.node.get("messages") else {
-        return Vec::new();
-    };
-    check_messages(messages, opts, out, true)
+/// A chat record's messages; collects their texts for the text rules.
+pub struct ChatMessages;
+
+impl RecordRule for ChatMessages {
+    fn rules(&self) -> &'static [&'static RuleInfo] {
+        static RULES: &[&RuleInfo] = &[
+            &INVALID_ROLE,
+            &ROLE_ORDER,
+            &MISSING_ASSISTANT,
+            &EMPTY_CONTENT,
+            &keys::MISSING_KEY,
+            &keys::UNKNOWN_KEY,
+        ];
+        RULES
+    }
+
+    fn applies_to(&self, format: Format) -> bool {
+        format == Format::Chat
+    }
+
+    fn check_record<'a>(&self, record: &Record<'a>, opts: &LintOptions, out: &mut RecordLint<'a>) {
+        if let Some(messages) = record.node.get("messages") {
+            let fields = check_messages(messages, opts, &mut out.findings, true);
+            out.fields.extend(fields);
+        }
+    }
 }
 
 /// Checks a message list. `needs_assistant_last` is false for a preference `input`, which must
@@ -202,12 +220,10 @@ fn check_role<'a>(
     }
     let alias = role_alias(text);
     let fix = alias.map(|a| {
-        Fix::safe(
+        Fix::replace(
             format!("Rename role to `{a}`"),
-            vec![Edit {
-                span: role_node.span.clone(),
-                new_text: format!("\"{a}\""),
-            }],
+            role_node.span.clone(),
+            format!("\"{a}\""),
         )
     });
     let advice = match (alias, text) {
@@ -272,12 +288,10 @@ fn check_content<'a>(
                 .map(|t| t.text.as_ref())
                 .collect();
             let joined = joined.join("");
-            let fix = Fix::safe(
+            let fix = Fix::replace(
                 "Join the text parts into one string",
-                vec![Edit {
-                    span: node.span.clone(),
-                    new_text: format!("\"{}\"", escape_str(&joined)),
-                }],
+                node.span.clone(),
+                format!("\"{}\"", escape_str(&joined)),
             );
             out.extend(opts.finding(&EMPTY_CONTENT, node.span.clone(), format!("{} content is a list of parts; use a plain string (parts are for user messages with images)", role.unwrap_or("message")), Some(fix)));
             for part in parts {
@@ -331,4 +345,49 @@ fn is_text_part(part: &Node) -> bool {
         .and_then(Node::as_str)
         .is_some_and(|t| t.text == "text")
         && part.get("text").and_then(Node::as_str).is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::lint::rules::test_support::*;
+
+    fn messages(list: &str) -> String {
+        format!(r#"{{"messages": {list}}}"#)
+    }
+
+    #[test]
+    fn renames_role_aliases() {
+        let line = messages(
+            r#"[{"role": "human", "content": "Hi"}, {"role": "assistant", "content": "Hello there, my tea friend."}]"#,
+        );
+        assert_eq!(line_findings(&line, "invalid-role").len(), 1);
+        assert!(fixed(&line, "invalid-role").contains(r#""role": "user""#));
+    }
+
+    #[test]
+    fn flags_order_missing_assistant_and_empty_content() {
+        let late_system = messages(
+            r#"[{"role": "user", "content": "Hi"}, {"role": "system", "content": "Be kind."}, {"role": "assistant", "content": "Hello there, my tea friend."}]"#,
+        );
+        assert_eq!(line_findings(&late_system, "role-order").len(), 1);
+        let no_reply = messages(r#"[{"role": "user", "content": "Hi"}]"#);
+        assert_eq!(line_findings(&no_reply, "missing-assistant").len(), 1);
+        let empty = reply("");
+        assert_eq!(line_findings(&empty, "empty-content").len(), 1);
+    }
+
+    #[test]
+    fn a_well_formed_conversation_is_clean() {
+        let line = messages(
+            r#"[{"role": "system", "content": "Be kind."}, {"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello there, my tea friend."}]"#,
+        );
+        for rule in [
+            "invalid-role",
+            "role-order",
+            "missing-assistant",
+            "empty-content",
+        ] {
+            assert!(line_findings(&line, rule).is_empty(), "{rule}");
+        }
+    }
 }

@@ -1,8 +1,9 @@
 //! File and line syntax: invalid JSON, non-object lines, invalid UTF-8, BOM, blank lines.
 
 use crate::dataset::json::{JsonError, Node};
-use crate::lint::engine::LineRef;
-use crate::lint::{Edit, Finding, Fix, LintOptions, RuleInfo, Severity};
+use crate::lint::record::LineRef;
+use crate::lint::rule::DatasetRule;
+use crate::lint::{Applicability, Edit, Finding, Fix, LintOptions, RuleInfo, Severity};
 
 pub static INVALID_JSON: RuleInfo = RuleInfo {
     code: "VT001",
@@ -103,13 +104,7 @@ pub fn invalid_utf8(offsets: &[usize], opts: &LintOptions) -> Vec<Finding> {
 
 pub fn bom(text: &str, opts: &LintOptions) -> Option<Finding> {
     text.starts_with('\u{feff}').then_some(())?;
-    let fix = Fix::safe(
-        "Remove the byte-order mark",
-        vec![Edit {
-            span: 0..3,
-            new_text: String::new(),
-        }],
-    );
+    let fix = Fix::safe("Remove the byte-order mark", vec![Edit::delete(0..3)]);
     opts.finding(
         &BOM,
         0..3,
@@ -118,14 +113,25 @@ pub fn bom(text: &str, opts: &LintOptions) -> Option<Finding> {
     )
 }
 
-pub fn blank_lines(records: &[LineRef], opts: &LintOptions, out: &mut Vec<Finding>) {
+pub struct BlankLines;
+
+impl DatasetRule for BlankLines {
+    fn rules(&self) -> &'static [&'static RuleInfo] {
+        static RULES: &[&RuleInfo] = &[&BLANK_LINE];
+        RULES
+    }
+
+    fn check_dataset(&self, records: &[LineRef], opts: &LintOptions, out: &mut Vec<Finding>) {
+        blank_lines(records, opts, out);
+    }
+}
+
+fn blank_lines(records: &[LineRef], opts: &LintOptions, out: &mut Vec<Finding>) {
     for record in records.iter().filter(|r| !r.summary.is_record) {
-        let fix = Fix::safe(
+        let fix = Fix::delete_record(
             "Delete the blank line",
-            vec![Edit {
-                span: record.full_span.clone(),
-                new_text: String::new(),
-            }],
+            record.full_span.clone(),
+            Applicability::Safe,
         );
         let span = record.full_span.start..record.full_span.start;
         out.extend(opts.finding(
@@ -134,5 +140,47 @@ pub fn blank_lines(records: &[LineRef], opts: &LintOptions, out: &mut Vec<Findin
             "blank line in a JSONL file".into(),
             Some(fix),
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lint::rules::test_support::*;
+
+    #[test]
+    fn flags_lines_that_are_not_json_objects() {
+        assert_eq!(line_findings(r#"{"messages": [}"#, "invalid-json").len(), 1);
+        assert_eq!(line_findings("[1, 2]", "not-an-object").len(), 1);
+        assert_eq!(invalid_utf8(&[5], opts()).len(), 1);
+    }
+
+    #[test]
+    fn removes_a_bom_and_blank_lines() {
+        let lines = clean_lines(12);
+        let text = format!(
+            "\u{feff}{}\n\n{}\n",
+            lines[..6].join("\n"),
+            lines[6..].join("\n")
+        );
+        assert_eq!(file_findings(&text, "bom").len(), 1);
+        assert_eq!(file_findings(&text, "blank-line").len(), 1);
+        let fixed = fixed(&fixed(&text, "bom"), "blank-line");
+        assert_eq!(fixed, lines.join("\n") + "\n");
+    }
+
+    #[test]
+    fn a_clean_file_has_no_syntax_findings() {
+        let text = clean_lines(12).join("\n") + "\n";
+        for rule in [
+            "invalid-json",
+            "not-an-object",
+            "invalid-utf8",
+            "bom",
+            "blank-line",
+        ] {
+            assert!(file_findings(&text, rule).is_empty(), "{rule}");
+        }
+        assert!(invalid_utf8(&[], opts()).is_empty());
     }
 }

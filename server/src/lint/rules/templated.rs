@@ -1,6 +1,7 @@
 //! Templated near-duplicates: many examples opening or closing with the same long text.
 
-use crate::lint::engine::LineRef;
+use crate::lint::record::LineRef;
+use crate::lint::rule::DatasetRule;
 use crate::lint::text::{FieldRole, TextField};
 use crate::lint::{Finding, LintOptions, RuleInfo, Severity};
 use std::hash::{Hash, Hasher};
@@ -54,7 +55,20 @@ pub fn template_key(fields: &[TextField], opts: &LintOptions) -> Option<(u64, u6
     Some((hash(&head), hash(&tail)))
 }
 
-pub fn check(records: &[LineRef], opts: &LintOptions, out: &mut Vec<Finding>) {
+pub struct Templated;
+
+impl DatasetRule for Templated {
+    fn rules(&self) -> &'static [&'static RuleInfo] {
+        static RULES: &[&RuleInfo] = &[&TEMPLATED];
+        RULES
+    }
+
+    fn check_dataset(&self, records: &[LineRef], opts: &LintOptions, out: &mut Vec<Finding>) {
+        check(records, opts, out);
+    }
+}
+
+fn check(records: &[LineRef], opts: &LintOptions, out: &mut Vec<Finding>) {
     if !opts.enabled(&TEMPLATED) {
         return;
     }
@@ -89,5 +103,28 @@ pub fn check(records: &[LineRef], opts: &LintOptions, out: &mut Vec<Finding>) {
                 ));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::lint::rules::test_support::*;
+
+    const OPENING: &str = "Welcome back to the weekly tea roundup, where I share what I brewed, what I bought and what I spilled. ";
+
+    #[test]
+    fn flags_examples_sharing_a_long_opening() {
+        let lines: Vec<String> = ["oolong", "sencha", "assam"]
+            .iter()
+            .map(|tea| reply(&format!("{OPENING}This week it was {tea}, which I brewed for three minutes and drank in the garden while the rain came down.")))
+            .collect();
+        let found = file_findings(&(lines.join("\n") + "\n"), "templated");
+        assert_eq!(found.len(), 3, "{found:?}");
+    }
+
+    #[test]
+    fn different_openings_are_clean() {
+        let text = clean_lines(12).join("\n") + "\n";
+        assert!(file_findings(&text, "templated").is_empty());
     }
 }

@@ -2,7 +2,8 @@
 
 use crate::dataset::json::{escape_str, Node, Value};
 use crate::dataset::Format;
-use crate::lint::engine::Record;
+use crate::lint::record::{Record, RecordLint};
+use crate::lint::rule::{RecordRule, RecordStage};
 use crate::lint::text::{FieldRole, TextField};
 use crate::lint::{Edit, Finding, Fix, LintOptions, RuleInfo, Severity};
 use crate::tokens::{Counter, REPLY_PRIMING_TOKENS, TOKENS_PER_MESSAGE, TOKENS_PER_NAME};
@@ -32,9 +33,28 @@ completion or draft body. Merge or drop such examples.",
     fixable: false,
 };
 
+/// Counts the record's tokens over the fields the structure rules collected, after the text
+/// rules (so that their fixes come first where two fixes start at one place).
+pub struct TokenCount;
+
+impl RecordRule for TokenCount {
+    fn rules(&self) -> &'static [&'static RuleInfo] {
+        static RULES: &[&RuleInfo] = &[&TOO_MANY_TOKENS, &TOO_FEW_TOKENS];
+        RULES
+    }
+
+    fn stage(&self) -> RecordStage {
+        RecordStage::Measure
+    }
+
+    fn check_record<'a>(&self, record: &Record<'a>, opts: &LintOptions, out: &mut RecordLint<'a>) {
+        out.summary.tokens = check_record(record, &out.fields, opts, &mut out.findings);
+    }
+}
+
 /// Counts the record's tokens as the service bills them and checks both limits. Returns the
 /// count (None when both token rules are disabled).
-pub fn check_record(
+fn check_record(
     record: &Record,
     fields: &[TextField],
     opts: &LintOptions,
@@ -184,4 +204,46 @@ fn split_fix(record: &Record) -> Option<Fix> {
             },
         ],
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::lint::rules::test_support::*;
+
+    #[test]
+    fn flags_a_reply_too_short_to_teach() {
+        assert_eq!(line_findings(&reply("OK."), "too-short").len(), 1);
+    }
+
+    #[test]
+    fn flags_an_example_over_the_limit_and_splits_it() {
+        let opts = crate::lint::LintOptions::new(&crate::config::Config {
+            target_model: "gpt-3.5-turbo-0125".into(),
+            ..Default::default()
+        });
+        let half = "tea leaves ".repeat(4500).trim_end().to_string();
+        let line = reply(&format!("{half}\n\n{half}"));
+        let findings = crate::lint::lint_line(&line, &opts).findings;
+        let over: Vec<_> = findings
+            .iter()
+            .filter(|f| f.rule == "too-many-tokens")
+            .collect();
+        assert_eq!(over.len(), 1);
+        let (split, _) = crate::lint::apply_fixes(&line, &findings, crate::lint::FixMode::All);
+        assert_eq!(split.lines().count(), 2);
+    }
+
+    #[test]
+    fn an_ordinary_reply_is_clean() {
+        let line = reply("Tea is lovely to drink every single day.");
+        assert!(line_findings(&line, "too-short").is_empty());
+        assert!(line_findings(&line, "too-many-tokens").is_empty());
+        assert_eq!(
+            crate::lint::lint_line(&line, opts())
+                .summary
+                .tokens
+                .map(|n| n > 10),
+            Some(true)
+        );
+    }
 }

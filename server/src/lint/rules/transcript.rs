@@ -1,8 +1,9 @@
 //! Transcript artefacts: timestamps, speaker labels with times, subtitle cue timings.
 
 use crate::clean;
-use crate::lint::text::{TextEdit, TextField};
-use crate::lint::{Applicability, Finding, LintOptions, RuleInfo, Severity};
+use crate::lint::rule::TextRule;
+use crate::lint::text::{TextField, TextFix};
+use crate::lint::{Finding, LintOptions, RuleInfo, Severity};
 
 pub static TRANSCRIPT: RuleInfo = RuleInfo {
     code: "VT106",
@@ -15,7 +16,20 @@ or the timestamp.",
     fixable: true,
 };
 
-pub fn check(field: &TextField, opts: &LintOptions, out: &mut Vec<Finding>) {
+pub struct Transcript;
+
+impl TextRule for Transcript {
+    fn rules(&self) -> &'static [&'static RuleInfo] {
+        static RULES: &[&RuleInfo] = &[&TRANSCRIPT];
+        RULES
+    }
+
+    fn check_text(&self, field: &TextField, opts: &LintOptions, out: &mut Vec<Finding>) {
+        check(field, opts, out);
+    }
+}
+
+fn check(field: &TextField, opts: &LintOptions, out: &mut Vec<Finding>) {
     let text = field.text();
     if !opts.enabled(&TRANSCRIPT) || !has_clock_time(text) {
         return;
@@ -40,14 +54,7 @@ pub fn check(field: &TextField, opts: &LintOptions, out: &mut Vec<Finding>) {
         } else {
             m.range()
         };
-        let fix = (
-            "Remove the transcript artefact".to_string(),
-            vec![TextEdit {
-                range: removal,
-                text: String::new(),
-            }],
-            Applicability::Safe,
-        );
+        let fix = TextFix::remove("Remove the transcript artefact", removal);
         out.extend(field.finding(
             opts,
             &TRANSCRIPT,
@@ -76,4 +83,30 @@ fn has_clock_time(text: &str) -> bool {
     memchr::memchr_iter(b':', bytes).any(|i| {
         i > 0 && bytes[i - 1].is_ascii_digit() && bytes.get(i + 1).is_some_and(u8::is_ascii_digit)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::lint::rules::test_support::*;
+
+    #[test]
+    fn removes_label_lines_and_timestamps() {
+        let line =
+            reply("Katie Robbert 0:25\nWe talked about tea.\n[00:12:05] Then coffee came up.");
+        assert_eq!(line_findings(&line, "transcript").len(), 2);
+        let fixed = fixed(&line, "transcript");
+        assert!(
+            fixed.contains("\"We talked about tea.\\nThen coffee came up.\""),
+            "{fixed}"
+        );
+    }
+
+    #[test]
+    fn leaves_times_inside_sentences_alone() {
+        assert!(line_findings(
+            &reply("We met at 10:30 for tea and talked for hours."),
+            "transcript"
+        )
+        .is_empty());
+    }
 }

@@ -1,8 +1,9 @@
 //! Bare URLs inside training text.
 
 use crate::clean;
-use crate::lint::text::{TextEdit, TextField};
-use crate::lint::{Applicability, Finding, LintOptions, RuleInfo, Severity};
+use crate::lint::rule::TextRule;
+use crate::lint::text::{TextField, TextFix};
+use crate::lint::{Finding, LintOptions, RuleInfo, Severity};
 use std::ops::Range;
 
 pub static URL: RuleInfo = RuleInfo {
@@ -17,7 +18,20 @@ text.",
     fixable: true,
 };
 
-pub fn check(field: &TextField, opts: &LintOptions, out: &mut Vec<Finding>) {
+pub struct Urls;
+
+impl TextRule for Urls {
+    fn rules(&self) -> &'static [&'static RuleInfo] {
+        static RULES: &[&RuleInfo] = &[&URL];
+        RULES
+    }
+
+    fn check_text(&self, field: &TextField, opts: &LintOptions, out: &mut Vec<Finding>) {
+        check(field, opts, out);
+    }
+}
+
+fn check(field: &TextField, opts: &LintOptions, out: &mut Vec<Finding>) {
     let text = field.text();
     if !opts.enabled(&URL) || (!text.contains("://") && !text.contains("www.")) {
         return;
@@ -32,14 +46,7 @@ pub fn check(field: &TextField, opts: &LintOptions, out: &mut Vec<Finding>) {
             continue;
         }
         let removal = clean::removal_range(text, span.clone());
-        let fix = (
-            "Remove the URL".to_string(),
-            vec![TextEdit {
-                range: removal,
-                text: String::new(),
-            }],
-            Applicability::Safe,
-        );
+        let fix = TextFix::remove("Remove the URL", removal);
         out.extend(field.finding(
             opts,
             &URL,
@@ -62,4 +69,28 @@ fn covered_by_other_rules(text: &str) -> Vec<Range<usize>> {
         covered.extend(clean::HTML_TAG.find_iter(text).map(|m| m.range()));
     }
     covered
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::lint::rules::test_support::*;
+
+    #[test]
+    fn flags_and_removes_a_bare_url() {
+        let line = reply("See https://tea.example.com for the rest of my notes.");
+        assert_eq!(line_findings(&line, "url").len(), 1);
+        assert!(fixed(&line, "url").contains("See for the rest"));
+    }
+
+    #[test]
+    fn leaves_links_to_the_markdown_rule_and_plain_text_alone() {
+        assert!(line_findings(
+            &reply("[my notes](https://tea.example.com) are long."),
+            "url"
+        )
+        .is_empty());
+        assert!(
+            line_findings(&reply("My notes on tea are long and slow to read."), "url").is_empty()
+        );
+    }
 }

@@ -1,7 +1,9 @@
 //! Message weights: only 0 or 1, and only on assistant messages.
 
 use crate::dataset::json::{Node, Value};
-use crate::lint::engine::Record;
+use crate::dataset::Format;
+use crate::lint::record::{Record, RecordLint};
+use crate::lint::rule::RecordRule;
 use crate::lint::{Finding, LintOptions, RuleInfo, Severity};
 
 pub static INVALID_WEIGHT: RuleInfo = RuleInfo {
@@ -15,7 +17,24 @@ this reply) or `1`. Any other value, or a weight on a system/user message, is re
     fixable: false,
 };
 
-pub fn check(record: &Record, opts: &LintOptions) -> Vec<Finding> {
+pub struct Weights;
+
+impl RecordRule for Weights {
+    fn rules(&self) -> &'static [&'static RuleInfo] {
+        static RULES: &[&RuleInfo] = &[&INVALID_WEIGHT];
+        RULES
+    }
+
+    fn applies_to(&self, format: Format) -> bool {
+        matches!(format, Format::Chat | Format::Preference)
+    }
+
+    fn check_record<'a>(&self, record: &Record<'a>, opts: &LintOptions, out: &mut RecordLint<'a>) {
+        out.findings.extend(check(record, opts));
+    }
+}
+
+fn check(record: &Record, opts: &LintOptions) -> Vec<Finding> {
     let mut out = Vec::new();
     let lists = [
         record.node.get("messages"),
@@ -61,4 +80,23 @@ pub fn check(record: &Record, opts: &LintOptions) -> Vec<Finding> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::lint::rules::test_support::*;
+
+    #[test]
+    fn flags_bad_values_and_weights_off_the_assistant() {
+        let bad_value = r#"{"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello there, my tea friend.", "weight": 2}]}"#;
+        assert_eq!(line_findings(bad_value, "invalid-weight").len(), 1);
+        let on_user = r#"{"messages": [{"role": "user", "content": "Hi", "weight": 1}, {"role": "assistant", "content": "Hello there, my tea friend."}]}"#;
+        assert_eq!(line_findings(on_user, "invalid-weight").len(), 1);
+    }
+
+    #[test]
+    fn accepts_zero_or_one_on_the_assistant() {
+        let line = r#"{"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello there, my tea friend.", "weight": 0}]}"#;
+        assert!(line_findings(line, "invalid-weight").is_empty());
+    }
 }

@@ -1,7 +1,8 @@
 //! Leading and trailing whitespace around message text.
 
-use crate::lint::text::{FieldRole, TextEdit, TextField};
-use crate::lint::{Applicability, Finding, LintOptions, RuleInfo, Severity};
+use crate::lint::rule::TextRule;
+use crate::lint::text::{FieldRole, TextEdit, TextField, TextFix};
+use crate::lint::{Finding, LintOptions, RuleInfo, Severity};
 
 pub static WHITESPACE: RuleInfo = RuleInfo {
     code: "VT108",
@@ -15,7 +16,20 @@ The fix trims the text.",
     fixable: true,
 };
 
-pub fn check(field: &TextField, opts: &LintOptions, out: &mut Vec<Finding>) {
+pub struct Whitespace;
+
+impl TextRule for Whitespace {
+    fn rules(&self) -> &'static [&'static RuleInfo] {
+        static RULES: &[&RuleInfo] = &[&WHITESPACE];
+        RULES
+    }
+
+    fn check_text(&self, field: &TextField, opts: &LintOptions, out: &mut Vec<Finding>) {
+        check(field, opts, out);
+    }
+}
+
+fn check(field: &TextField, opts: &LintOptions, out: &mut Vec<Finding>) {
     if !opts.enabled(&WHITESPACE) || matches!(field.role, FieldRole::Prompt | FieldRole::Completion)
     {
         return;
@@ -52,11 +66,7 @@ pub fn check(field: &TextField, opts: &LintOptions, out: &mut Vec<Finding>) {
         (true, false) => "leading",
         _ => "trailing",
     };
-    let fix = (
-        "Trim the whitespace".to_string(),
-        edits,
-        Applicability::Safe,
-    );
+    let fix = TextFix::safe("Trim the whitespace", edits);
     out.extend(field.finding(
         opts,
         &WHITESPACE,
@@ -79,14 +89,7 @@ fn trailing_spaces_per_line(field: &TextField, opts: &LintOptions, out: &mut Vec
         if range.is_empty() || trimmed.is_empty() || field.in_code(&range) {
             continue;
         }
-        let fix = (
-            "Remove trailing spaces".to_string(),
-            vec![TextEdit {
-                range: range.clone(),
-                text: String::new(),
-            }],
-            Applicability::Safe,
-        );
+        let fix = TextFix::remove("Remove trailing spaces", range.clone());
         out.extend(field.finding(
             opts,
             &WHITESPACE,
@@ -94,5 +97,28 @@ fn trailing_spaces_per_line(field: &TextField, opts: &LintOptions, out: &mut Vec
             "trailing whitespace at the end of the line".into(),
             Some(fix),
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::lint::rules::test_support::*;
+
+    #[test]
+    fn trims_padding_around_a_reply() {
+        let line = reply("\n\nTea is lovely to drink every single day.  ");
+        assert_eq!(line_findings(&line, "whitespace").len(), 1);
+        assert!(fixed(&line, "whitespace").contains("\"Tea is lovely to drink every single day.\""));
+    }
+
+    #[test]
+    fn leaves_trimmed_text_and_legacy_fields_alone() {
+        assert!(line_findings(
+            &reply("Tea is lovely to drink every single day."),
+            "whitespace"
+        )
+        .is_empty());
+        let legacy = r#"{"prompt": "Tea?\n\n###\n\n", "completion": " Yes, always. END"}"#;
+        assert!(line_findings(legacy, "whitespace").is_empty());
     }
 }

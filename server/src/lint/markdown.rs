@@ -1,8 +1,11 @@
-//! Markdown drafts: one file, one example (front matter title -> prompt, body -> completion).
+//! The markdown reader: one draft, one example (front matter title -> prompt, body ->
+//! completion). The text rules check both; the draft's own title and length are checked here.
 
+use super::options::LintOptions;
+use super::rules;
+use super::text::{FieldRole, TextField};
+use super::types::{Finding, Severity};
 use crate::dataset::markdown;
-use crate::lint::text::{FieldRole, TextField};
-use crate::lint::{Finding, LintOptions, Severity};
 
 pub fn lint_document(text: &str, opts: &LintOptions) -> Vec<Finding> {
     let doc = markdown::parse(text);
@@ -18,7 +21,7 @@ pub fn lint_document(text: &str, opts: &LintOptions) -> Vec<Finding> {
             let at = doc.front_matter.as_ref().map_or(0, |fm| fm.start);
             out.extend(
                 opts.finding(
-                    &super::keys::MISSING_KEY,
+                    &rules::keys::MISSING_KEY,
                     at..at,
                     "draft without a `title` in its front matter: the title becomes the prompt"
                         .into(),
@@ -31,7 +34,7 @@ pub fn lint_document(text: &str, opts: &LintOptions) -> Vec<Finding> {
             );
         }
     }
-    super::check_text_fields(&fields, opts, &mut out);
+    super::engine::run_text_rules(&fields, opts, &mut out);
     let counter = &opts.counter;
     let title_tokens = fields
         .iter()
@@ -46,7 +49,7 @@ pub fn lint_document(text: &str, opts: &LintOptions) -> Vec<Finding> {
     let limit = counter.model.max_training_tokens;
     if total > limit {
         out.extend(opts.finding(
-            &super::tokens::TOO_MANY_TOKENS,
+            &rules::tokens::TOO_MANY_TOKENS,
             doc.body.start..doc.body.start,
             format!(
                 "{total} tokens: over the {limit}-token training limit of {}",
@@ -57,7 +60,7 @@ pub fn lint_document(text: &str, opts: &LintOptions) -> Vec<Finding> {
     }
     if body_tokens < opts.config.lint.min_tokens {
         out.extend(opts.finding(
-            &super::tokens::TOO_FEW_TOKENS,
+            &rules::tokens::TOO_FEW_TOKENS,
             doc.body.start..doc.body.start,
             format!(
                 "only {body_tokens} tokens in the body (minimum {})",
