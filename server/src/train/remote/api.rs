@@ -1,5 +1,6 @@
-//! Request and response types of the OpenAI files and fine-tuning endpoints, as the OpenAPI spec
-//! (vendored for the tests in `tests/fixtures/openai/openai-openapi.yaml`) defines them. Only the fields we use are typed;
+//! Request and response types of the OpenAI fine-tuning endpoints (the files endpoints' are in
+//! `openai/files.rs`), as the OpenAPI spec (vendored for the tests in
+//! `tests/fixtures/openai/openai-openapi.yaml`) defines them. Only the fields we use are typed;
 //! responses are parsed leniently (unknown fields ignored, optional fields defaulted) so that a
 //! provider adding fields never breaks us.
 
