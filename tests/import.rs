@@ -6,7 +6,7 @@ use std::process::Command;
 use voicetune::clean::{self, SourceFormat};
 use voicetune::config::Config;
 use voicetune::import::{
-    self, BuildConfig, BuildError, BuildOptions, BuildReport, SourceSpec, Stage,
+    self, BuildConfig, BuildError, BuildField, BuildOptions, BuildReport, SourceSpec, Stage,
 };
 use voicetune::lint::{lint_file, LintOptions};
 
@@ -797,36 +797,48 @@ fn bad_options_are_refused() {
         )
         .unwrap_err()
     };
-    assert!(bad(BuildConfig {
-        since: Some("last week".into()),
-        ..cfg()
-    })
-    .contains("--since"));
-    assert!(bad(BuildConfig {
-        split: Some(1.5),
-        ..cfg()
-    })
-    .contains("--split"));
-    assert!(bad(BuildConfig {
-        format: Some("xml".into()),
-        ..cfg()
-    })
-    .contains("--format"));
+    assert!(
+        bad(BuildConfig {
+            since: Some("last week".into()),
+            ..cfg()
+        })
+        .field_at_fault()
+            == Some(BuildField::Since)
+    );
+    assert!(
+        bad(BuildConfig {
+            split: Some(1.5),
+            ..cfg()
+        })
+        .field_at_fault()
+            == Some(BuildField::Split)
+    );
+    assert!(
+        bad(BuildConfig {
+            format: Some("xml".into()),
+            ..cfg()
+        })
+        .field_at_fault()
+            == Some(BuildField::Format)
+    );
     assert!(bad(BuildConfig {
         user_template: Some("Write {name}".into()),
         ..cfg()
     })
+    .to_string()
     .contains("{title}"));
     assert!(bad(BuildConfig {
         model: Some("gpt-99".into()),
         ..cfg()
     })
+    .to_string()
     .contains("unknown model"));
     assert!(bad(BuildConfig {
         since: Some("2022".into()),
         until: Some("2021".into()),
         ..cfg()
     })
+    .to_string()
     .contains("after"));
 }
 

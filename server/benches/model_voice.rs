@@ -12,9 +12,9 @@
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
-use voicetune::train::local::cli::train_voice;
 use voicetune::train::local::config::LocalConfig;
 use voicetune::train::local::eval::compare_perplexity;
+use voicetune::train::local::train_voice;
 use voicetune::train::local::trainer::TrainEvent;
 
 fn env_usize(k: &str, d: usize) -> usize {

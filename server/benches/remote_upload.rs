@@ -11,8 +11,7 @@ mod fake_openai;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use voicetune::train::remote::client::{ApiKey, Client, ClientOptions};
-use voicetune::train::remote::retry::RetryPolicy;
+use voicetune::openai::{ApiKey, Client, ClientOptions, RetryPolicy};
 
 const KEY: &str = "sk-bench";
 const CHILD_ENV: &str = "VOICETUNE_UPLOAD_BENCH_CHILD";

@@ -2,8 +2,9 @@
 //! (locally with candle or remotely on the OpenAI API) and ghostwrite with it.
 //!
 //! Layers, top to bottom, each using only those below (see `docs/ARCHITECTURE.md`):
-//! faces (`main.rs`, [`lsp`]) -> services ([`infer`], [`train`]) -> core ([`lint`], [`import`])
-//! -> primitives ([`dataset`], [`clean`], [`tokens`], [`model`], [`config`], [`fsutil`], [`hashkey`], [`voices`]).
+//! faces (`main.rs` with its `cli/`, [`lsp`]) -> services ([`infer`], [`train`])
+//! -> core ([`lint`], [`import`]) -> primitives ([`dataset`], [`clean`], [`tokens`], [`model`],
+//! [`openai`], [`config`], [`fsutil`], [`hashkey`], [`voices`]).
 
 pub mod clean;
 pub mod config;
@@ -15,6 +16,7 @@ pub mod infer;
 pub mod lint;
 pub mod lsp;
 pub mod model;
+pub mod openai;
 pub mod report;
 pub mod tokens;
 pub mod train;

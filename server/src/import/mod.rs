@@ -6,13 +6,13 @@
 //! once, and kept items are cleaned and linted in parallel batches, so memory holds one batch
 //! plus a small summary per written example, however large the export.
 //!
-//! `voicetune build SOURCE... -o OUT.jsonl` ([`cli`]) and the server's `voicetune.buildDataset`
-//! both call [`build`].
+//! `voicetune build SOURCE... -o OUT.jsonl` and the server's `voicetune.buildDataset` both
+//! resolve their options with [`options`] and call [`build`].
 
-pub mod cli;
 pub mod csv;
 pub mod filters;
 pub mod markdown;
+pub mod options;
 pub mod output;
 pub mod post;
 pub mod report;
@@ -20,12 +20,12 @@ pub mod transcript;
 pub mod wxr;
 
 pub use filters::Filters;
+pub use options::{BuildConfig, BuildField, BuildOptions, BuildRequest, OptionsError};
 pub use output::Format;
 pub use post::{BodyFormat, Post, SourceError};
 pub use report::{BuildReport, Stage};
 
 use crate::clean::{self, CleanStats, SourceFormat};
-use crate::config::{Config, FormatSetting};
 use crate::lint::engine::LineRef;
 use crate::lint::{self, FixMode, LintOptions, RecordSummary};
 use rayon::prelude::*;
@@ -86,295 +86,6 @@ impl SourceSpec {
             kind: None,
         }
     }
-}
-
-/// The `[build]` section of `voicetune.toml`, and the options of `voicetune build` and of the
-/// server's `voicetune.buildDataset` command (every field optional; later layers override).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields, rename_all = "snake_case")]
-pub struct BuildConfig {
-    pub author: Option<String>,
-    pub since: Option<String>,
-    pub until: Option<String>,
-    /// Statuses to keep (default `["publish"]`; `["any"]` keeps all).
-    pub status: Option<Vec<String>>,
-    /// Post types to keep (default `["post"]`; `["any"]` keeps all).
-    #[serde(rename = "type")]
-    pub post_type: Option<Vec<String>>,
-    pub include_title: Option<Vec<String>>,
-    pub exclude_title: Option<Vec<String>>,
-    pub tags: Option<Vec<String>>,
-    pub categories: Option<Vec<String>>,
-    pub min_tokens: Option<usize>,
-    pub max_tokens: Option<usize>,
-    /// `chat` or `prompt-completion`.
-    pub format: Option<String>,
-    pub system: Option<String>,
-    pub user_template: Option<String>,
-    pub separator: Option<String>,
-    pub stop: Option<String>,
-    /// Fraction of examples for the validation file (0 < split < 1).
-    pub split: Option<f64>,
-    pub seed: Option<u64>,
-    pub speaker: Option<String>,
-    pub model: Option<String>,
-}
-
-impl BuildConfig {
-    /// The `[build]` table of a loaded [`Config`].
-    pub fn from_table(table: &toml::Table) -> Result<BuildConfig, String> {
-        toml::Value::Table(table.clone())
-            .try_into()
-            .map_err(|e: toml::de::Error| format!("[build]: {}", e.message()))
-    }
-
-    /// `self` with every field that `over` sets replaced by `over`'s value.
-    pub fn overridden_by(self, over: BuildConfig) -> BuildConfig {
-        macro_rules! pick {
-            ($($f:ident),*) => { BuildConfig { $($f: over.$f.or(self.$f)),* } };
-        }
-        pick!(
-            author,
-            since,
-            until,
-            status,
-            post_type,
-            include_title,
-            exclude_title,
-            tags,
-            categories,
-            min_tokens,
-            max_tokens,
-            format,
-            system,
-            user_template,
-            separator,
-            stop,
-            split,
-            seed,
-            speaker,
-            model
-        )
-    }
-}
-
-/// The arguments of the server's `voicetune.buildDataset` command:
-/// `{"sources": ["export.xml", "transcript:talks/"], "output": "data.jsonl", "options": {...}}`
-/// where `options` has the fields of [`BuildConfig`] (the same as `voicetune build`'s options).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct BuildRequest {
-    pub sources: Vec<String>,
-    pub output: PathBuf,
-    pub options: BuildConfig,
-}
-
-impl BuildRequest {
-    /// Resolves against the workspace config: its `[build]` section, overridden by `options`.
-    /// Relative paths are taken from `base` (the workspace folder).
-    pub fn resolve(&self, workspace: &Config, base: &Path) -> Result<BuildOptions, String> {
-        let defaults = BuildConfig::from_table(&workspace.build)?;
-        let cfg = defaults.overridden_by(self.options.clone());
-        let sources = self
-            .sources
-            .iter()
-            .map(|s| {
-                let mut spec = SourceSpec::parse(s);
-                spec.path = base.join(&spec.path);
-                spec
-            })
-            .collect();
-        BuildOptions::resolve(sources, base.join(&self.output), cfg, workspace)
-    }
-}
-
-/// Fully resolved options for one build.
-#[derive(Clone, Debug)]
-pub struct BuildOptions {
-    pub sources: Vec<SourceSpec>,
-    pub output: PathBuf,
-    pub filters: Filters,
-    pub format: Format,
-    pub min_tokens: Option<usize>,
-    /// Defaults to the target model's training limit per example.
-    pub max_tokens: Option<usize>,
-    pub split: Option<(f64, u64)>,
-    pub speaker: Option<String>,
-    /// Target model name, as in the model table.
-    pub model: String,
-    /// The workspace config the output must lint clean under (rules, severities, thresholds).
-    pub lint_config: Config,
-}
-
-impl BuildOptions {
-    /// Resolves `cfg` (already layered: `[build]` config, then command options) into options.
-    /// `workspace` is the loaded `voicetune.toml` (or the defaults).
-    pub fn resolve(
-        sources: Vec<SourceSpec>,
-        output: PathBuf,
-        cfg: BuildConfig,
-        workspace: &Config,
-    ) -> Result<BuildOptions, String> {
-        crate::lint::check_rule_names(&workspace.lint).map_err(|e| e.to_string())?;
-        if sources.is_empty() {
-            return Err("no sources given: pass WordPress exports, CSV files, markdown folders or transcripts".into());
-        }
-        let list = |v: Option<Vec<String>>, default: &str| -> Vec<String> {
-            let v = v.unwrap_or_else(|| vec![default.to_string()]);
-            if v.iter().any(|s| s.eq_ignore_ascii_case("any") || s == "*") {
-                Vec::new()
-            } else {
-                v
-            }
-        };
-        let filters = Filters {
-            types: list(cfg.post_type, "post"),
-            statuses: list(cfg.status, "publish"),
-            author: cfg.author.clone().filter(|a| !a.trim().is_empty()),
-            since: cfg
-                .since
-                .as_deref()
-                .map(|s| filters::parse_bound(s, false))
-                .transpose()
-                .map_err(|e| format!("--since: {e}"))?,
-            until: cfg
-                .until
-                .as_deref()
-                .map(|s| filters::parse_bound(s, true))
-                .transpose()
-                .map_err(|e| format!("--until: {e}"))?,
-            include_title: cfg
-                .include_title
-                .unwrap_or_default()
-                .iter()
-                .map(|p| filters::Pattern::new(p))
-                .collect(),
-            exclude_title: cfg
-                .exclude_title
-                .unwrap_or_default()
-                .iter()
-                .map(|p| filters::Pattern::new(p))
-                .collect(),
-            tags: cfg.tags.unwrap_or_default(),
-            categories: cfg.categories.unwrap_or_default(),
-        };
-        if let (Some(s), Some(u)) = (filters.since, filters.until) {
-            if s > u {
-                return Err(format!("--since {s} is after --until {u}"));
-            }
-        }
-        let model = cfg.model.unwrap_or_else(|| workspace.target_model.clone());
-        let info = crate::tokens::lookup(&model).ok_or_else(|| {
-            let known: Vec<&str> = crate::tokens::models::MODELS
-                .iter()
-                .map(|m| m.name)
-                .collect();
-            format!("unknown model {model:?}; use one of {}", known.join(", "))
-        })?;
-        let format_name = cfg.format.unwrap_or_else(|| {
-            match workspace.format {
-                FormatSetting::PromptCompletion => "prompt-completion",
-                _ if info.legacy_completions => "prompt-completion",
-                _ => "chat",
-            }
-            .to_string()
-        });
-        let user_template = cfg
-            .user_template
-            .unwrap_or_else(|| output::DEFAULT_USER_TEMPLATE.to_string());
-        check_template(&user_template)?;
-        let format = match format_name.as_str() {
-            "chat" => Format::Chat {
-                system: cfg
-                    .system
-                    .unwrap_or_else(|| output::DEFAULT_SYSTEM.to_string()),
-                user_template,
-            },
-            "prompt-completion" | "completion" | "legacy" => Format::PromptCompletion {
-                user_template,
-                separator: cfg
-                    .separator
-                    .or_else(|| workspace.legacy.separator.clone())
-                    .unwrap_or_else(|| output::DEFAULT_SEPARATOR.to_string()),
-                stop: cfg
-                    .stop
-                    .or_else(|| workspace.legacy.stop.clone())
-                    .unwrap_or_else(|| output::DEFAULT_STOP.to_string()),
-            },
-            other => return Err(format!("--format {other:?}: use chat or prompt-completion")),
-        };
-        if let Format::PromptCompletion {
-            separator, stop, ..
-        } = &format
-        {
-            if separator.is_empty() || stop.is_empty() {
-                return Err("the separator and stop sequence must not be empty".into());
-            }
-        }
-        let split = match cfg.split {
-            None => None,
-            Some(f) if f > 0.0 && f < 1.0 => Some((f, cfg.seed.unwrap_or(0))),
-            Some(0.0) => None,
-            Some(f) => {
-                return Err(format!(
-                    "--split {f}: use a fraction between 0 and 1, e.g. 0.1"
-                ))
-            }
-        };
-        if let (Some(min), Some(max)) = (cfg.min_tokens, cfg.max_tokens) {
-            if min > max {
-                return Err(format!("--min-tokens {min} is above --max-tokens {max}"));
-            }
-        }
-        let mut lint_config = workspace.clone();
-        lint_config.target_model = info.name.to_string();
-        if let Format::PromptCompletion {
-            separator, stop, ..
-        } = &format
-        {
-            lint_config.format = FormatSetting::PromptCompletion;
-            lint_config.legacy.separator = Some(separator.clone());
-            lint_config.legacy.stop = Some(stop.clone());
-        } else {
-            lint_config.format = FormatSetting::Chat;
-        }
-        Ok(BuildOptions {
-            sources,
-            output,
-            filters,
-            format,
-            min_tokens: cfg.min_tokens,
-            max_tokens: cfg.max_tokens,
-            split,
-            speaker: cfg.speaker.or(cfg.author),
-            model: info.name.to_string(),
-            lint_config,
-        })
-    }
-}
-
-fn check_template(template: &str) -> Result<(), String> {
-    if !template.contains("{title}") {
-        return Err(format!("--user-template {template:?} has no {{title}}: every example would get the same prompt"));
-    }
-    let mut rest = template;
-    while let Some(open) = rest.find('{') {
-        let after = &rest[open + 1..];
-        let Some(close) = after.find('}') else { break };
-        let name = &after[..close];
-        if !output::PLACEHOLDERS.contains(&name) {
-            return Err(format!(
-                "--user-template: unknown placeholder {{{name}}}; use {}",
-                output::PLACEHOLDERS
-                    .iter()
-                    .map(|p| format!("{{{p}}}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
-        }
-        rest = &after[close + 1..];
-    }
-    Ok(())
 }
 
 /// Progress of a build, reported every few items.

@@ -1,8 +1,7 @@
 //! A remote voice model: completions through an OpenAI-compatible chat completions endpoint
 //! (`POST /chat/completions`). Prompt in, completion text out.
 
-use crate::train::remote::client::{Client, Error};
-use crate::train::remote::RemoteConfig;
+use crate::openai::{Client, Error, RemoteConfig};
 use crate::voices::Voice;
 use serde::{Deserialize, Serialize};
 

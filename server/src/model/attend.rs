@@ -124,7 +124,7 @@ mod tests {
         let (offset, t) = (5, 3);
         let n = offset + t;
         let dev = Device::Cpu;
-        let mut rng = crate::model::generate::Rng::new(11);
+        let mut rng = crate::model::rng::Rng::new(11);
         let mut draw =
             |len: usize| -> Vec<f32> { (0..len).map(|_| rng.next_f32() - 0.5).collect() };
         let q = draw(t * heads.n_head * heads.head_dim);

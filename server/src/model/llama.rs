@@ -379,7 +379,7 @@ impl Llama {
     pub fn random(cfg: LlamaConfig, seed: u64) -> Result<Llama> {
         let dev = Device::Cpu;
         // candle cannot seed its CPU generator: draw from our own seeded one.
-        let rng = std::cell::RefCell::new(super::generate::Rng::new(seed));
+        let rng = std::cell::RefCell::new(super::rng::Rng::new(seed));
         let randn = |shape: (usize, usize), std: f32| -> Result<Tensor> {
             let mut rng = rng.borrow_mut();
             let data: Vec<f32> = (0..shape.0 * shape.1)
@@ -443,7 +443,7 @@ impl Llama {
     pub fn add_lora_seeded(&mut self, lora: &LoraConfig, seed: u64) -> Result<Vec<Var>> {
         lora.validate()?;
         let mut vars = Vec::new();
-        let mut rng = super::generate::Rng::new(seed ^ 0x10A_A1A5);
+        let mut rng = super::rng::Rng::new(seed ^ 0x10A_A1A5);
         for layer in &mut self.layers {
             for name in &lora.targets {
                 let lin = layer.module_mut(name).expect("validated target");

@@ -8,6 +8,7 @@
 //! - [`ops`]: the frozen-weight matmul custom op (backward computes only the activation gradient).
 //! - [`adapter`]: LoRA adapter save/load in Hugging Face PEFT layout.
 //! - [`generate`]: sampling, stop sequences, streaming and cancellation.
+//! - [`rng`]: the seedable random numbers of sampling, dropout and initialisation.
 
 pub mod adapter;
 pub mod attend;
@@ -17,6 +18,7 @@ pub mod llama;
 pub mod ops;
 pub mod pull;
 pub mod q4;
+pub mod rng;
 pub mod tokenizer;
 
 pub use llama::{Llama, LlamaConfig, LoraConfig};
@@ -45,21 +47,5 @@ pub fn settle_thread_count() {
 pub fn prefer_f32_matmul_threads() {
     if std::env::var_os("CANDLE_BARRIER_POOL_SPIN_LIMIT").is_none() {
         std::env::set_var("CANDLE_BARRIER_POOL_SPIN_LIMIT", "100");
-    }
-}
-
-/// `voicetune model ...` subcommands.
-pub mod cli {
-    #[derive(Debug, clap::Subcommand)]
-    pub enum ModelCommand {
-        /// Download the default base model (SmolLM2-135M-Instruct Q4_1) into the cache, checking
-        /// its sha256.
-        Pull,
-    }
-
-    pub fn run(cmd: &ModelCommand) -> anyhow::Result<()> {
-        match cmd {
-            ModelCommand::Pull => super::pull::cli_pull(),
-        }
     }
 }

@@ -246,9 +246,8 @@ fn dropout_mask_apply(x: &[f32], p: f32, seed: u64) -> Vec<f32> {
         .zip(x.par_chunks(4096))
         .enumerate()
         .for_each(|(block, (yb, xb))| {
-            let mut rng = super::generate::Rng::new(
-                seed ^ (block as u64).wrapping_mul(0xD1B5_4A32_D192_ED03),
-            );
+            let mut rng =
+                super::rng::Rng::new(seed ^ (block as u64).wrapping_mul(0xD1B5_4A32_D192_ED03));
             for (yv, xv) in yb.iter_mut().zip(xb) {
                 let keep = (rng.next_u64() >> 40) >= threshold;
                 *yv = if keep { xv * scale } else { 0.0 };

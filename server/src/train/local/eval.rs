@@ -1,7 +1,7 @@
-//! `voicetune eval`: perplexity of held-out texts under the base model and a voice model.
+//! Perplexity of held-out texts under the base model and a voice model (`voicetune eval`).
 
-use anyhow::{bail, Context, Result};
-use std::path::{Path, PathBuf};
+use anyhow::{bail, Result};
+use std::path::Path;
 
 use super::config::LongExamples;
 use super::data::load_jsonl;
@@ -45,45 +45,25 @@ pub fn compare_perplexity(
     })
 }
 
-#[derive(Debug, clap::Args)]
-pub struct EvalArgs {
-    /// The voice model to compare with its base model.
-    #[arg(long)]
-    pub model: String,
-    /// Held-out JSONL (chat lines, or `{"text": ...}` lines).
-    pub heldout: PathBuf,
-    #[arg(long, default_value_t = 512)]
-    pub max_seq_len: usize,
-}
-
-pub fn cli_eval(args: &EvalArgs) -> Result<()> {
-    super::keep_freed_memory_for_reuse();
-    let workspace = std::env::current_dir().context("cannot read the current folder")?;
-    let registry = Registry::load(&workspace)?;
-    let (base, adapter) = match registry.get(&args.model) {
+/// Scores `heldout` under voice `name` of `workspace` and under its base model.
+pub fn compare_voice(
+    workspace: &Path,
+    name: &str,
+    heldout: &Path,
+    max_seq_len: usize,
+) -> Result<Perplexities> {
+    let registry = Registry::load(workspace)?;
+    let (base, adapter) = match registry.get(name) {
         Some(Voice::Local {
             base_model,
             adapter: Some(a),
             ..
         }) => (base_model.clone(), a.clone()),
-        Some(Voice::Local { adapter: None, .. }) => bail!("voice `{}` has no adapter", args.model),
-        Some(Voice::Remote { .. }) => bail!(
-            "voice `{}` is remote; eval scores local models only",
-            args.model
-        ),
-        None => bail!("no voice named `{}` in this workspace", args.model),
+        Some(Voice::Local { adapter: None, .. }) => bail!("voice `{name}` has no adapter"),
+        Some(Voice::Remote { .. }) => {
+            bail!("voice `{name}` is remote; eval scores local models only")
+        }
+        None => bail!("no voice named `{name}` in this workspace"),
     };
-    let p = compare_perplexity(&base, &adapter, &args.heldout, args.max_seq_len)?;
-    println!(
-        "{} held-out tokens from {}",
-        p.tokens,
-        args.heldout.display()
-    );
-    println!("{:<12} {:>10} {:>12}", "model", "loss", "perplexity");
-    println!("{:<12} {:>10.4} {:>12.3}", "base", p.base_nll, p.base_ppl);
-    println!(
-        "{:<12} {:>10.4} {:>12.3}",
-        args.model, p.voice_nll, p.voice_ppl
-    );
-    Ok(())
+    compare_perplexity(&base, &adapter, heldout, max_seq_len)
 }

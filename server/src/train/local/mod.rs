@@ -6,17 +6,22 @@
 //! - [`trainer`]: the loop (gradient accumulation, validation, checkpoints, resume, cancel,
 //!   progress events).
 //! - [`eval`]: perplexity of held-out texts, base vs voice model.
-//! - [`cli`]: `voicetune train` and the entry point the language server calls.
+//! - [`voice`]: train a named voice as a job and register it; the entry point of `voicetune
+//!   train` and of the language server's `voicetune.trainLocal`.
 
-pub mod cli;
 pub mod config;
 pub mod data;
 pub mod eval;
 pub mod optim;
 pub mod trainer;
+pub mod voice;
 
 pub use config::LocalConfig;
 pub use trainer::{train, TrainEvent, TrainOutcome, TrainStatus};
+pub use voice::{
+    check_voice_name, lint_errors, train_voice, voice_dir, LintErrors, TrainOverrides,
+    VoiceTraining,
+};
 
 /// Keeps freed memory in the process for the next step instead of handing it back to the OS.
 /// A training step frees and re-allocates tensors of megabytes; glibc returns such blocks to

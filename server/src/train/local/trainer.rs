@@ -14,9 +14,9 @@ use super::config::LocalConfig;
 use super::data::Example;
 use super::optim::{clip_grad_norm, lr_at, AdamW};
 use crate::model::adapter::write_safetensors;
-use crate::model::generate::Rng;
 use crate::model::llama::{BaseWeight, Llama};
 use crate::model::ops::linear_cross_entropy;
+use crate::model::rng::Rng;
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]

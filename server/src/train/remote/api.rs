@@ -1,32 +1,11 @@
-//! Request and response types of the OpenAI files and fine-tuning endpoints, as the OpenAPI spec
-//! (vendored for the tests in `tests/fixtures/openai/openai-openapi.yaml`) defines them. Only the fields we use are typed;
+//! Request and response types of the OpenAI fine-tuning endpoints (the files endpoints' are in
+//! `openai/files.rs`), as the OpenAPI spec (vendored for the tests in
+//! `tests/fixtures/openai/openai-openapi.yaml`) defines them. Only the fields we use are typed;
 //! responses are parsed leniently (unknown fields ignored, optional fields defaulted) so that a
 //! provider adding fields never breaks us.
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-
-/// `#/components/schemas/OpenAIFile` (the fields we read).
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
-pub struct OpenAiFile {
-    pub id: String,
-    pub bytes: u64,
-    pub created_at: i64,
-    pub filename: String,
-    pub purpose: String,
-    #[serde(default)]
-    pub status: Option<String>,
-}
-
-/// `#/components/schemas/ListFilesResponse`.
-#[derive(Debug, Clone, Deserialize)]
-pub struct FileList {
-    pub data: Vec<OpenAiFile>,
-    #[serde(default)]
-    pub has_more: bool,
-    #[serde(default)]
-    pub last_id: Option<String>,
-}
 
 /// A hyperparameter that is either `"auto"` or a value.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -250,24 +229,6 @@ pub struct CheckpointList {
     pub has_more: bool,
     #[serde(default)]
     pub last_id: Option<String>,
-}
-
-/// `#/components/schemas/ErrorResponse`.
-#[derive(Debug, Clone, Deserialize)]
-pub struct ErrorResponse {
-    pub error: ErrorBody,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct ErrorBody {
-    #[serde(default)]
-    pub message: String,
-    #[serde(default, rename = "type")]
-    pub kind: Option<String>,
-    #[serde(default)]
-    pub code: Option<serde_json::Value>,
-    #[serde(default)]
-    pub param: Option<String>,
 }
 
 #[cfg(test)]

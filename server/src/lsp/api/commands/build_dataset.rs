@@ -28,7 +28,7 @@ pub async fn start_build(
         .map_err(|e| Error::invalid_params(e.to_string()))?;
     let options = request
         .resolve(&config, &root)
-        .map_err(Error::invalid_params)?;
+        .map_err(|e| Error::invalid_params(e.describe(|f| format!("options.{}", f.key()))))?;
     let job = Job::new(session, client_token, "build", "voicetune: build dataset")
         .with_message(format!("writing {}", options.output.display()));
     let reply = serde_json::json!({ "started": true, "token": job.token() });

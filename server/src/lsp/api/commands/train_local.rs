@@ -1,14 +1,15 @@
 //! Local fine-tuning from the editor: `voicetune.trainLocal DATASET [{name, epochs, ...}]`.
 //! The dataset is linted first (errors refuse the run); training runs on the blocking pool
-//! through [`crate::train::local::cli::train_voice`], the same entry point as `voicetune train`,
+//! through [`crate::train::local::train_voice`], the same entry point as `voicetune train`,
 //! reporting each step through cancellable `$/progress`; a cancel stops it at the next step
 //! with a checkpoint that `{resume: true}` continues from. The request returns at once.
 
 use crate::lsp::api::background::{Job, Outcome};
 use crate::lsp::commands::TRAIN_LOCAL;
 use crate::lsp::session::Session;
-use crate::train::local::cli::{check_voice_name, lint_errors, train_voice, voice_dir};
-use crate::train::local::{LocalConfig, TrainEvent, TrainStatus};
+use crate::train::local::{
+    check_voice_name, lint_errors, train_voice, voice_dir, LocalConfig, TrainEvent, TrainStatus,
+};
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -138,7 +139,7 @@ enum Gate {
     Clean,
     /// The open document differs from the file on disk.
     Unsaved,
-    LintErrors(crate::train::local::cli::LintErrors),
+    LintErrors(crate::train::local::LintErrors),
 }
 
 /// A refusal: shown to the person, and the command's result says why.

@@ -1,9 +1,10 @@
-//! `voicetune build`: the command-line face of [`super::build`]. `main.rs` only dispatches here.
+//! `voicetune build`: flags over the `[build]` section, a progress line on stderr, the report on
+//! stdout.
 
-use super::{build, BuildConfig, BuildOptions, SourceSpec};
-use crate::config::Config;
 use std::io::Write;
 use std::path::PathBuf;
+use voicetune::config::Config;
+use voicetune::import::{build, BuildConfig, BuildField, BuildOptions, Progress, SourceSpec};
 
 /// Options of `voicetune build`; each overrides the `[build]` section of `voicetune.toml`.
 #[derive(clap::Args, Debug, Default)]
@@ -105,9 +106,19 @@ fn unescape(text: &str) -> String {
     out
 }
 
+/// The flag that sets `field`.
+fn flag(field: BuildField) -> String {
+    match field {
+        BuildField::PostType => "--type".into(),
+        BuildField::Tags => "--tag".into(),
+        BuildField::Categories => "--category".into(),
+        other => format!("--{}", other.key().replace('_', "-")),
+    }
+}
+
 impl BuildArgs {
     /// The options given on the command line, as a config layer.
-    pub fn to_config(&self) -> BuildConfig {
+    fn to_config(&self) -> BuildConfig {
         let list = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
         BuildConfig {
             author: self.author.clone(),
@@ -134,22 +145,22 @@ impl BuildArgs {
     }
 
     /// Resolves against the `voicetune.toml` found above the output file (or the defaults).
-    pub fn resolve(&self) -> anyhow::Result<BuildOptions> {
+    fn resolve(&self) -> anyhow::Result<BuildOptions> {
         let (workspace, _) = Config::for_file(&std::path::absolute(&self.output)?)?;
         let base = BuildConfig::from_table(&workspace.build).map_err(anyhow::Error::msg)?;
         let cfg = base.overridden_by(self.to_config());
         let sources = self.sources.iter().map(|s| SourceSpec::parse(s)).collect();
         BuildOptions::resolve(sources, self.output.clone(), cfg, &workspace)
-            .map_err(anyhow::Error::msg)
+            .map_err(|e| anyhow::Error::msg(e.describe(flag)))
     }
 }
 
 /// Runs `voicetune build`: progress on stderr, the report on stdout. Exit code 0 on success,
 /// 1 when nothing was written, 2 on errors (bad input, options).
-pub fn run(args: BuildArgs) -> anyhow::Result<std::process::ExitCode> {
+pub(crate) fn run(args: BuildArgs) -> anyhow::Result<std::process::ExitCode> {
     let options = args.resolve()?;
     let interactive = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let mut progress = |p: &super::Progress| {
+    let mut progress = |p: &Progress| {
         if interactive {
             let pct = (p.bytes_read * 100)
                 .checked_div(p.bytes_total)

@@ -1,0 +1,146 @@
+//! `voicetune jobs`: list, watch, cancel fine-tuning jobs (remote and local), or print their
+//! events.
+
+use super::remote::{current_workspace, fail, printer, report_final, runtime};
+use clap::{Args, Subcommand};
+use std::process::ExitCode;
+use voicetune::train::jobs::{Job, JobKind, JobStore};
+use voicetune::train::remote::{self, RemoteConfig};
+
+#[derive(Debug, Args)]
+pub struct JobsArgs {
+    #[command(subcommand)]
+    pub command: Option<JobsCommand>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// List the workspace's jobs (the default).
+    List {
+        /// List the jobs the API knows instead (all of the account's fine-tuning jobs).
+        #[arg(long)]
+        remote: bool,
+    },
+    /// Follow a job until it finishes.
+    Watch { id: String },
+    /// Cancel a job.
+    Cancel { id: String },
+    /// Print a job's events.
+    Events { id: String },
+}
+
+pub(crate) fn run(args: JobsArgs) -> ExitCode {
+    let workspace = current_workspace();
+    let result = (|| -> anyhow::Result<ExitCode> {
+        let store = JobStore::new(&workspace);
+        match args.command.unwrap_or(JobsCommand::List { remote: false }) {
+            JobsCommand::List { remote: true } => {
+                let config = RemoteConfig::load(&workspace)?;
+                let client = config.client(None)?;
+                runtime()?.block_on(async {
+                    let mut after: Option<String> = None;
+                    // Newest first; a bounded number of pages.
+                    for _ in 0..50 {
+                        let page = client.list_jobs(after.as_deref(), 100).await?;
+                        for job in &page.data {
+                            println!(
+                                "{}\t{}\t{}\t{}",
+                                job.id,
+                                job.status,
+                                job.model,
+                                job.fine_tuned_model.as_deref().unwrap_or("-")
+                            );
+                        }
+                        match (page.has_more, page.data.last()) {
+                            (true, Some(last)) => after = Some(last.id.clone()),
+                            _ => break,
+                        }
+                    }
+                    anyhow::Ok(())
+                })?;
+                Ok(ExitCode::SUCCESS)
+            }
+            JobsCommand::List { remote: false } => {
+                let jobs = store.list()?;
+                if jobs.is_empty() {
+                    println!("no jobs in {}", store.dir().display());
+                }
+                for job in jobs {
+                    let progress = job
+                        .progress
+                        .percent()
+                        .map(|p| format!(" {p}%"))
+                        .unwrap_or_default();
+                    let result = job.result_model.as_deref().unwrap_or("-");
+                    let kind = match job.kind {
+                        JobKind::Local => "local",
+                        JobKind::Remote => "remote",
+                    };
+                    println!(
+                        "{}\t{kind}\t{}{progress}\t{}\t{result}",
+                        job.id, job.status, job.model
+                    );
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+            JobsCommand::Watch { id } => {
+                let job = store.load(&id)?;
+                let config = RemoteConfig::load(&workspace)?;
+                let rt = runtime()?;
+                let job = match job.kind {
+                    JobKind::Remote => {
+                        rt.block_on(remote::follow(&workspace, &config, &id, printer()))?
+                    }
+                    // Local jobs are run by their own process; watch their file.
+                    JobKind::Local => rt.block_on(watch_file(&store, job, &config))?,
+                };
+                Ok(report_final(&job))
+            }
+            JobsCommand::Cancel { id } => {
+                let config = RemoteConfig::load(&workspace)?;
+                let job = runtime()?.block_on(remote::cancel(&workspace, &config, &id))?;
+                println!("job {}: {}", job.id, job.status);
+                Ok(ExitCode::SUCCESS)
+            }
+            JobsCommand::Events { id } => {
+                let job = store.load(&id)?;
+                if job.kind == JobKind::Remote {
+                    let config = RemoteConfig::load(&workspace)?;
+                    let client = config.client(job.detail_str("base_url"))?;
+                    let events = runtime()?.block_on(client.new_events(&id, None))?;
+                    for e in events {
+                        println!("{}\t[{}] {}", e.created_at, e.level, e.message);
+                    }
+                } else {
+                    for e in &job.log {
+                        println!("{}\t[{}] {}", e.at, e.level, e.message);
+                    }
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+        }
+    })();
+    result.unwrap_or_else(fail)
+}
+
+/// Follows a job by re-reading its file (for jobs another process runs).
+async fn watch_file(store: &JobStore, mut job: Job, config: &RemoteConfig) -> anyhow::Result<Job> {
+    let mut shown = 0;
+    loop {
+        for e in job.log.iter().skip(shown) {
+            println!("[{}] {}", e.level, e.message);
+        }
+        shown = job.log.len();
+        if job.status.is_terminal() {
+            return Ok(job);
+        }
+        tokio::time::sleep(
+            config
+                .poll_interval()
+                .min(std::time::Duration::from_secs(2)),
+        )
+        .await;
+        job = store.load(&job.id)?;
+        shown = shown.min(job.log.len());
+    }
+}

@@ -1,0 +1,88 @@
+//! The command line: the parser, one file per subcommand, and the only place that prints to the
+//! terminal. Each subcommand calls the library's typed entry points and turns their results
+//! into text and an exit code.
+
+mod build;
+mod config;
+mod eval;
+mod generate;
+mod jobs;
+mod lint;
+mod lsp;
+mod model;
+mod remote;
+mod rule;
+mod stats;
+mod train;
+mod tune;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "voicetune",
+    version,
+    about = "Teach a language model to write in your voice"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Lint JSONL training files and markdown drafts (files or folders).
+    Lint(lint::LintArgs),
+    /// Explain a rule (`voicetune rule html`), or list them all (`voicetune rule --list`).
+    Rule(rule::RuleArgs),
+    /// Token distribution, billed tokens, epochs and cost of a training file.
+    Stats(stats::StatsArgs),
+    /// Build a training file from WordPress exports, markdown posts or transcripts.
+    Build(Box<build::BuildArgs>),
+    /// Manage the local base model (`voicetune model pull`).
+    #[command(subcommand)]
+    Model(model::ModelCommand),
+    /// Complete a prompt with the local base model or a local voice model.
+    Generate(generate::GenerateArgs),
+    /// Fine-tune a local voice model (LoRA) on a chat JSONL dataset.
+    Train(train::TrainArgs),
+    /// Perplexity of held-out texts under the base model and a voice model.
+    Eval(eval::EvalArgs),
+    /// Fine-tune a model on the OpenAI API (lint, estimate, confirm, upload, train, follow).
+    Tune(tune::TuneArgs),
+    /// List, follow, cancel fine-tuning jobs, or print their events.
+    Jobs(jobs::JobsArgs),
+    /// Run the language server over stdio (for editors).
+    Lsp,
+}
+
+/// Parses the command line and runs the subcommand. Exit status 2 for errors, unless the
+/// subcommand says otherwise.
+pub fn main() -> ExitCode {
+    voicetune::model::settle_thread_count();
+    let cli = Cli::parse();
+    if matches!(cli.command, Command::Train(_) | Command::Eval(_)) {
+        voicetune::model::prefer_f32_matmul_threads();
+    }
+    let result = match cli.command {
+        Command::Lint(args) => lint::run(args),
+        Command::Rule(args) => rule::run(&args),
+        Command::Stats(args) => stats::run(args),
+        Command::Build(args) => build::run(*args),
+        Command::Model(cmd) => model::run(&cmd).map(|()| ExitCode::SUCCESS),
+        Command::Generate(args) => generate::run(&args).map(|()| ExitCode::SUCCESS),
+        Command::Train(args) => train::run(&args),
+        Command::Eval(args) => eval::run(&args).map(|()| ExitCode::SUCCESS),
+        Command::Tune(args) => Ok(tune::run(args)),
+        Command::Jobs(args) => Ok(jobs::run(args)),
+        Command::Lsp => lsp::run().map(|()| ExitCode::SUCCESS),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
