@@ -592,7 +592,7 @@ proptest! {
         }
         // Lines without a fixable finding come through byte for byte.
         let before = lint_text(&text, FileKind::Jsonl, &opts);
-        let index = voicetune::report::LineIndex::new(&text);
+        let index = voicetune::lint::report::LineIndex::new(&text);
         let touched: std::collections::HashSet<usize> = before.iter().filter(|f| f.fix.is_some()).map(|f| index.line_col(f.span.start).line).collect();
         let fixed_lines: std::collections::HashSet<&str> = fixed.lines().collect();
         for (i, line) in text.lines().enumerate() {
@@ -887,7 +887,7 @@ fn planted_problems_are_all_found() {
     for (file, line, rule) in expected {
         let text = std::fs::read_to_string(dir.join(file)).unwrap();
         let findings = lint_text(&text, FileKind::Jsonl, &opts());
-        let index = voicetune::report::LineIndex::new(&text);
+        let index = voicetune::lint::report::LineIndex::new(&text);
         let found = findings
             .iter()
             .any(|f| f.rule == *rule && index.line_col(f.span.start).line == *line);
@@ -904,7 +904,7 @@ fn planted_problems_are_all_found() {
     // finelint's near duplicate (the two long filler examples), and the cookbook's 16,385-token
     // limit when the target is gpt-3.5.
     let chat_text = std::fs::read_to_string(dir.join("chat.jsonl")).unwrap();
-    let index = voicetune::report::LineIndex::new(&chat_text);
+    let index = voicetune::lint::report::LineIndex::new(&chat_text);
     let line_of = |f: &Finding| index.line_col(f.span.start).line;
     assert!(lint_text(&chat_text, FileKind::Jsonl, &opts())
         .iter()

@@ -8,7 +8,8 @@
 //!
 //! Layout: [`types`] is the leaf vocabulary (severity, finding, fix, rule metadata); [`rule`]
 //! the three rule shapes; [`registry`] lists every rule once; [`engine`] runs them over
-//! [`record`]s with the [`options`] resolved from the config; [`fix`] applies fixes.
+//! [`record`]s with the [`options`] resolved from the config; [`fix`] applies fixes; [`report`]
+//! renders findings as text, JSON or GitHub annotations.
 
 pub mod engine;
 pub mod fix;
@@ -16,6 +17,7 @@ pub mod markdown;
 pub mod options;
 pub mod record;
 pub mod registry;
+pub mod report;
 pub mod rule;
 pub mod rules;
 pub mod text;

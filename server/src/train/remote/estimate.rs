@@ -79,10 +79,10 @@ pub struct Gate {
 pub fn check(file: &Path, model: &str, epochs: Option<u32>) -> anyhow::Result<(Gate, Estimate)> {
     let opts = lint_options(file, model)?;
     let report = crate::lint::lint_file(file, &opts)?;
-    let index = crate::report::LineIndex::new(&report.text);
+    let index = crate::lint::report::LineIndex::new(&report.text);
     let mut gate = Gate::default();
     for finding in &report.findings {
-        let text = crate::report::to_text(file, &index, finding)
+        let text = crate::lint::report::to_text(file, &index, finding)
             .trim_end()
             .to_string();
         match finding.severity {
