@@ -779,6 +779,32 @@ fn cli_rule_docs_and_config() {
     );
 }
 
+/// An unknown rule name in `voicetune.toml` fails every command that reads the config, naming
+/// the file, as it did when the config loader checked the names: `build` with exit status 2 like
+/// `lint`, the remote `jobs` commands with their own status 1.
+#[test]
+fn cli_unknown_rule_in_the_config_fails_build_and_jobs() {
+    let dir = temp_dir("unknown-rule");
+    std::fs::write(dir.join("voicetune.toml"), "[lint]\nignore = [\"nope\"]\n").unwrap();
+    std::fs::write(
+        dir.join("post.md"),
+        "# A post\n\nA paragraph that is long enough to keep.\n",
+    )
+    .unwrap();
+    for (args, status) in [
+        (&["build", "post.md", "-o", "out.jsonl"][..], 2),
+        (&["jobs", "list", "--remote"][..], 1),
+    ] {
+        let (code, _, stderr) = run(voicetune().args(args).current_dir(&dir));
+        assert_eq!(code, status, "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("voicetune.toml: lint: unknown rule \"nope\""),
+            "{args:?}: {stderr}"
+        );
+    }
+    assert!(!dir.join("out.jsonl").exists());
+}
+
 /// The README's rules table is what `voicetune rule --list --format markdown` prints: adding or
 /// changing a rule without updating the README fails here.
 #[test]

@@ -25,7 +25,9 @@ pub mod types;
 
 pub use engine::{dataset_findings, file_stats, lint_file, lint_line, lint_text, FileReport};
 pub use fix::{apply_fixes, fix_until_clean, FixMode};
-pub use options::{check_config, check_rule_names, LintOptions, UnknownRule};
+pub use options::{
+    check_config, check_rule_names, config_for_file, load_config, LintOptions, UnknownRule,
+};
 pub use record::{LineRef, LineResult, Record, RecordLint, RecordSummary};
 pub use registry::{all_rules, rule_by_name, rules_listing, rules_table_markdown};
 pub use types::{Applicability, Edit, Finding, Fix, RuleInfo, Severity};

@@ -106,10 +106,7 @@ pub fn check(file: &Path, model: &str, epochs: Option<u32>) -> anyhow::Result<(G
 
 /// The lint options of `file`'s workspace, for `model` rather than the configured target.
 fn lint_options(file: &Path, model: &str) -> anyhow::Result<crate::lint::LintOptions> {
-    let (mut config, config_path) = crate::config::Config::for_file(file)?;
-    if let Some(config_path) = &config_path {
-        crate::lint::check_config(&config, config_path)?;
-    }
+    let (mut config, _) = crate::lint::config_for_file(file)?;
     config.target_model = model_info(model)?.name.to_string();
     Ok(crate::lint::LintOptions::new(&config))
 }

@@ -23,7 +23,7 @@ pub async fn start_build(
             Error::invalid_params("voicetune.buildDataset expects {sources, output, options}")
         })?;
     let root = session.workspace_root();
-    let config = crate::config::Config::for_file(&root)
+    let config = crate::lint::config_for_file(&root)
         .map(|(c, _)| c)
         .map_err(|e| Error::invalid_params(e.to_string()))?;
     let options = request

@@ -31,7 +31,7 @@ struct TuneArgs {
 
 fn remote_config(session: &Session) -> Result<(PathBuf, RemoteConfig)> {
     let root = session.workspace_root();
-    let config = crate::config::Config::for_file(&root)
+    let config = crate::lint::config_for_file(&root)
         .map(|(c, _)| c)
         .map_err(|e| Error::invalid_params(e.to_string()))?;
     let remote = RemoteConfig::from_config(&config)
