@@ -197,6 +197,6 @@ pub(crate) fn run(args: BuildArgs) -> anyhow::Result<std::process::ExitCode> {
                 std::process::ExitCode::SUCCESS
             })
         }
-        Err(err) => Err(anyhow::Error::new(err)),
+        Err(err) => Err(anyhow::Error::msg(err.describe(flag))),
     }
 }

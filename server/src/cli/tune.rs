@@ -103,7 +103,12 @@ pub(crate) fn run(args: TuneArgs) -> ExitCode {
         };
         // Fail on a missing key before linting a large file.
         config.client(None)?;
-        let plan = remote::plan(&config, request)?;
+        let plan = remote::plan(&config, request).map_err(|e| {
+            match e.downcast::<remote::BlockedByLint>() {
+                Ok(blocked) => anyhow::Error::msg(blocked.describe("--force")),
+                Err(e) => e,
+            }
+        })?;
         // The full list is `voicetune lint`'s job; here a glimpse is enough.
         const SHOWN: usize = 20;
         for f in plan.findings.iter().take(SHOWN) {

@@ -113,21 +113,29 @@ pub struct BuildError {
 
 impl fmt::Display for BuildError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.message)?;
-        if let Some(report) = &self.report {
-            write!(
-                f,
-                "\nread before the error: {}; no output written",
-                report.summary_line()
-            )?;
-        }
-        Ok(())
+        f.write_str(&self.describe(|option| option.key().to_string()))
     }
 }
 
 impl std::error::Error for BuildError {}
 
 impl BuildError {
+    /// The message with the build option it names (a source error's [`SourceError::option`])
+    /// called `name(option)`, the way each face names options (`--speaker`, `options.speaker`).
+    pub fn describe(&self, name: impl Fn(BuildField) -> String) -> String {
+        let mut message = match &self.source_error {
+            Some(source) if source.option.is_some() => source.describe(name),
+            _ => self.message.clone(),
+        };
+        if let Some(report) = &self.report {
+            message += &format!(
+                "\nread before the error: {}; no output written",
+                report.summary_line()
+            );
+        }
+        message
+    }
+
     /// An error with no source position (options, paths).
     fn plain(message: impl Into<String>) -> BuildError {
         BuildError {

@@ -53,7 +53,10 @@ pub async fn start_build(
                 report.summary_line()
             ))
             .and_show(Uri::from_file_path(&output)),
-            Ok(Err(e)) => Outcome::error(format!("build failed: {e}")),
+            Ok(Err(e)) => Outcome::error(format!(
+                "build failed: {}",
+                e.describe(|f| format!("options.{}", f.key()))
+            )),
             Err(e) => Outcome::error(format!("build failed: {e}")),
         }
     });

@@ -130,7 +130,13 @@ pub async fn tune(
                     format!("fine-tune {} {:?}{model}", job.id, job.status),
                 )
             }
-            Err(e) => Outcome::error(format!("fine-tune failed: {e:#}")),
+            Err(e) => match e.downcast_ref::<remote::BlockedByLint>() {
+                Some(blocked) => Outcome::error(format!(
+                    "fine-tune failed: {}",
+                    blocked.describe("\"force\": true")
+                )),
+                None => Outcome::error(format!("fine-tune failed: {e:#}")),
+            },
         }
     });
     Ok(Some(serde_json::json!({ "started": true })))
