@@ -592,7 +592,7 @@ proptest! {
         }
         // Lines without a fixable finding come through byte for byte.
         let before = lint_text(&text, FileKind::Jsonl, &opts);
-        let index = voicetune::report::LineIndex::new(&text);
+        let index = voicetune::lint::report::LineIndex::new(&text);
         let touched: std::collections::HashSet<usize> = before.iter().filter(|f| f.fix.is_some()).map(|f| index.line_col(f.span.start).line).collect();
         let fixed_lines: std::collections::HashSet<&str> = fixed.lines().collect();
         for (i, line) in text.lines().enumerate() {
@@ -779,6 +779,32 @@ fn cli_rule_docs_and_config() {
     );
 }
 
+/// An unknown rule name in `voicetune.toml` fails every command that reads the config, naming
+/// the file, as it did when the config loader checked the names: `build` with exit status 2 like
+/// `lint`, the remote `jobs` commands with their own status 1.
+#[test]
+fn cli_unknown_rule_in_the_config_fails_build_and_jobs() {
+    let dir = temp_dir("unknown-rule");
+    std::fs::write(dir.join("voicetune.toml"), "[lint]\nignore = [\"nope\"]\n").unwrap();
+    std::fs::write(
+        dir.join("post.md"),
+        "# A post\n\nA paragraph that is long enough to keep.\n",
+    )
+    .unwrap();
+    for (args, status) in [
+        (&["build", "post.md", "-o", "out.jsonl"][..], 2),
+        (&["jobs", "list", "--remote"][..], 1),
+    ] {
+        let (code, _, stderr) = run(voicetune().args(args).current_dir(&dir));
+        assert_eq!(code, status, "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("voicetune.toml: lint: unknown rule \"nope\""),
+            "{args:?}: {stderr}"
+        );
+    }
+    assert!(!dir.join("out.jsonl").exists());
+}
+
 /// The README's rules table is what `voicetune rule --list --format markdown` prints: adding or
 /// changing a rule without updating the README fails here.
 #[test]
@@ -887,7 +913,7 @@ fn planted_problems_are_all_found() {
     for (file, line, rule) in expected {
         let text = std::fs::read_to_string(dir.join(file)).unwrap();
         let findings = lint_text(&text, FileKind::Jsonl, &opts());
-        let index = voicetune::report::LineIndex::new(&text);
+        let index = voicetune::lint::report::LineIndex::new(&text);
         let found = findings
             .iter()
             .any(|f| f.rule == *rule && index.line_col(f.span.start).line == *line);
@@ -904,7 +930,7 @@ fn planted_problems_are_all_found() {
     // finelint's near duplicate (the two long filler examples), and the cookbook's 16,385-token
     // limit when the target is gpt-3.5.
     let chat_text = std::fs::read_to_string(dir.join("chat.jsonl")).unwrap();
-    let index = voicetune::report::LineIndex::new(&chat_text);
+    let index = voicetune::lint::report::LineIndex::new(&chat_text);
     let line_of = |f: &Finding| index.line_col(f.span.start).line;
     assert!(lint_text(&chat_text, FileKind::Jsonl, &opts())
         .iter()

@@ -17,7 +17,6 @@ pub mod lint;
 pub mod lsp;
 pub mod model;
 pub mod openai;
-pub mod report;
 pub mod tokens;
 pub mod train;
 pub mod voices;

@@ -3,8 +3,8 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use voicetune::config::Config;
 use voicetune::import::{build, BuildConfig, BuildField, BuildOptions, Progress, SourceSpec};
+use voicetune::lint;
 
 /// Options of `voicetune build`; each overrides the `[build]` section of `voicetune.toml`.
 #[derive(clap::Args, Debug, Default)]
@@ -146,7 +146,7 @@ impl BuildArgs {
 
     /// Resolves against the `voicetune.toml` found above the output file (or the defaults).
     fn resolve(&self) -> anyhow::Result<BuildOptions> {
-        let (workspace, _) = Config::for_file(&std::path::absolute(&self.output)?)?;
+        let (workspace, _) = lint::config_for_file(&std::path::absolute(&self.output)?)?;
         let base = BuildConfig::from_table(&workspace.build).map_err(anyhow::Error::msg)?;
         let cfg = base.overridden_by(self.to_config());
         let sources = self.sources.iter().map(|s| SourceSpec::parse(s)).collect();
@@ -197,6 +197,6 @@ pub(crate) fn run(args: BuildArgs) -> anyhow::Result<std::process::ExitCode> {
                 std::process::ExitCode::SUCCESS
             })
         }
-        Err(err) => Err(anyhow::Error::new(err)),
+        Err(err) => Err(anyhow::Error::msg(err.describe(flag))),
     }
 }

@@ -4,6 +4,12 @@ use std::path::Path;
 use voicetune::config::Config;
 use voicetune::lint;
 use voicetune::tokens;
+use voicetune::train::remote::RemoteConfig;
+
+/// The workspace's `[remote]` section, its config read like every command's (rule names checked).
+pub(super) fn remote_config(workspace: &Path) -> anyhow::Result<RemoteConfig> {
+    RemoteConfig::load_with(workspace, lint::load_config)
+}
 
 /// The config for `path` with command-line overrides applied.
 pub(super) fn config_for(
@@ -12,10 +18,7 @@ pub(super) fn config_for(
     select: &[String],
     ignore: &[String],
 ) -> anyhow::Result<Config> {
-    let (mut config, config_path) = Config::for_file(path)?;
-    if let Some(config_path) = &config_path {
-        lint::check_config(&config, config_path)?;
-    }
+    let (mut config, _) = lint::config_for_file(path)?;
     if let Some(model) = model {
         if tokens::lookup(model).is_none() {
             anyhow::bail!("unknown model {model:?}; known: {}", known_models());

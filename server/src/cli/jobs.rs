@@ -1,6 +1,7 @@
 //! `voicetune jobs`: list, watch, cancel fine-tuning jobs (remote and local), or print their
 //! events.
 
+use super::config::remote_config;
 use super::remote::{current_workspace, fail, printer, report_final, runtime};
 use clap::{Args, Subcommand};
 use std::process::ExitCode;
@@ -35,7 +36,7 @@ pub(crate) fn run(args: JobsArgs) -> ExitCode {
         let store = JobStore::new(&workspace);
         match args.command.unwrap_or(JobsCommand::List { remote: false }) {
             JobsCommand::List { remote: true } => {
-                let config = RemoteConfig::load(&workspace)?;
+                let config = remote_config(&workspace)?;
                 let client = config.client(None)?;
                 runtime()?.block_on(async {
                     let mut after: Option<String> = None;
@@ -85,7 +86,7 @@ pub(crate) fn run(args: JobsArgs) -> ExitCode {
             }
             JobsCommand::Watch { id } => {
                 let job = store.load(&id)?;
-                let config = RemoteConfig::load(&workspace)?;
+                let config = remote_config(&workspace)?;
                 let rt = runtime()?;
                 let job = match job.kind {
                     JobKind::Remote => {
@@ -97,7 +98,7 @@ pub(crate) fn run(args: JobsArgs) -> ExitCode {
                 Ok(report_final(&job))
             }
             JobsCommand::Cancel { id } => {
-                let config = RemoteConfig::load(&workspace)?;
+                let config = remote_config(&workspace)?;
                 let job = runtime()?.block_on(remote::cancel(&workspace, &config, &id))?;
                 println!("job {}: {}", job.id, job.status);
                 Ok(ExitCode::SUCCESS)
@@ -105,7 +106,7 @@ pub(crate) fn run(args: JobsArgs) -> ExitCode {
             JobsCommand::Events { id } => {
                 let job = store.load(&id)?;
                 if job.kind == JobKind::Remote {
-                    let config = RemoteConfig::load(&workspace)?;
+                    let config = remote_config(&workspace)?;
                     let client = config.client(job.detail_str("base_url"))?;
                     let events = runtime()?.block_on(client.new_events(&id, None))?;
                     for e in events {

@@ -7,8 +7,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use voicetune::dataset::FileKind;
+use voicetune::lint::report::{self, LineIndex};
 use voicetune::lint::{self, FixMode, LintOptions};
-use voicetune::report::{self, LineIndex};
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {

@@ -1,12 +1,13 @@
 //! `voicetune tune`: lint gate, estimate, confirmation, upload, and the job followed to its end.
 
+use super::config::remote_config;
 use super::remote::{current_workspace, fail, find_workspace, printer, report_final, runtime};
 use clap::{Args, ValueEnum};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use voicetune::train::remote::api::{Auto, Hyperparameters, MethodType};
-use voicetune::train::remote::{self, RemoteConfig, TuneRequest};
+use voicetune::train::remote::{self, TuneRequest};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum MethodArg {
@@ -79,7 +80,7 @@ pub(crate) fn run(args: TuneArgs) -> ExitCode {
     // The dataset's workspace, else the current one: `jobs` run from here must find the job.
     let workspace = find_workspace(dir).unwrap_or_else(current_workspace);
     let result = (|| -> anyhow::Result<ExitCode> {
-        let config = RemoteConfig::load(&workspace)?;
+        let config = remote_config(&workspace)?;
         let hyper = Hyperparameters {
             n_epochs: args.epochs.map(Auto::Value),
             batch_size: args.batch_size.map(Auto::Value),
@@ -102,7 +103,12 @@ pub(crate) fn run(args: TuneArgs) -> ExitCode {
         };
         // Fail on a missing key before linting a large file.
         config.client(None)?;
-        let plan = remote::plan(&config, request)?;
+        let plan = remote::plan(&config, request).map_err(|e| {
+            match e.downcast::<remote::BlockedByLint>() {
+                Ok(blocked) => anyhow::Error::msg(blocked.describe("--force")),
+                Err(e) => e,
+            }
+        })?;
         // The full list is `voicetune lint`'s job; here a glimpse is enough.
         const SHOWN: usize = 20;
         for f in plan.findings.iter().take(SHOWN) {

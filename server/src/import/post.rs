@@ -1,6 +1,7 @@
 //! What every source reader yields: one post (or transcript) with its metadata, before filtering
 //! and cleaning, plus the error type that names the file and line of bad input.
 
+use super::options::BuildField;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -84,6 +85,10 @@ pub struct SourceError {
     pub message: String,
     /// What was read before the error, e.g. `12 items read, the last "Hello world!" at line 80`.
     pub read_so_far: String,
+    /// The build option that settles the error, named right after the message (a transcript
+    /// with several speakers needs `speaker`); each face names it its own way
+    /// ([`SourceError::describe`]).
+    pub option: Option<BuildField>,
 }
 
 /// Reads a text source as UTF-8; an invalid byte is an error naming its line.
@@ -113,24 +118,39 @@ impl SourceError {
             column: None,
             message: message.into(),
             read_so_far: String::new(),
+            option: None,
         }
+    }
+
+    /// The error with the message continued by `option`'s name.
+    pub fn needing(mut self, option: BuildField) -> Self {
+        self.option = Some(option);
+        self
+    }
+
+    /// The error with its option called `name(option)`.
+    pub fn describe(&self, name: impl Fn(BuildField) -> String) -> String {
+        let mut out = self.path.display().to_string();
+        if let Some(line) = self.line {
+            out += &format!(":{line}");
+            if let Some(column) = self.column {
+                out += &format!(":{column}");
+            }
+        }
+        out += &format!(": {}", self.message);
+        if let Some(option) = self.option {
+            out += &format!(" {}", name(option));
+        }
+        if !self.read_so_far.is_empty() {
+            out += &format!(" ({})", self.read_so_far);
+        }
+        out
     }
 }
 
 impl fmt::Display for SourceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.path.display())?;
-        if let Some(line) = self.line {
-            write!(f, ":{line}")?;
-            if let Some(column) = self.column {
-                write!(f, ":{column}")?;
-            }
-        }
-        write!(f, ": {}", self.message)?;
-        if !self.read_so_far.is_empty() {
-            write!(f, " ({})", self.read_so_far)?;
-        }
-        Ok(())
+        f.write_str(&self.describe(|option| option.key().to_string()))
     }
 }
 
@@ -160,4 +180,23 @@ pub fn line_col_at(path: &Path, offset: u64) -> Option<(usize, usize)> {
         }
     }
     Some((line, col))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_face_names_the_option_its_own_way() {
+        let err = SourceError::new(Path::new("talk.txt"), None, "two speakers; choose one with")
+            .needing(BuildField::Speaker);
+        assert_eq!(
+            err.describe(|f| format!("--{}", f.key())),
+            "talk.txt: two speakers; choose one with --speaker"
+        );
+        assert_eq!(
+            err.describe(|f| format!("options.{}", f.key())),
+            "talk.txt: two speakers; choose one with options.speaker"
+        );
+    }
 }

@@ -7,6 +7,7 @@
 //! turn. Each kept turn becomes one paragraph of the post.
 
 use super::markdown::{post_from_document, split_front_matter};
+use super::options::BuildField;
 use super::post::{read_utf8, BodyFormat, Post, SourceError};
 use regex::Regex;
 use std::path::Path;
@@ -229,11 +230,11 @@ pub fn read(path: &Path, speaker: Option<&str>) -> Result<(Post, TranscriptCount
         None if found.len() == 1 => found[0].clone(),
         None => {
             let message = format!(
-                "this transcript has {} speakers ({}); choose one with --speaker",
+                "this transcript has {} speakers ({}); choose one with",
                 found.len(),
                 found.join(", ")
             );
-            return Err(SourceError::new(path, None, message));
+            return Err(SourceError::new(path, None, message).needing(BuildField::Speaker));
         }
     };
     let mut counts = TranscriptCounts {

@@ -8,7 +8,8 @@
 //!
 //! Layout: [`types`] is the leaf vocabulary (severity, finding, fix, rule metadata); [`rule`]
 //! the three rule shapes; [`registry`] lists every rule once; [`engine`] runs them over
-//! [`record`]s with the [`options`] resolved from the config; [`fix`] applies fixes.
+//! [`record`]s with the [`options`] resolved from the config; [`fix`] applies fixes; [`report`]
+//! renders findings as text, JSON or GitHub annotations.
 
 pub mod engine;
 pub mod fix;
@@ -16,6 +17,7 @@ pub mod markdown;
 pub mod options;
 pub mod record;
 pub mod registry;
+pub mod report;
 pub mod rule;
 pub mod rules;
 pub mod text;
@@ -23,7 +25,9 @@ pub mod types;
 
 pub use engine::{dataset_findings, file_stats, lint_file, lint_line, lint_text, FileReport};
 pub use fix::{apply_fixes, fix_until_clean, FixMode};
-pub use options::{check_config, check_rule_names, LintOptions, UnknownRule};
+pub use options::{
+    check_config, check_rule_names, config_for_file, load_config, LintOptions, UnknownRule,
+};
 pub use record::{LineRef, LineResult, Record, RecordLint, RecordSummary};
 pub use registry::{all_rules, rule_by_name, rules_listing, rules_table_markdown};
 pub use types::{Applicability, Edit, Finding, Fix, RuleInfo, Severity};

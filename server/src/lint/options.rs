@@ -9,7 +9,7 @@ use crate::config::{Config, ConfigError, LintConfig, RuleSeverity};
 use crate::tokens::Counter;
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 impl From<RuleSeverity> for Severity {
     fn from(s: RuleSeverity) -> Severity {
@@ -58,6 +58,23 @@ pub fn check_config(config: &Config, path: &Path) -> Result<(), ConfigError> {
         path: path.to_path_buf(),
         message: e.to_string(),
     })
+}
+
+/// Loads the config at `path` with its rule names checked. Every command reads its config through
+/// this or [`config_for_file`], so an unknown rule fails them all the same way, naming the file.
+pub fn load_config(path: &Path) -> Result<Config, ConfigError> {
+    let config = Config::load(path)?;
+    check_config(&config, path)?;
+    Ok(config)
+}
+
+/// [`Config::for_file`] with the found file's rule names checked (see [`load_config`]).
+pub fn config_for_file(file: &Path) -> Result<(Config, Option<PathBuf>), ConfigError> {
+    let (config, path) = Config::for_file(file)?;
+    if let Some(path) = &path {
+        check_config(&config, path)?;
+    }
+    Ok((config, path))
 }
 
 /// The config resolved for linting: enabled rules, severities, the token counter.

@@ -50,13 +50,23 @@ impl Default for RemoteConfig {
 }
 
 impl RemoteConfig {
-    /// The `[remote]` section of `<workspace>/voicetune.toml` (defaults when there is none).
+    /// The `[remote]` section of `<workspace>/voicetune.toml` (defaults when there is none), with
+    /// the config's rule names unchecked: commands use [`RemoteConfig::load_with`] and the lint
+    /// layer's checked loader (this primitive does not know the rules).
     pub fn load(workspace: &Path) -> anyhow::Result<RemoteConfig> {
+        RemoteConfig::load_with(workspace, crate::config::Config::load)
+    }
+
+    /// [`RemoteConfig::load`] with the config file read by `load_config`.
+    pub fn load_with(
+        workspace: &Path,
+        load_config: impl FnOnce(&Path) -> Result<crate::config::Config, crate::config::ConfigError>,
+    ) -> anyhow::Result<RemoteConfig> {
         let path = workspace.join(crate::config::CONFIG_FILE);
         if !path.is_file() {
             return Ok(RemoteConfig::default());
         }
-        let config = crate::config::Config::load(&path)?;
+        let config = load_config(&path)?;
         RemoteConfig::from_config(&config)
             .map_err(|e| anyhow::anyhow!("{}: [remote]: {e}", path.display()))
     }

@@ -122,7 +122,7 @@ pub fn lint_errors(dataset: &Path, opts: &crate::lint::LintOptions) -> Result<Op
     let Some(first) = errors.next() else {
         return Ok(None);
     };
-    let at = crate::report::LineIndex::new(&report.text).line_col(first.span.start);
+    let at = crate::lint::report::LineIndex::new(&report.text).line_col(first.span.start);
     Ok(Some(LintErrors {
         count: 1 + errors.count(),
         line: at.line,

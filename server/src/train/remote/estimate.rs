@@ -3,7 +3,7 @@
 
 use crate::lint::Severity;
 use serde::{Deserialize, Serialize};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// What a fine-tune will cost, shown before the user pays.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -73,16 +73,50 @@ pub struct Gate {
     pub warnings: Vec<String>,
 }
 
+/// The dataset has lint errors and the request was not forced, so nothing was uploaded. The
+/// message names the request's `force` field, and each face names it its own way
+/// ([`BlockedByLint::describe`]).
+#[derive(Debug, Clone)]
+pub struct BlockedByLint {
+    pub file: PathBuf,
+    /// The errors, as printable lines.
+    pub errors: Vec<String>,
+}
+
+impl BlockedByLint {
+    /// The message with the `force` field called `force`.
+    pub fn describe(&self, force: &str) -> String {
+        const SHOWN: usize = 20;
+        let more = self.errors.len().saturating_sub(SHOWN);
+        format!(
+            "{} has {} error(s); fix them (`voicetune lint --fix {}`) or pass {force} to upload anyway. Nothing was uploaded.\n{}{}",
+            self.file.display(),
+            self.errors.len(),
+            self.file.display(),
+            self.errors[..self.errors.len().min(SHOWN)].join("\n"),
+            if more > 0 { format!("\n... and {more} more") } else { String::new() }
+        )
+    }
+}
+
+impl std::fmt::Display for BlockedByLint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe("force"))
+    }
+}
+
+impl std::error::Error for BlockedByLint {}
+
 /// Lints `file` with its `voicetune.toml` (found by walking up from it), for `model`, and
 /// estimates what training on it costs (`epochs` None = OpenAI's choice), from one read of
 /// the file. Findings of severity error block the upload; warnings are shown.
 pub fn check(file: &Path, model: &str, epochs: Option<u32>) -> anyhow::Result<(Gate, Estimate)> {
     let opts = lint_options(file, model)?;
     let report = crate::lint::lint_file(file, &opts)?;
-    let index = crate::report::LineIndex::new(&report.text);
+    let index = crate::lint::report::LineIndex::new(&report.text);
     let mut gate = Gate::default();
     for finding in &report.findings {
-        let text = crate::report::to_text(file, &index, finding)
+        let text = crate::lint::report::to_text(file, &index, finding)
             .trim_end()
             .to_string();
         match finding.severity {
@@ -106,10 +140,7 @@ pub fn check(file: &Path, model: &str, epochs: Option<u32>) -> anyhow::Result<(G
 
 /// The lint options of `file`'s workspace, for `model` rather than the configured target.
 fn lint_options(file: &Path, model: &str) -> anyhow::Result<crate::lint::LintOptions> {
-    let (mut config, config_path) = crate::config::Config::for_file(file)?;
-    if let Some(config_path) = &config_path {
-        crate::lint::check_config(&config, config_path)?;
-    }
+    let (mut config, _) = crate::lint::config_for_file(file)?;
     config.target_model = model_info(model)?.name.to_string();
     Ok(crate::lint::LintOptions::new(&config))
 }
@@ -142,5 +173,19 @@ mod tests {
         assert_eq!(e.epochs, 10); // auto: 100 / 10
         assert!((e.cost_usd - 8.79999).abs() < 1e-4);
         assert_eq!(e.cost_text(), "$8.80");
+    }
+
+    #[test]
+    fn the_lint_gate_names_force_the_way_it_is_given() {
+        let blocked = BlockedByLint {
+            file: PathBuf::from("d.jsonl"),
+            errors: vec!["d.jsonl:1:1: error VT001 [invalid-json] bad".into()],
+        };
+        assert!(blocked
+            .describe("--force")
+            .starts_with("d.jsonl has 1 error(s); fix them (`voicetune lint --fix d.jsonl`) or pass --force to upload anyway. Nothing was uploaded.\nd.jsonl:1:1"));
+        assert!(blocked
+            .to_string()
+            .contains("or pass force to upload anyway"));
     }
 }

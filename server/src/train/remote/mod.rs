@@ -12,6 +12,8 @@ pub mod api;
 pub mod endpoints;
 pub mod estimate;
 
+pub use estimate::BlockedByLint;
+
 pub use crate::openai::{RemoteConfig, DEFAULT_BASE_URL};
 
 use crate::openai::{self, retry, Client};
@@ -100,7 +102,8 @@ pub enum Update {
 
 pub type OnUpdate = Arc<dyn Fn(&Update) + Send + Sync>;
 
-/// Lints the dataset (errors block unless `force`) and estimates the cost. Sends nothing.
+/// Lints the dataset (errors block unless `force`, with [`BlockedByLint`]) and estimates the
+/// cost. Sends nothing.
 pub fn plan(config: &RemoteConfig, mut request: TuneRequest) -> anyhow::Result<Plan> {
     if request.model.is_empty() {
         request.model = config.model.clone();
@@ -114,16 +117,11 @@ pub fn plan(config: &RemoteConfig, mut request: TuneRequest) -> anyhow::Result<P
     for (file, is_training) in files {
         let (gate, file_estimate) = estimate::check(file, &request.model, epochs)?;
         if !gate.errors.is_empty() && !request.force {
-            const SHOWN: usize = 20;
-            let more = gate.errors.len().saturating_sub(SHOWN);
-            anyhow::bail!(
-                "{} has {} error(s); fix them (`voicetune lint --fix {}`) or pass --force to upload anyway. Nothing was uploaded.\n{}{}",
-                file.display(),
-                gate.errors.len(),
-                file.display(),
-                gate.errors[..gate.errors.len().min(SHOWN)].join("\n"),
-                if more > 0 { format!("\n... and {more} more") } else { String::new() }
-            );
+            return Err(estimate::BlockedByLint {
+                file: file.clone(),
+                errors: gate.errors,
+            }
+            .into());
         }
         findings.extend(gate.errors);
         findings.extend(gate.warnings);

@@ -23,7 +23,7 @@ pub async fn start_build(
             Error::invalid_params("voicetune.buildDataset expects {sources, output, options}")
         })?;
     let root = session.workspace_root();
-    let config = crate::config::Config::for_file(&root)
+    let config = crate::lint::config_for_file(&root)
         .map(|(c, _)| c)
         .map_err(|e| Error::invalid_params(e.to_string()))?;
     let options = request
@@ -53,7 +53,10 @@ pub async fn start_build(
                 report.summary_line()
             ))
             .and_show(Uri::from_file_path(&output)),
-            Ok(Err(e)) => Outcome::error(format!("build failed: {e}")),
+            Ok(Err(e)) => Outcome::error(format!(
+                "build failed: {}",
+                e.describe(|f| format!("options.{}", f.key()))
+            )),
             Err(e) => Outcome::error(format!("build failed: {e}")),
         }
     });

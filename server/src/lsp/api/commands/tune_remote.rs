@@ -31,7 +31,7 @@ struct TuneArgs {
 
 fn remote_config(session: &Session) -> Result<(PathBuf, RemoteConfig)> {
     let root = session.workspace_root();
-    let config = crate::config::Config::for_file(&root)
+    let config = crate::lint::config_for_file(&root)
         .map(|(c, _)| c)
         .map_err(|e| Error::invalid_params(e.to_string()))?;
     let remote = RemoteConfig::from_config(&config)
@@ -130,7 +130,13 @@ pub async fn tune(
                     format!("fine-tune {} {:?}{model}", job.id, job.status),
                 )
             }
-            Err(e) => Outcome::error(format!("fine-tune failed: {e:#}")),
+            Err(e) => match e.downcast_ref::<remote::BlockedByLint>() {
+                Some(blocked) => Outcome::error(format!(
+                    "fine-tune failed: {}",
+                    blocked.describe("\"force\": true")
+                )),
+                None => Outcome::error(format!("fine-tune failed: {e:#}")),
+            },
         }
     });
     Ok(Some(serde_json::json!({ "started": true })))

@@ -1,6 +1,6 @@
 //! Rendering findings for people and machines: rustc/ruff-style text, JSON, GitHub annotations.
 
-use crate::lint::{Finding, Severity};
+use super::types::{Applicability, Finding, Severity};
 use serde::Serialize;
 use std::path::Path;
 
@@ -134,8 +134,8 @@ pub fn to_text(path: &Path, index: &LineIndex, finding: &Finding) -> String {
     ));
     if let Some(fix) = &finding.fix {
         let kind = match fix.applicability {
-            crate::lint::Applicability::Safe => "fix",
-            crate::lint::Applicability::Unsafe => "unsafe fix",
+            Applicability::Safe => "fix",
+            Applicability::Unsafe => "unsafe fix",
         };
         out.push_str(&format!("{pad} = {kind}: {}\n", fix.title));
     }
