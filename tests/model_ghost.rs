@@ -3,13 +3,44 @@
 //! sampling does not loop.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
+
+use candle_core::quantized::GgmlDType;
 use voicetune::ghost::{DocKind, GhostConfig, Ghostwriter, SuggestRequest};
+use voicetune::infer::local::LocalModel;
+use voicetune::model::llama::{load_model, Mode};
+
+/// The real model with candle's kernels (Q8_0): ours are unoptimised in test builds, where
+/// they run many times slower than in a release build.
+fn model() -> Arc<LocalModel> {
+    static MODEL: OnceLock<Arc<LocalModel>> = OnceLock::new();
+    MODEL
+        .get_or_init(|| {
+            let path = super::model_path();
+            let mut model = load_model(&path, Mode::Quantized).unwrap();
+            model.requantize(GgmlDType::Q8_0).unwrap();
+            model.fuse_projections().unwrap();
+            Arc::new(LocalModel {
+                model,
+                tokenizer: super::tokenizer(),
+                base_path: path,
+                adapter_path: None,
+            })
+        })
+        .clone()
+}
 
 fn ghostwriter(tag: &str, config: GhostConfig) -> Ghostwriter {
-    super::model_path();
-    Ghostwriter::new(&super::tempdir(tag), config)
+    let ghost = Ghostwriter::new(&super::tempdir(tag), config);
+    let base = voicetune::model::pull::default_model_path().unwrap();
+    assert_eq!(
+        base,
+        super::model_path(),
+        "the default model is the cached one"
+    );
+    ghost.share_local_model(&base, None, model());
+    ghost
 }
 
 fn request(text: &str) -> SuggestRequest {
@@ -128,7 +159,7 @@ fn repeated_8grams(text: &str) -> usize {
 fn ghost_default_sampling_does_not_loop() {
     assert_eq!(repeated_8grams("a b c d e f g h a b c d e f g h"), 1);
     let mut config = GhostConfig::default();
-    config.sampling.max_tokens = 48;
+    config.sampling.max_tokens = 32;
     config.stop_at_sentence = false;
     let ghost = ghostwriter("ghost-loops", config);
     let drafts = [

@@ -2,9 +2,9 @@
 //! the posts are the user's, passed on the command line, and never vendored).
 //!
 //! `cargo run --release --example ghost_tune -- DIR [POSTS]`: for each post, the first 150
-//! body tokens are the draft; each setting continues it by 40 tokens. Reported per setting:
+//! body tokens are the draft; each setting continues it by 48 tokens. Reported per setting:
 //! generations with a repeated 8-gram (a loop), distinct bigrams, and the mean log-likelihood of
-//! the post's real next 40 tokens under the setting's penalised distribution (how far the
+//! the post's real next 48 tokens under the setting's penalised distribution (how far the
 //! setting pushes the model from what the writer wrote).
 
 use std::sync::atomic::AtomicBool;
@@ -18,7 +18,7 @@ use voicetune::model::generate::{ban_repeated_ngrams, SamplingParams};
 use voicetune::model::tokenizer::Message;
 
 const DRAFT: usize = 150;
-const CONTINUE: usize = 40;
+const CONTINUE: usize = 48;
 
 fn main() -> anyhow::Result<()> {
     voicetune::model::settle_thread_count();
@@ -56,16 +56,26 @@ fn main() -> anyhow::Result<()> {
         }
     }
     println!("{} held-out posts from {dir}", cases.len());
-    let settings: Vec<(&str, SamplingParams)> = vec![
+    let all: Vec<(&str, SamplingParams)> = vec![
         ("greedy, none", params(0.0, 1.0, 0)),
-        ("greedy, penalty 1.1", params(0.0, 1.1, 0)),
+        ("greedy, penalty 1.05", params(0.0, 1.05, 0)),
         ("greedy, penalty 1.15", params(0.0, 1.15, 0)),
-        ("greedy, penalty 1.3", params(0.0, 1.3, 0)),
         ("greedy, no-repeat 4", params(0.0, 1.0, 4)),
-        ("greedy, penalty 1.15 + no-repeat 4", params(0.0, 1.15, 4)),
-        ("greedy, penalty 1.15 + no-repeat 3", params(0.0, 1.15, 3)),
-        ("T 0.7, penalty 1.15 + no-repeat 4", params(0.7, 1.15, 4)),
+        ("greedy, penalty 1.05 + no-repeat 4", params(0.0, 1.05, 4)),
+        ("greedy, penalty 1.05 + no-repeat 6", params(0.0, 1.05, 6)),
+        ("greedy, penalty 1.1 + no-repeat 6", params(0.0, 1.1, 6)),
     ];
+    // `GHOST_TUNE_ONLY=4,5`: only those settings (by index).
+    let only: Option<Vec<usize>> = std::env::var("GHOST_TUNE_ONLY")
+        .ok()
+        .map(|v| v.split(',').filter_map(|i| i.trim().parse().ok()).collect());
+    let settings: Vec<_> = all
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| only.as_ref().is_none_or(|o| o.contains(i)))
+        .map(|(_, s)| s)
+        .collect();
+
     // Logits of every real next token, once per post (they do not depend on the setting).
     let mut reference_logits = Vec::new();
     for (header, draft, reference) in &cases {

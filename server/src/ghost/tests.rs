@@ -107,3 +107,31 @@ fn doc_kinds_from_paths() {
     );
     assert_eq!(DocKind::from_path(Path::new("x.txt")), None);
 }
+
+#[test]
+fn registry_records_the_prompt_shape_and_reads_old_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = crate::voices::registry_path(dir.path());
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    // A registry written before shapes were recorded.
+    std::fs::write(
+        &path,
+        r#"{"voices":{"v":{"kind":"remote","model":"m","base_url":null,"job_id":null}}}"#,
+    )
+    .unwrap();
+    let registry = Registry::load(dir.path()).unwrap();
+    assert!(registry.get("v").is_some() && registry.prompt("v").is_none());
+    let shape = crate::dataset::prompt_shape::PromptShape {
+        system: "S".into(),
+        user_template: "Post: {title}".into(),
+    };
+    Registry::record_prompt(dir.path(), "v", shape.clone()).unwrap();
+    assert_eq!(
+        Registry::load(dir.path()).unwrap().prompt("v"),
+        Some(&shape)
+    );
+    // Registered again (other data, perhaps): the old shape is forgotten.
+    let voice = registry.get("v").unwrap().clone();
+    Registry::register(dir.path(), "v", voice).unwrap();
+    assert_eq!(Registry::load(dir.path()).unwrap().prompt("v"), None);
+}
