@@ -4,7 +4,7 @@ use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
-use voicetune::ghost::{DocKind, GhostConfig, Ghostwriter, Suggestion, SuggestRequest};
+use voicetune::ghost::{DocKind, GhostConfig, Ghostwriter, SuggestRequest, Suggestion};
 
 #[derive(Debug, clap::Args)]
 pub struct CompleteArgs {

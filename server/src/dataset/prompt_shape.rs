@@ -4,6 +4,12 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The system prompt `voicetune build` writes into chat examples by default.
+pub const DEFAULT_SYSTEM: &str =
+    "You are a writer who writes blog posts in the author's own voice.";
+/// The user message `voicetune build` writes for a post by default (`{title}` is replaced).
+pub const DEFAULT_USER_TEMPLATE: &str = "Write a blog post titled: {title}";
+
 /// The system message and user template of a dataset's examples.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PromptShape {
@@ -18,8 +24,8 @@ impl Default for PromptShape {
     /// What `voicetune build` writes by default.
     fn default() -> Self {
         PromptShape {
-            system: crate::import::output::DEFAULT_SYSTEM.to_string(),
-            user_template: crate::import::output::DEFAULT_USER_TEMPLATE.to_string(),
+            system: DEFAULT_SYSTEM.to_string(),
+            user_template: DEFAULT_USER_TEMPLATE.to_string(),
         }
     }
 }
@@ -87,7 +93,7 @@ fn most_common(values: &[String]) -> String {
 /// back to a separator (`: `, a newline, a space), so titles that happen to start alike ("How
 /// I...") do not become part of the template.
 fn user_template(users: &[String]) -> String {
-    let default = crate::import::output::DEFAULT_USER_TEMPLATE;
+    let default = DEFAULT_USER_TEMPLATE;
     let default_prefix = default.split("{title}").next().unwrap_or_default();
     if users.iter().all(|u| u.starts_with(default_prefix)) && users.len() > 1 {
         let suffix = common_suffix(users, default_prefix.len());

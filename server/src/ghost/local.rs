@@ -9,8 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crate::infer::local::LocalModel;
-use crate::model::generate::{sample, Rng, SamplingParams};
+use crate::model::generate::{sample, SamplingParams};
 use crate::model::llama::KvCache;
+use crate::model::rng::Rng;
 use crate::model::tokenizer::{GgufTokenizer, Message};
 
 use super::stats::Stats;

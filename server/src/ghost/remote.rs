@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use crate::infer::remote::{CompletionOptions, RemoteVoice};
 use crate::model::tokenizer::Message;
-use crate::train::remote::client::{ApiKey, Client, ClientOptions, Error};
-use crate::train::remote::retry::RetryPolicy;
-use crate::train::remote::RemoteConfig;
+use crate::openai::RemoteConfig;
+use crate::openai::RetryPolicy;
+use crate::openai::{ApiKey, Client, ClientOptions, Error};
 
 use super::GhostError;
 

@@ -62,7 +62,7 @@ pub(super) fn load(gw: &Ghostwriter, voice: Option<&str>) -> Result<VoiceEngine,
             Some(Voice::Remote {
                 model, base_url, ..
             }) => {
-                let config = crate::train::remote::RemoteConfig::load(&gw.workspace)
+                let config = crate::openai::RemoteConfig::load(&gw.workspace)
                     .map_err(|e| GhostError::Other(e.to_string()))?;
                 let backend = RemoteBackend::new(&config, model, base_url.as_deref())?;
                 return Ok(VoiceEngine::new(Backend::Remote(backend), shape));
