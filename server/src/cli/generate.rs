@@ -27,10 +27,10 @@ pub struct GenerateArgs {
     pub top_k: usize,
     /// 1 means none; > 1 discourages repeating recent tokens (the default keeps the base
     /// model from looping; see `ghost::default_sampling` for how it was chosen).
-    #[arg(long, default_value_t = 1.15)]
+    #[arg(long, default_value_t = 1.05)]
     pub repetition_penalty: f32,
     /// Forbid repeating any n-gram of this many tokens within the recent window (0: off).
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 6)]
     pub no_repeat_ngram: usize,
     #[arg(long, default_value_t = 299792458)]
     pub seed: u64,
