@@ -17,8 +17,8 @@ SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "server", "
 # same layer only where SAME_LAYER_OK allows it (kept explicit so that it stays small).
 LAYERS = {
     "faces": ["main", "cli", "lsp"],
-    "services": ["infer", "train", "ghost", "compare"],
-    "core": ["lint", "import"],
+    "services": ["train", "ghost", "compare"],
+    "core": ["lint", "import", "infer"],
     "primitives": ["dataset", "clean", "tokens", "model", "config", "fsutil", "hashkey",
                    "voices", "report", "openai", "jobs"],
 }

@@ -2,7 +2,7 @@
 //! (locally with candle or remotely on the OpenAI API) and ghostwrite with it.
 //!
 //! Layers, top to bottom, each using only those below (see `docs/ARCHITECTURE.md`):
-//! faces (`main.rs` with its `cli/`, [`lsp`]) -> services ([`infer`], [`train`])
+//! faces (`main.rs` with its `cli/`, [`lsp`]) -> services ([`ghost`], [`infer`], [`train`])
 //! -> core ([`lint`], [`import`]) -> primitives ([`dataset`], [`clean`], [`tokens`], [`model`],
 //! [`openai`], [`config`], [`fsutil`], [`hashkey`], [`voices`]).
 
@@ -10,6 +10,7 @@ pub mod clean;
 pub mod config;
 pub mod dataset;
 pub mod fsutil;
+pub mod ghost;
 pub mod hashkey;
 pub mod import;
 pub mod infer;

@@ -3,6 +3,7 @@
 //! into text and an exit code.
 
 mod build;
+mod complete;
 mod config;
 mod eval;
 mod generate;
@@ -45,6 +46,8 @@ enum Command {
     Model(model::ModelCommand),
     /// Complete a prompt with the local base model or a local voice model.
     Generate(generate::GenerateArgs),
+    /// Ghostwrite: the suggestion an editor would show at FILE:LINE:COL.
+    Complete(complete::CompleteArgs),
     /// Fine-tune a local voice model (LoRA) on a chat JSONL dataset.
     Train(train::TrainArgs),
     /// Perplexity of held-out texts under the base model and a voice model.
@@ -72,6 +75,7 @@ pub fn main() -> ExitCode {
         Command::Build(args) => build::run(*args),
         Command::Model(cmd) => model::run(&cmd).map(|()| ExitCode::SUCCESS),
         Command::Generate(args) => generate::run(&args).map(|()| ExitCode::SUCCESS),
+        Command::Complete(args) => complete::run(&args).map(|()| ExitCode::SUCCESS),
         Command::Train(args) => train::run(&args),
         Command::Eval(args) => eval::run(&args).map(|()| ExitCode::SUCCESS),
         Command::Tune(args) => Ok(tune::run(args)),

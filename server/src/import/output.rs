@@ -24,9 +24,7 @@ pub enum Format {
     },
 }
 
-pub const DEFAULT_SYSTEM: &str =
-    "You are a writer who writes blog posts in the author's own voice.";
-pub const DEFAULT_USER_TEMPLATE: &str = "Write a blog post titled: {title}";
+pub use crate::dataset::prompt_shape::{DEFAULT_SYSTEM, DEFAULT_USER_TEMPLATE};
 pub const DEFAULT_SEPARATOR: &str = "\n\n###\n\n";
 pub const DEFAULT_STOP: &str = " END";
 
