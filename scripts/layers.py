@@ -20,7 +20,7 @@ LAYERS = {
     "services": ["train", "ghost", "compare"],
     "core": ["lint", "import", "infer"],
     "primitives": ["dataset", "clean", "tokens", "model", "config", "fsutil", "hashkey",
-                   "voices", "report", "openai", "jobs"],
+                   "voices", "openai"],
 }
 RANK = {"primitives": 0, "core": 1, "services": 2, "faces": 3}
 USE = re.compile(r"\bcrate::(\w+)")
