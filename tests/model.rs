@@ -1079,3 +1079,7 @@ fn local_config_reads_the_local_table_and_rejects_bad_values() {
     let err = format!("{:#}", LocalConfig::from_workspace(&ws).unwrap_err());
     assert!(err.contains("rnak"), "{err}");
 }
+
+// Ghostwriting with the real model.
+#[path = "model_ghost.rs"]
+mod ghost;

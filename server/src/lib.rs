@@ -2,13 +2,14 @@
 //! (locally with candle or remotely on the OpenAI API) and ghostwrite with it.
 //!
 //! Layers, top to bottom, each using only those below (see `docs/ARCHITECTURE.md`):
-//! faces (`main.rs`, [`lsp`]) -> services ([`infer`], [`train`]) -> core ([`lint`], [`import`])
+//! faces (`main.rs`, [`lsp`]) -> services ([`ghost`], [`infer`], [`train`]) -> core ([`lint`], [`import`])
 //! -> primitives ([`dataset`], [`clean`], [`tokens`], [`model`], [`config`], [`fsutil`], [`hashkey`], [`voices`]).
 
 pub mod clean;
 pub mod config;
 pub mod dataset;
 pub mod fsutil;
+pub mod ghost;
 pub mod hashkey;
 pub mod import;
 pub mod infer;

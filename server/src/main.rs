@@ -52,6 +52,8 @@ enum Command {
     Tune(voicetune::train::remote::cli::TuneArgs),
     /// List, follow, cancel fine-tuning jobs, or print their events.
     Jobs(voicetune::train::remote::cli::JobsArgs),
+    /// Ghostwrite: the suggestion an editor would show at FILE:LINE:COL.
+    Complete(voicetune::ghost::cli_complete::CompleteArgs),
     /// Run the language server over stdio (for editors).
     Lsp,
 }
@@ -118,6 +120,9 @@ fn main() -> ExitCode {
         Command::Model(cmd) => voicetune::model::cli::run(&cmd).map(|()| ExitCode::SUCCESS),
         Command::Generate(args) => {
             voicetune::infer::local::cli_generate(&args).map(|()| ExitCode::SUCCESS)
+        }
+        Command::Complete(args) => {
+            voicetune::ghost::cli_complete::run(&args).map(|()| ExitCode::SUCCESS)
         }
         Command::Train(args) => voicetune::train::local::cli::run(&args),
         Command::Eval(args) => {

@@ -30,6 +30,10 @@ pub enum Voice {
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub struct Registry {
     pub voices: BTreeMap<String, Voice>,
+    /// The prompt shape each voice was trained on, by voice name (absent in registries written
+    /// before it was recorded, and for voices trained elsewhere).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub prompts: BTreeMap<String, crate::dataset::prompt_shape::PromptShape>,
 }
 
 /// `.voicetune/voices.json` under `workspace`.
@@ -59,6 +63,29 @@ impl Registry {
     pub fn register(workspace: &Path, name: &str, voice: Voice) -> anyhow::Result<()> {
         let mut registry = Registry::load(workspace)?;
         registry.voices.insert(name.to_string(), voice);
+        // A re-registered voice may come from other data: its old shape no longer holds.
+        registry.prompts.remove(name);
+        registry.save(workspace)
+    }
+
+    /// Records the prompt shape `name` was trained on.
+    pub fn record_prompt(
+        workspace: &Path,
+        name: &str,
+        shape: crate::dataset::prompt_shape::PromptShape,
+    ) -> anyhow::Result<()> {
+        let mut registry = Registry::load(workspace)?;
+        registry.prompts.insert(name.to_string(), shape);
+        registry.save(workspace)
+    }
+
+    /// The prompt shape `name` was trained on, if recorded.
+    pub fn prompt(&self, name: &str) -> Option<&crate::dataset::prompt_shape::PromptShape> {
+        self.prompts.get(name)
+    }
+
+    fn save(&self, workspace: &Path) -> anyhow::Result<()> {
+        let registry = self;
         let path = registry_path(workspace);
         std::fs::create_dir_all(path.parent().expect("registry path has a parent"))?;
         let json = serde_json::to_vec_pretty(&registry)?;

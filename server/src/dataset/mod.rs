@@ -3,6 +3,7 @@
 
 pub mod json;
 pub mod markdown;
+pub mod prompt_shape;
 
 use std::ops::Range;
 use std::path::Path;

@@ -141,9 +141,13 @@ pub struct GenerateArgs {
     pub top_p: f32,
     #[arg(long, default_value_t = 40)]
     pub top_k: usize,
-    /// 1 means none; e.g. 1.1 discourages repeating recent tokens.
-    #[arg(long, default_value_t = 1.0)]
+    /// 1 means none; > 1 discourages repeating recent tokens (the default keeps the base
+    /// model from looping; see `ghost::default_sampling` for how it was chosen).
+    #[arg(long, default_value_t = 1.15)]
     pub repetition_penalty: f32,
+    /// Forbid repeating any n-gram of this many tokens within the recent window (0: off).
+    #[arg(long, default_value_t = 4)]
+    pub no_repeat_ngram: usize,
     #[arg(long, default_value_t = 299792458)]
     pub seed: u64,
     /// Stop before this text (repeatable).
@@ -178,6 +182,7 @@ pub fn cli_generate(args: &GenerateArgs) -> Result<()> {
         top_k: args.top_k,
         top_p: args.top_p,
         repetition_penalty: args.repetition_penalty,
+        no_repeat_ngram: args.no_repeat_ngram,
         seed: args.seed,
         stop: args.stop.clone(),
         ..Default::default()

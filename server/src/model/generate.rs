@@ -21,6 +21,9 @@ pub struct SamplingParams {
     /// 1 means none; > 1 discourages tokens seen in the last `repeat_last_n`.
     pub repetition_penalty: f32,
     pub repeat_last_n: usize,
+    /// 0 means none; n > 1 forbids a token that would repeat an n-gram already in the last
+    /// `repeat_last_n` tokens (the loop breaker: a penalty alone lets a sentence recur).
+    pub no_repeat_ngram: usize,
     pub seed: u64,
     /// The completion ends before the first of these (which is not part of the text).
     pub stop: Vec<String>,
@@ -35,6 +38,7 @@ impl Default for SamplingParams {
             top_p: 0.9,
             repetition_penalty: 1.0,
             repeat_last_n: 64,
+            no_repeat_ngram: 0,
             seed: 299792458,
             stop: Vec::new(),
         }
@@ -87,6 +91,7 @@ impl Rng {
 
 /// Picks the next token from `logits` (modified in place).
 pub fn sample(logits: &mut [f32], history: &[u32], p: &SamplingParams, rng: &mut Rng) -> u32 {
+    ban_repeated_ngrams(logits, history, p.no_repeat_ngram, p.repeat_last_n);
     if p.repetition_penalty != 1.0 {
         let start = history.len().saturating_sub(p.repeat_last_n);
         let mut seen = history[start..].to_vec();
@@ -158,6 +163,23 @@ pub fn sample(logits: &mut [f32], history: &[u32], p: &SamplingParams, rng: &mut
         }
     }
     idx[keep - 1]
+}
+
+/// Sets to -inf every token that would complete an `n`-gram already present in the last
+/// `window` tokens of `history`.
+pub fn ban_repeated_ngrams(logits: &mut [f32], history: &[u32], n: usize, window: usize) {
+    if n < 2 || history.len() < n {
+        return;
+    }
+    let recent = &history[history.len().saturating_sub(window.max(n))..];
+    let tail = &history[history.len() - (n - 1)..];
+    for gram in recent.windows(n) {
+        if &gram[..n - 1] == tail {
+            if let Some(l) = logits.get_mut(gram[n - 1] as usize) {
+                *l = f32::NEG_INFINITY;
+            }
+        }
+    }
 }
 
 /// The longest suffix of `text` that is a proper prefix of a stop sequence: held back from the
@@ -303,6 +325,19 @@ mod tests {
         for _ in 0..20 {
             assert_eq!(sample(&mut [5.0, 2.0, 2.0], &[], &p, &mut rng), 0);
         }
+    }
+
+    #[test]
+    fn no_repeat_ngram_bans_the_completing_token() {
+        // History "1 2 3 1 2": with 3-grams, 3 would repeat "1 2 3".
+        let mut logits = [0.0, 1.0, 1.0, 5.0];
+        ban_repeated_ngrams(&mut logits, &[1, 2, 3, 1, 2], 3, 64);
+        assert_eq!(logits[3], f32::NEG_INFINITY);
+        assert_eq!(logits[1], 1.0);
+        // Outside the window it is allowed again.
+        let mut logits = [0.0, 1.0, 1.0, 5.0];
+        ban_repeated_ngrams(&mut logits, &[1, 2, 3, 0, 0, 0, 1, 2], 3, 4);
+        assert_eq!(logits[3], 5.0);
     }
 
     #[test]

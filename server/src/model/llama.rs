@@ -260,6 +260,20 @@ impl KvCache {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// Forgets every position from `len` on (no-op when it holds fewer), so a sequence that
+    /// shares a prefix with the cached one only processes its new tokens.
+    pub fn truncate(&mut self, len: usize) {
+        if len >= self.len {
+            return;
+        }
+        for layer in &mut self.layers {
+            let per_position = layer.k.len() / self.len;
+            layer.k.truncate(len * per_position);
+            layer.v.truncate(len * per_position);
+        }
+        self.len = len;
+    }
 }
 
 /// The rope angles of the positions a forward pass adds to the cache, `[t, head_dim / 2]`.

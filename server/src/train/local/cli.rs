@@ -251,6 +251,13 @@ pub fn train_voice(
                 job_id: Some(job.job.id.clone()),
             },
         )?;
+        // Ghostwriting asks the voice in the shape it learned (system prompt, user template).
+        if let Some(shape) = std::fs::read_to_string(dataset)
+            .ok()
+            .and_then(|t| crate::dataset::prompt_shape::PromptShape::infer_from_jsonl(&t))
+        {
+            Registry::record_prompt(workspace, name, shape)?;
+        }
         job.finish(
             JobStatus::Succeeded,
             Some(dir_abs.display().to_string()),
