@@ -3,6 +3,8 @@
 //! (`lint_text`), converted to positions here independently of the server.
 
 mod lsp_support;
+// Ghostwriting: inline completion, its fallback, voices, cancellation, Neovim.
+mod lsp_ghost;
 // The fake OpenAI API (validating every request and response against the spec).
 #[path = "remote/fake_openai.rs"]
 mod fake_openai;
@@ -828,10 +830,48 @@ fn apply_one(text: &str, code: &str, needle: &str, opts: &LintOptions) -> String
     lint::apply_fixes(text, &[finding], lint::FixMode::All).0
 }
 
-#[test]
-fn neovim_applies_quick_fixes_and_fix_all() {
+/// Runs `script` (from the repository root) in a headless Neovim with voicetune's plugin and
+/// binary, on `file`, writing results under `out_dir`; panics unless it exits 0 within 400 s
+/// (a test running the model in a debug build takes minutes).
+/// Returns what it wrote to stderr.
+fn run_neovim(script: &str, dir: &Path, file: &Path, out_dir: &Path) -> String {
     let nvim = neovim();
     let runtime = nvim.parent().unwrap().join("../share/nvim/runtime");
+    let mut child = std::process::Command::new(&nvim)
+        .args(["--headless", "--clean", "-u"])
+        .current_dir(dir)
+        .arg(repo_root().join(script))
+        .env("VIMRUNTIME", &runtime)
+        .env("XDG_STATE_HOME", dir.join("state"))
+        .env("XDG_DATA_HOME", dir.join("data"))
+        .env("VOICETUNE_BIN", binary())
+        .env("VOICETUNE_PLUGIN", repo_root().join("editors/nvim"))
+        .env("VOICETUNE_FILE", file)
+        .env("VOICETUNE_OUT", out_dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start nvim");
+    let deadline = std::time::Instant::now() + Duration::from_secs(400);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("nvim did not finish in 400 s");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(status.success(), "nvim failed ({status}):\n{stderr}");
+    stderr
+}
+
+#[test]
+fn neovim_applies_quick_fixes_and_fix_all() {
     let dir = tempdir("nvim");
     let file = dir.join("html_url.jsonl");
     let text =
@@ -840,35 +880,7 @@ fn neovim_applies_quick_fixes_and_fix_all() {
     let out_dir = dir.join("out");
     std::fs::create_dir_all(&out_dir).unwrap();
 
-    let mut child = std::process::Command::new(&nvim)
-        .args(["--headless", "--clean", "-u"])
-        .arg(repo_root().join("tests/nvim/quickfix.lua"))
-        .env("VIMRUNTIME", &runtime)
-        .env("XDG_STATE_HOME", dir.join("state"))
-        .env("XDG_DATA_HOME", dir.join("data"))
-        .env("VOICETUNE_BIN", binary())
-        .env("VOICETUNE_PLUGIN", repo_root().join("editors/nvim"))
-        .env("VOICETUNE_FILE", &file)
-        .env("VOICETUNE_OUT", &out_dir)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("start nvim");
-    let deadline = std::time::Instant::now() + Duration::from_secs(180);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("nvim did not finish in 180 s");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
-    assert!(status.success(), "nvim failed ({status}):\n{stderr}");
+    let stderr = run_neovim("tests/nvim/quickfix.lua", &dir, &file, &out_dir);
     let read = |name: &str| {
         std::fs::read_to_string(out_dir.join(name))
             .unwrap_or_else(|e| panic!("{name} not written ({e}); nvim said:\n{stderr}"))

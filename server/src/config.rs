@@ -17,6 +17,10 @@ pub struct Config {
     pub target_model: String,
     /// `auto` detects per file; otherwise every line is checked as this format.
     pub format: FormatSetting,
+    /// The voice that ghostwrites (a name in `.voicetune/voices.json`); none: the local base
+    /// model.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub voice: Option<String>,
     pub lint: LintConfig,
     pub legacy: LegacyConfig,
     pub local: toml::Table,
@@ -30,6 +34,7 @@ impl Default for Config {
         Config {
             target_model: crate::tokens::DEFAULT_MODEL.to_string(),
             format: FormatSetting::Auto,
+            voice: None,
             lint: LintConfig::default(),
             legacy: LegacyConfig::default(),
             local: toml::Table::new(),

@@ -2,8 +2,8 @@
 //! (locally with candle or remotely on the OpenAI API) and ghostwrite with it.
 //!
 //! Layers, top to bottom, each using only those below (see `docs/ARCHITECTURE.md`):
-//! faces (`main.rs` with its `cli/`, [`lsp`]) -> services ([`ghost`], [`infer`], [`train`])
-//! -> core ([`lint`], [`import`]) -> primitives ([`dataset`], [`clean`], [`tokens`], [`model`],
+//! faces (`main.rs` with its `cli/`, [`lsp`]) -> services ([`ghost`], [`train`])
+//! -> core ([`lint`], [`import`], [`infer`]) -> primitives ([`dataset`], [`clean`], [`tokens`], [`model`],
 //! [`openai`], [`config`], [`fsutil`], [`hashkey`], [`voices`]).
 
 pub mod clean;

@@ -60,9 +60,15 @@ fn is_server_request(msg: &Value) -> bool {
 
 impl Client {
     pub fn spawn(binary: &Path, cwd: &Path) -> Client {
+        Client::spawn_with_env(binary, cwd, &[])
+    }
+
+    /// A server with these environment variables set (an API key for one test only).
+    pub fn spawn_with_env(binary: &Path, cwd: &Path, env: &[(&str, &str)]) -> Client {
         let mut child = Command::new(binary)
             .arg("lsp")
             .current_dir(cwd)
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -116,7 +122,12 @@ impl Client {
     }
 
     pub fn wait_response(&mut self, id: i64) -> Value {
-        let deadline = Instant::now() + TIMEOUT;
+        self.wait_response_within(id, TIMEOUT)
+    }
+
+    /// The response to `id`, waiting up to `timeout` (work slower than the protocol: a model).
+    pub fn wait_response_within(&mut self, id: i64, timeout: Duration) -> Value {
+        let deadline = Instant::now() + timeout;
         loop {
             let msg = self
                 .next_message(deadline)

@@ -8,6 +8,8 @@ pub const TRAIN_LOCAL: &str = "voicetune.trainLocal";
 pub const TUNE_REMOTE: &str = "voicetune.tuneRemote";
 pub const JOBS: &str = "voicetune.jobs";
 pub const CANCEL_JOB: &str = "voicetune.cancelJob";
+pub const SELECT_VOICE: &str = "voicetune.selectVoice";
+pub const GHOST_STATS: &str = "voicetune.ghostStats";
 
 /// Every command, in the order `initialize` announces them.
 pub const ALL: &[&str] = &[
@@ -18,4 +20,6 @@ pub const ALL: &[&str] = &[
     TUNE_REMOTE,
     JOBS,
     CANCEL_JOB,
+    SELECT_VOICE,
+    GHOST_STATS,
 ];

@@ -49,6 +49,10 @@ pub fn run_stdio() -> anyhow::Result<()> {
                     "window/workDoneProgress/cancel",
                     api::Server::cancel_progress,
                 )
+                .custom_method(
+                    "textDocument/inlineCompletion",
+                    api::Server::inline_completion,
+                )
                 .finish();
         // The server speaks to in-memory pipes; `transport` frames the real stdio around them.
         // 1 MiB buffers carry a large publishDiagnostics in one go rather than in 64 KiB turns.

@@ -4,6 +4,7 @@
 //! (naming the file and the key) and the server carries on with what is valid, else defaults.
 
 use crate::config::{find_config, Config};
+use crate::ghost::GhostConfig;
 use crate::lint::LintOptions;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
@@ -95,6 +96,34 @@ impl Settings {
     }
 }
 
+/// The `[completion]` section: how ghostwriting suggests (`max_tokens`, `prompt_budget`,
+/// `stop_at_sentence`), over [`GhostConfig`]'s defaults. An unknown key or a wrong type is an
+/// error naming it.
+pub fn ghost_config(section: &toml::Table) -> Result<GhostConfig, String> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Completion {
+        max_tokens: Option<usize>,
+        prompt_budget: Option<usize>,
+        stop_at_sentence: Option<bool>,
+    }
+    let mut config = GhostConfig::default();
+    let section: Completion = section
+        .clone()
+        .try_into()
+        .map_err(|e| format!("[completion] in voicetune.toml: {}", e.message()))?;
+    if let Some(n) = section.max_tokens {
+        config.sampling.max_tokens = n.max(1);
+    }
+    if let Some(n) = section.prompt_budget {
+        config.prompt_budget = n.max(1);
+    }
+    if let Some(stop) = section.stop_at_sentence {
+        config.stop_at_sentence = stop;
+    }
+    Ok(config)
+}
+
 /// The settings object as a TOML table (`{"voicetune": {...}}` or the object itself).
 fn overlay_table(value: &Value) -> Option<toml::Table> {
     let value = value.get("voicetune").unwrap_or(value);
@@ -155,5 +184,16 @@ mod tests {
         assert_eq!(opts.config, Config::default());
         // Shown once.
         assert!(s.options_for(None).1.is_empty());
+    }
+
+    #[test]
+    fn completion_section_overrides_the_ghostwriting_defaults() {
+        let table = |text: &str| text.parse::<toml::Table>().unwrap();
+        assert_eq!(ghost_config(&table("")).unwrap(), GhostConfig::default());
+        let config = ghost_config(&table("max_tokens = 400\nstop_at_sentence = false")).unwrap();
+        assert_eq!(config.sampling.max_tokens, 400);
+        assert!(!config.stop_at_sentence);
+        let error = ghost_config(&table("max_token = 4")).unwrap_err();
+        assert!(error.contains("max_token"), "{error}");
     }
 }

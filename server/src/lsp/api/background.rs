@@ -42,8 +42,8 @@
 //! so the generation on the blocking pool stops at its next token:
 //!
 //! ```ignore
-//! let job = Job::new(session, params.work_done_progress_params.work_done_token, "complete",
-//!     "voicetune: complete").cancellable();
+//! let job = Job::for_request(session, params.work_done_progress_params.work_done_token,
+//!     "voicetune: ghostwriting").cancellable();
 //! let generated = job.run(|progress| async move {
 //!     spawn_blocking(move || generate(&prompt, &progress.cancel_flag())).await
 //! }, |_| "done".into()).await;
@@ -180,6 +180,26 @@ impl Job {
             None if session.shows_progress() => (Some(session.jobs.new_token(what)), true),
             None => (None, false),
         };
+        Job::with_token(session, token, create, title)
+    }
+
+    /// A job for a request made as the person types (an inline completion): progress only
+    /// under the client's own work-done token, never one of ours, which would flash a progress
+    /// on every pause in typing.
+    pub fn for_request(
+        session: &Session,
+        client_token: Option<ProgressToken>,
+        title: impl Into<String>,
+    ) -> Job {
+        Job::with_token(session, client_token, false, title)
+    }
+
+    fn with_token(
+        session: &Session,
+        token: Option<ProgressToken>,
+        create: bool,
+        title: impl Into<String>,
+    ) -> Job {
         Job {
             client: session.client.clone(),
             jobs: session.jobs.clone(),

@@ -5,7 +5,9 @@ use crate::lsp::commands;
 use crate::lsp::position::Encoding;
 use tower_lsp_server::ls_types::*;
 
-pub fn server_capabilities(encoding: Encoding) -> ServerCapabilities {
+/// Our capabilities, for a client that speaks `encoding` and shows inline completions or not
+/// (the `textDocument/completion` fallback is announced only to a client that does not).
+pub fn server_capabilities(encoding: Encoding, inline_client: bool) -> ServerCapabilities {
     ServerCapabilities {
         position_encoding: Some(encoding.kind()),
         text_document_sync: Some(TextDocumentSyncCapability::Options(
@@ -29,6 +31,9 @@ pub fn server_capabilities(encoding: Encoding) -> ServerCapabilities {
         code_lens_provider: Some(CodeLensOptions {
             resolve_provider: Some(false),
         }),
+        inline_completion_provider: Some(OneOf::Left(true)),
+        // No trigger characters: the client asks when the person does.
+        completion_provider: (!inline_client).then(CompletionOptions::default),
         execute_command_provider: Some(ExecuteCommandOptions {
             commands: commands::ALL.iter().map(|c| c.to_string()).collect(),
             work_done_progress_options: WorkDoneProgressOptions {

@@ -2,12 +2,14 @@
 //! one file per request or notification family, each a function of the [`Session`].
 //!
 //! - [`requests`]: `initialize`, `shutdown`, `textDocument/codeAction` (and resolve),
-//!   `textDocument/hover`, `textDocument/codeLens`, `workspace/executeCommand`;
+//!   `textDocument/hover`, `textDocument/codeLens`, `textDocument/inlineCompletion` and its
+//!   `textDocument/completion` fallback, `workspace/executeCommand`;
 //! - [`notifications`]: the document lifecycle, configuration changes and
 //!   `window/workDoneProgress/cancel`;
 //! - [`commands`]: one file per `workspace/executeCommand` command;
 //! - [`background`]: the helper every long-running command uses (progress, cancel, the final
 //!   message);
+//! - [`ghostwrite`]: a suggestion at the cursor, shared by the two completion requests;
 //! - [`capabilities`]: what `initialize` announces.
 //!
 //! Every handler runs through [`request`] or [`notification`], where a panic is caught
@@ -16,6 +18,7 @@
 pub mod background;
 pub mod capabilities;
 pub mod commands;
+pub mod ghostwrite;
 pub mod notifications;
 pub mod requests;
 
@@ -51,6 +54,16 @@ impl Server {
             notifications::work_done_progress_cancel::cancel(&self.session, params),
         )
         .await
+    }
+
+    /// `textDocument/inlineCompletion` (LSP 3.18, not routed by tower-lsp-server itself).
+    pub async fn inline_completion(
+        &self,
+        params: InlineCompletionParams,
+    ) -> Result<InlineCompletionList> {
+        let s = &self.session;
+        let handler = requests::inline_completion::inline_completion(s, params);
+        request(s, "textDocument/inlineCompletion", handler).await
     }
 }
 
@@ -153,6 +166,12 @@ impl LanguageServer for Server {
     async fn hover(&self, params: HoverParams) -> Result<Option<Hover>> {
         let s = &self.session;
         request(s, "textDocument/hover", requests::hover::hover(s, params)).await
+    }
+
+    async fn completion(&self, params: CompletionParams) -> Result<Option<CompletionResponse>> {
+        let s = &self.session;
+        let handler = requests::completion::completion(s, params);
+        request(s, "textDocument/completion", handler).await
     }
 
     async fn code_lens(&self, params: CodeLensParams) -> Result<Option<Vec<CodeLens>>> {

@@ -4,12 +4,16 @@
 //!
 //! - [`slot`]: one open document and the ordering of work on it;
 //! - [`publisher`]: `publishDiagnostics`, serialized once straight into an output frame;
-//! - [`jobs`]: progress tokens and cancel flags of long-running work.
+//! - [`jobs`]: progress tokens and cancel flags of long-running work;
+//! - [`ghost`]: the ghostwriting service, the chosen voice and the newest suggestion request
+//!   of each document.
 
+pub mod ghost;
 pub mod jobs;
 pub mod publisher;
 pub mod slot;
 
+pub use ghost::Ghosting;
 pub use jobs::Jobs;
 pub use publisher::Publisher;
 pub use slot::{Open, Slot};
@@ -37,6 +41,7 @@ pub struct Session {
     /// Whether the client lets us register a file watcher for `voicetune.toml`.
     pub watch_dynamic: AtomicBool,
     pub jobs: Arc<Jobs>,
+    pub ghost: Arc<Ghosting>,
     /// The workspace folder (from `initialize`), where commands resolve relative paths.
     pub root: Mutex<Option<PathBuf>>,
 }
@@ -57,6 +62,7 @@ impl Session {
             progress: AtomicBool::new(false),
             watch_dynamic: AtomicBool::new(false),
             jobs: Arc::new(Jobs::new()),
+            ghost: Arc::default(),
             root: Mutex::default(),
         }
     }

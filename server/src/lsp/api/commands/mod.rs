@@ -3,6 +3,8 @@
 
 pub mod build_dataset;
 pub mod fix_all;
+pub mod ghost_stats;
+pub mod select_voice;
 pub mod stats;
 pub mod train_local;
 pub mod tune_remote;

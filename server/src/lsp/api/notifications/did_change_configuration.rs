@@ -1,7 +1,8 @@
 //! `workspace/didChangeConfiguration` and `workspace/didChangeWatchedFiles`: new settings or a
-//! changed `voicetune.toml` re-lint every open document.
+//! changed `voicetune.toml` re-lint every open document; they and a changed voice registry
+//! (`.voicetune/voices.json`) make ghostwriting look its voices up again.
 
-use super::is_config_file;
+use super::{is_config_file, is_voice_registry};
 use crate::lsp::guard;
 use crate::lsp::session::Session;
 use tower_lsp_server::ls_types::{
@@ -18,6 +19,8 @@ pub async fn did_change_configuration(session: &Session, params: DidChangeConfig
 pub async fn did_change_watched_files(session: &Session, params: DidChangeWatchedFilesParams) {
     if params.changes.iter().any(|c| is_config_file(&c.uri)) {
         reload_all(session).await;
+    } else if params.changes.iter().any(|c| is_voice_registry(&c.uri)) {
+        session.ghost.settings_changed();
     }
 }
 
@@ -26,6 +29,7 @@ pub(super) async fn reload_all(session: &Session) {
     if let Ok(mut s) = session.settings.lock() {
         s.invalidate();
     }
+    session.ghost.settings_changed();
     for (uri, slot) in session.slots() {
         let generation = slot.next_generation();
         let mut state = slot.state.lock().await;

@@ -1,4 +1,5 @@
-//! `initialized`: watch `voicetune.toml` files when the client lets us register a watcher.
+//! `initialized`: watch `voicetune.toml` files and the voice registry when the client lets us
+//! register a watcher.
 
 use crate::lsp::session::Session;
 use std::sync::atomic::Ordering;
@@ -7,7 +8,10 @@ use tower_lsp_server::ls_types::{InitializedParams, MessageType, Registration};
 pub async fn initialized(session: &Session, _: InitializedParams) {
     if session.watch_dynamic.load(Ordering::Relaxed) {
         let watchers = serde_json::json!({
-            "watchers": [{ "globPattern": format!("**/{}", crate::config::CONFIG_FILE) }]
+            "watchers": [
+                { "globPattern": format!("**/{}", crate::config::CONFIG_FILE) },
+                { "globPattern": "**/.voicetune/voices.json" },
+            ]
         });
         let registration = Registration {
             id: "voicetune-config-watch".into(),

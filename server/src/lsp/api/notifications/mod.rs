@@ -14,3 +14,8 @@ use tower_lsp_server::ls_types::Uri;
 fn is_config_file(uri: &Uri) -> bool {
     uri.path().as_str().ends_with(crate::config::CONFIG_FILE)
 }
+
+/// Whether `uri` is a voice registry (`.voicetune/voices.json`).
+fn is_voice_registry(uri: &Uri) -> bool {
+    uri.path().as_str().ends_with("/.voicetune/voices.json")
+}

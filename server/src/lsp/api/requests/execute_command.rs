@@ -2,7 +2,9 @@
 //! in [`crate::lsp::api::commands`]. Long work runs through
 //! [`crate::lsp::api::background::Job`]; the request returns at once.
 
-use crate::lsp::api::commands::{build_dataset, fix_all, stats, train_local, tune_remote};
+use crate::lsp::api::commands::{
+    build_dataset, fix_all, ghost_stats, select_voice, stats, train_local, tune_remote,
+};
 use crate::lsp::commands::*;
 use crate::lsp::session::Session;
 use serde_json::Value;
@@ -22,6 +24,8 @@ pub async fn execute_command(
         JOBS => tune_remote::jobs(session).await,
         CANCEL_JOB => tune_remote::cancel(session, args).await,
         BUILD_DATASET => build_dataset::start_build(session, args, token).await,
+        SELECT_VOICE => select_voice::select_voice(session, args).await,
+        GHOST_STATS => ghost_stats::ghost_stats(session).await,
         FIX_ALL => fix_all::start_fix_all(session, uri_arg(args)?, token).await,
         other => Err(Error::invalid_params(format!(
             "unknown command {other:?}; voicetune knows {}",

@@ -31,6 +31,15 @@ pub async fn initialize(session: &Session, params: InitializeParams) -> Result<I
         .and_then(|w| w.dynamic_registration)
         .unwrap_or(false);
     session.watch_dynamic.store(watch, Ordering::Relaxed);
+    let inline_client = params
+        .capabilities
+        .text_document
+        .as_ref()
+        .is_some_and(|t| t.inline_completion.is_some());
+    session
+        .ghost
+        .inline_client
+        .store(inline_client, Ordering::Relaxed);
     if let Ok(mut s) = session.settings.lock() {
         s.set_init(params.initialization_options);
     }
@@ -47,7 +56,7 @@ pub async fn initialize(session: &Session, params: InitializeParams) -> Result<I
     }
     Ok(InitializeResult {
         server_info: Some(capabilities::server_info()),
-        capabilities: capabilities::server_capabilities(encoding),
+        capabilities: capabilities::server_capabilities(encoding, inline_client),
         offset_encoding: None,
     })
 }
