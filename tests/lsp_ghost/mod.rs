@@ -13,6 +13,13 @@ use std::time::{Duration, Instant};
 /// where the model is ~40 times slower than in a release build (seconds per token).
 const MODEL_TIMEOUT: Duration = Duration::from_secs(600);
 
+/// The tests that run the model take turns: on two cores, three models at once starve the
+/// other tests of this binary past their protocol timeouts.
+fn one_model_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static MODEL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    MODEL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// A client that shows inline completions (`inline`) or not, speaking UTF-16 only.
 fn start(dir: &Path, inline: bool, options: Value, env: &[(&str, &str)]) -> (Client, Value) {
     let mut client = Client::spawn_with_env(&binary(), dir, env);
@@ -92,6 +99,7 @@ const DRAFT_HEAD: &str =
 
 #[test]
 fn inline_completion_continues_a_markdown_draft_at_a_utf16_cursor() {
+    let _turn = one_model_at_a_time();
     let _ = model_path();
     let dir = tempdir("ghost-draft");
     let short = json!({"completion": {"max_tokens": 8}});
@@ -181,6 +189,7 @@ fn inline_completion_continues_a_markdown_draft_at_a_utf16_cursor() {
 
 #[test]
 fn cancelled_and_superseded_requests_stop_the_model_between_tokens() {
+    let _turn = one_model_at_a_time();
     let _ = model_path();
     let dir = tempdir("ghost-cancel");
     // Long suggestions without a sentence stop, so generation is still running when cancelled.
@@ -394,6 +403,7 @@ fn a_missing_key_is_shown_once_until_the_settings_change() {
 
 #[test]
 fn neovim_shows_and_accepts_an_inline_suggestion() {
+    let _turn = one_model_at_a_time();
     let _ = model_path();
     let dir = tempdir("ghost-nvim");
     let file = dir.join("notebook.md");
