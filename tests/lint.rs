@@ -1093,3 +1093,83 @@ fn nothing_refers_to_paths_outside_the_repository() {
         assert!(!repo_paths_clean(&dir), "{planted}");
     }
 }
+
+/// `voicetune learn` on a hand-written log: the kept paragraphs (the accepted one when the
+/// draft was never saved), deduplicated and without short ones, lint clean; the log is
+/// untouched and cannot be the output.
+#[test]
+fn learn_turns_the_accepted_suggestions_log_into_a_clean_dataset() {
+    use serde_json::{json, Value};
+    let dir = temp_dir("learn");
+    std::fs::write(
+        dir.join("voicetune.toml"),
+        "[lint]\nmin_examples = 5\nrecommended_examples = 5\n",
+    )
+    .unwrap();
+    let topics = [
+        "tea", "bread", "rivers", "trains", "gardens", "winter", "letters",
+    ];
+    let mut log = String::new();
+    for (i, topic) in topics.iter().enumerate() {
+        let accepted = json!({
+            "event": "accepted", "id": format!("id{i}"), "time": 1_700_000_000 + i,
+            "file": "drafts/post.md", "voice": "katie",
+            "system": "You are a writer who writes blog posts in the author's own voice.",
+            "user_template": "Write about: {title}", "title": topic,
+            "before": format!("Post {i}: I keep coming back to {topic} because it"),
+            "text": " teaches me patience, which is what writing needs most.",
+        });
+        log.push_str(&format!("{accepted}\n"));
+        if i % 2 == 0 {
+            let kept = json!({"event": "kept", "id": format!("id{i}"), "time": 1_800_000_000,
+                "paragraph": format!("Post {i}: I return to {topic} again and again, since it \
+                                      teaches me the patience that my writing needs most.")});
+            log.push_str(&format!("{kept}\n"));
+        }
+    }
+    // A repeat (of the never-saved id1) and a short one are left out.
+    let repeat = log.lines().nth(2).unwrap().replace("\"id1\"", "\"again\"");
+    assert!(repeat.contains("again"), "{repeat}");
+    log.push_str(&format!("{repeat}\n"));
+    log.push_str(&format!(
+        "{}\n",
+        json!({"event": "accepted", "id": "short", "time": 1, "file": "a.md", "voice": null,
+               "system": "", "user_template": "{title}", "title": "T", "before": "Too",
+               "text": " short."})
+    ));
+    let log_path = dir.join(".voicetune/learn/accepted.jsonl");
+    std::fs::create_dir_all(log_path.parent().unwrap()).unwrap();
+    std::fs::write(&log_path, &log).unwrap();
+
+    let out = dir.join("learned.jsonl");
+    let (code, _, stderr) = run(voicetune()
+        .arg("learn")
+        .arg("--workspace")
+        .arg(&dir)
+        .arg("-o")
+        .arg(&out));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("7 examples from 9 accepted"), "{stderr}");
+    let written = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(written.lines().count(), topics.len(), "{written}");
+    let first: Value = serde_json::from_str(written.lines().next().unwrap()).unwrap();
+    assert_eq!(first["messages"][1]["content"], "Write about: tea");
+    assert!(first["messages"][2]["content"]
+        .as_str()
+        .unwrap()
+        .contains("I return to tea again and again"));
+    assert_eq!(std::fs::read_to_string(&log_path).unwrap(), log);
+
+    let (code, _, stderr) = run(voicetune().arg("lint").arg(&out));
+    assert_eq!(code, 0, "{stderr}\n{written}");
+
+    let (code, _, stderr) = run(voicetune()
+        .arg("learn")
+        .arg("--workspace")
+        .arg(&dir)
+        .arg("-o")
+        .arg(&log_path));
+    assert_eq!(code, 2, "{stderr}");
+    assert_eq!(std::fs::read_to_string(&log_path).unwrap(), log);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -1,7 +1,10 @@
 //! Ghostwriting through the language server: `textDocument/inlineCompletion` with the real
 //! SmolLM2 model (a UTF-16 cursor, cancellation and supersession measured on the model's
 //! counters), a remote voice on the fake OpenAI server (and the `textDocument/completion`
-//! fallback), a missing key shown once, and a real Neovim accepting a suggestion.
+//! fallback), a missing key shown once, a real Neovim accepting a suggestion, and opt-in
+//! learning from accepted suggestions ([`learn`]).
+
+mod learn;
 
 use super::lsp_support::{file_uri, utf16_pos, Client};
 use super::{binary, fake_openai, model_path, tempdir};

@@ -8,6 +8,7 @@ mod config;
 mod eval;
 mod generate;
 mod jobs;
+mod learn;
 mod lint;
 mod lsp;
 mod model;
@@ -48,6 +49,9 @@ enum Command {
     Generate(generate::GenerateArgs),
     /// Ghostwrite: the suggestion an editor would show at FILE:LINE:COL.
     Complete(complete::CompleteArgs),
+    /// Turn the suggestions accepted in the editor (`[completion] learn = true`) into a chat
+    /// JSONL of your own final words.
+    Learn(learn::LearnArgs),
     /// Fine-tune a local voice model (LoRA) on a chat JSONL dataset.
     Train(train::TrainArgs),
     /// Perplexity of held-out texts under the base model and a voice model.
@@ -76,6 +80,7 @@ pub fn main() -> ExitCode {
         Command::Model(cmd) => model::run(&cmd).map(|()| ExitCode::SUCCESS),
         Command::Generate(args) => generate::run(&args).map(|()| ExitCode::SUCCESS),
         Command::Complete(args) => complete::run(&args).map(|()| ExitCode::SUCCESS),
+        Command::Learn(args) => learn::run(&args),
         Command::Train(args) => train::run(&args),
         Command::Eval(args) => eval::run(&args).map(|()| ExitCode::SUCCESS),
         Command::Tune(args) => Ok(tune::run(args)),

@@ -14,7 +14,9 @@
 //! - [`post`]: sentence ends, HTML/URL removal, repeats dropped.
 //! - [`local`]: the local model with the KV cache of the last prompt, reused as the user types.
 //! - [`remote`]: an OpenAI-compatible chat completions endpoint.
+//! - [`learn`]: opt-in, local log of accepted suggestions, turned into training examples.
 
+pub mod learn;
 pub mod local;
 pub mod post;
 pub mod prompt;
@@ -95,6 +97,8 @@ pub struct GhostConfig {
     pub sampling: SamplingParams,
     /// End at a sentence or line end (else only at `max_tokens` or the end of the turn).
     pub stop_at_sentence: bool,
+    /// Log accepted suggestions locally as training examples ([`learn`]); off by default.
+    pub learn: bool,
 }
 
 /// The sampling defaults of ghostwriting: greedy, repetition penalty 1.05 and no repeated
@@ -138,6 +142,7 @@ impl Default for GhostConfig {
             prompt_budget: 512,
             sampling: default_sampling(),
             stop_at_sentence: true,
+            learn: false,
         }
     }
 }

@@ -10,6 +10,9 @@ pub const JOBS: &str = "voicetune.jobs";
 pub const CANCEL_JOB: &str = "voicetune.cancelJob";
 pub const SELECT_VOICE: &str = "voicetune.selectVoice";
 pub const GHOST_STATS: &str = "voicetune.ghostStats";
+/// Run by the client when the user accepts an inline suggestion (the item's `command`, sent
+/// only with `[completion] learn = true`).
+pub const ACCEPT_SUGGESTION: &str = "voicetune.acceptSuggestion";
 
 /// Every command, in the order `initialize` announces them.
 pub const ALL: &[&str] = &[
@@ -22,4 +25,5 @@ pub const ALL: &[&str] = &[
     CANCEL_JOB,
     SELECT_VOICE,
     GHOST_STATS,
+    ACCEPT_SUGGESTION,
 ];

@@ -97,7 +97,7 @@ impl Settings {
 }
 
 /// The `[completion]` section: how ghostwriting suggests (`max_tokens`, `prompt_budget`,
-/// `stop_at_sentence`), over [`GhostConfig`]'s defaults. An unknown key or a wrong type is an
+/// `stop_at_sentence`) and whether accepted suggestions are learned from (`learn`), over [`GhostConfig`]'s defaults. An unknown key or a wrong type is an
 /// error naming it.
 pub fn ghost_config(section: &toml::Table) -> Result<GhostConfig, String> {
     #[derive(serde::Deserialize)]
@@ -106,6 +106,7 @@ pub fn ghost_config(section: &toml::Table) -> Result<GhostConfig, String> {
         max_tokens: Option<usize>,
         prompt_budget: Option<usize>,
         stop_at_sentence: Option<bool>,
+        learn: Option<bool>,
     }
     let mut config = GhostConfig::default();
     let section: Completion = section
@@ -120,6 +121,9 @@ pub fn ghost_config(section: &toml::Table) -> Result<GhostConfig, String> {
     }
     if let Some(stop) = section.stop_at_sentence {
         config.stop_at_sentence = stop;
+    }
+    if let Some(learn) = section.learn {
+        config.learn = learn;
     }
     Ok(config)
 }
@@ -193,6 +197,8 @@ mod tests {
         let config = ghost_config(&table("max_tokens = 400\nstop_at_sentence = false")).unwrap();
         assert_eq!(config.sampling.max_tokens, 400);
         assert!(!config.stop_at_sentence);
+        assert!(!config.learn);
+        assert!(ghost_config(&table("learn = true")).unwrap().learn);
         let error = ghost_config(&table("max_token = 4")).unwrap_err();
         assert!(error.contains("max_token"), "{error}");
     }

@@ -29,6 +29,13 @@ pub struct Cursor {
 }
 
 impl Cursor {
+    /// Whether accepted suggestions here are learned from: `[completion] learn = true`, in a
+    /// markdown draft.
+    pub fn learns(&self) -> bool {
+        self.request.kind == DocKind::Markdown
+            && ghost_config(&self.completion).is_ok_and(|c| c.learn)
+    }
+
     /// The text of the cursor's line before it.
     pub fn line_before(&self) -> &str {
         let text = &self.request.text[..self.request.cursor];

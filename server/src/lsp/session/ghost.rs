@@ -1,6 +1,7 @@
 //! Ghostwriting state of a session: the workspace's [`Ghostwriter`], the voice chosen with
 //! `voicetune.selectVoice`, the newest suggestion request of each document (a newer one stops
-//! the older one's model between tokens) and the settings problems already shown.
+//! the older one's model between tokens), the settings problems already shown and the accepted
+//! suggestions still to be learned from.
 
 use crate::ghost::{GhostConfig, Ghostwriter};
 use std::collections::{HashMap, HashSet};
@@ -22,6 +23,8 @@ pub struct Ghosting {
     newest: Mutex<HashMap<Uri, Arc<AtomicBool>>>,
     /// Settings problems already shown.
     shown: Mutex<HashSet<String>>,
+    /// Accepted suggestions waiting for their document's save or close (learning on).
+    pub learner: crate::ghost::learn::Learner,
 }
 
 impl Ghosting {
