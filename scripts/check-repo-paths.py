@@ -2,7 +2,7 @@
 """Fails when a file in the repository refers to a path outside it.
 
 A clone of the project has nothing beside it, so a test, bench, script or source file that
-reads `../shared/...`, climbs out with `../../`, or names an absolute home folder works on the
+reads the developers' shared folder beside the checkout, climbs out with two `..` steps, or names an absolute home folder works on the
 developer's machine and fails everywhere else.
 
 usage: check-repo-paths.py [ROOT]   (ROOT defaults to the repository this script is in)
@@ -59,7 +59,7 @@ def problems(root):
             bases.append(CRATE_DIR)
         for number, line in enumerate(text.splitlines(), 1):
             if SHARED.search(line):
-                yield path, number, "refers to ../shared", line
+                yield path, number, "refers to the shared folder outside the repository", line
                 continue
             home = HOME.search(line)
             if home:
