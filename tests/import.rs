@@ -1,6 +1,9 @@
 //! Dataset builder end to end: every source kind, every filter, every cleaning step, broken
 //! inputs, output formats and splits, the CLI, and the real exports in tests/fixtures.
 
+#[path = "import/writes.rs"]
+mod writes;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use voicetune::clean::{self, SourceFormat};
@@ -840,6 +843,22 @@ fn bad_options_are_refused() {
     })
     .to_string()
     .contains("after"));
+    // Issue 17: numbers that mean nothing are refused, not run.
+    for split in [f64::NAN, -0.1, 1.0] {
+        let err = bad(BuildConfig {
+            split: Some(split),
+            ..cfg()
+        });
+        assert!(err.field_at_fault() == Some(BuildField::Split), "{split}");
+    }
+    assert!(
+        bad(BuildConfig {
+            max_tokens: Some(0),
+            ..cfg()
+        })
+        .field_at_fault()
+            == Some(BuildField::MaxTokens)
+    );
 }
 
 #[test]
