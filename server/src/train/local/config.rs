@@ -287,4 +287,29 @@ mod tests {
             .to_string();
         assert!(err.contains("epochs"), "{err}");
     }
+
+    /// The server's `trainLocal` options get the checks of `voicetune train` (issue 17).
+    #[test]
+    fn overrides_out_of_range_are_refused() {
+        let base = LocalConfig::default();
+        let ws = Path::new("/ws");
+        for (options, wanted) in [
+            (serde_json::json!({"rank": 100000}), "rank = 100000"),
+            (
+                serde_json::json!({"epochs": 1000000000u64}),
+                "epochs = 1000000000",
+            ),
+            (serde_json::json!({"lr": -1.0}), "lr = -1"),
+            (serde_json::json!({"alpha": 0.0}), "alpha = 0"),
+            (serde_json::json!({"gradAccum": 0}), "grad_accum = 0"),
+            (serde_json::json!({"maxSeqLen": 0}), "max_seq_len = 0"),
+            (serde_json::json!({"valFraction": 1.0}), "val_fraction = 1"),
+        ] {
+            let err = base
+                .with_overrides(ws, options.as_object().unwrap())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(wanted), "{options}: {err}");
+        }
+    }
 }
