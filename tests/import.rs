@@ -267,6 +267,31 @@ fn transcripts_keep_one_speaker() {
 }
 
 #[test]
+fn garbage_vtt_timings_never_reach_training_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let vtt = dir.path().join("talk.vtt");
+    std::fs::write(
+        &vtt,
+        "WEBVTT\n\n-1:-1 --> 00:00:01.000\nJane: I keep a notebook because memory lies to me, \
+         and paper does not.\n\n00:00:02.000 --> ??\nIt is the cheapest habit I have ever kept, \
+         and the one I would give up last.\n",
+    )
+    .unwrap();
+    let cfg = BuildConfig {
+        speaker: Some("Jane".into()),
+        ..cfg()
+    };
+    let (_d, out, _) = run(&[vtt], cfg);
+    let ex = examples(&out);
+    assert_eq!(ex.len(), 1);
+    assert_eq!(
+        ex[0].1,
+        "I keep a notebook because memory lies to me, and paper does not. It is the cheapest \
+         habit I have ever kept, and the one I would give up last."
+    );
+}
+
+#[test]
 fn transcript_speaker_defaults_to_the_author() {
     // --author alice picks Alice's turns ("Alice", "Alice Writer") and keeps all three files.
     let (_d, out, report) = run(
