@@ -1,6 +1,9 @@
 //! Dataset builder end to end: every source kind, every filter, every cleaning step, broken
 //! inputs, output formats and splits, the CLI, and the real exports in tests/fixtures.
 
+#[path = "import/writes.rs"]
+mod writes;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use voicetune::clean::{self, SourceFormat};
@@ -261,6 +264,31 @@ fn transcripts_keep_one_speaker() {
         .iter()
         .any(|(_, a)| a.contains("Host") || a.contains("Katie") || a.contains("-->")));
     assert_lints_clean(&out);
+}
+
+#[test]
+fn garbage_vtt_timings_never_reach_training_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let vtt = dir.path().join("talk.vtt");
+    std::fs::write(
+        &vtt,
+        "WEBVTT\n\n-1:-1 --> 00:00:01.000\nJane: I keep a notebook because memory lies to me, \
+         and paper does not.\n\n00:00:02.000 --> ??\nIt is the cheapest habit I have ever kept, \
+         and the one I would give up last.\n",
+    )
+    .unwrap();
+    let cfg = BuildConfig {
+        speaker: Some("Jane".into()),
+        ..cfg()
+    };
+    let (_d, out, _) = run(&[vtt], cfg);
+    let ex = examples(&out);
+    assert_eq!(ex.len(), 1);
+    assert_eq!(
+        ex[0].1,
+        "I keep a notebook because memory lies to me, and paper does not. It is the cheapest \
+         habit I have ever kept, and the one I would give up last."
+    );
 }
 
 #[test]
@@ -840,6 +868,22 @@ fn bad_options_are_refused() {
     })
     .to_string()
     .contains("after"));
+    // Issue 17: numbers that mean nothing are refused, not run.
+    for split in [f64::NAN, -0.1, 1.0] {
+        let err = bad(BuildConfig {
+            split: Some(split),
+            ..cfg()
+        });
+        assert!(err.field_at_fault() == Some(BuildField::Split), "{split}");
+    }
+    assert!(
+        bad(BuildConfig {
+            max_tokens: Some(0),
+            ..cfg()
+        })
+        .field_at_fault()
+            == Some(BuildField::MaxTokens)
+    );
 }
 
 #[test]

@@ -5,6 +5,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use voicetune::import::{build, BuildConfig, BuildField, BuildOptions, Progress, SourceSpec};
 use voicetune::lint;
+use voicetune::lint::report::{escape_controls, escape_controls_by_line};
 
 /// Options of `voicetune build`; each overrides the `[build]` section of `voicetune.toml`.
 #[derive(clap::Args, Debug, Default)]
@@ -171,7 +172,7 @@ pub(crate) fn run(args: BuildArgs) -> anyhow::Result<std::process::ExitCode> {
                 "\r[{}/{}] {} {pct:>3}%  {} items, {} examples   ",
                 p.source_index + 1,
                 p.source_count,
-                p.source.display(),
+                escape_controls(&p.source.display().to_string()),
                 p.items_read,
                 p.examples_written
             );
@@ -189,7 +190,7 @@ pub(crate) fn run(args: BuildArgs) -> anyhow::Result<std::process::ExitCode> {
             let _ = if args.json {
                 writeln!(out, "{}", serde_json::to_string_pretty(&report)?)
             } else {
-                writeln!(out, "{report}")
+                writeln!(out, "{}", escape_controls_by_line(&report.to_string()))
             };
             Ok(if report.kept() == 0 {
                 std::process::ExitCode::from(1)

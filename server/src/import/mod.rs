@@ -154,6 +154,10 @@ pub fn build(
     let started = std::time::Instant::now();
     let files = plan(options)?;
     let writer = output::Writer::create(&options.output).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::InvalidInput {
+            // Already names the path and what is wrong with it (not a regular file).
+            return BuildError::plain(e.to_string());
+        }
         BuildError::plain(format!(
             "{}: cannot create the output: {e}",
             options.output.display()

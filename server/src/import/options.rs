@@ -260,6 +260,12 @@ impl BuildOptions {
                 ))
             }
         };
+        if cfg.max_tokens == Some(0) {
+            return Err(OptionsError::field(
+                BuildField::MaxTokens,
+                " 0 would drop every example: use 1 or more".to_string(),
+            ));
+        }
         if let (Some(min), Some(max)) = (cfg.min_tokens, cfg.max_tokens) {
             if min > max {
                 return Err(OptionsError::field(

@@ -37,10 +37,11 @@ static LABEL_LINE: LazyLock<Regex> = LazyLock::new(|| {
 static VTT_VOICE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^<v(?:\.[\w.-]+)?[ \t]+([^>]+)>(.*?)(?:</v>)?$").unwrap());
 
-/// SRT/VTT timing lines and cue numbers, and a VTT header.
-static CUE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(?:\d+|WEBVTT.*|NOTE .*|[\d:.,]+[ \t]*-->[ \t]*[\d:.,]+.*)$").unwrap()
-});
+/// SRT/VTT timing lines and cue numbers, and a VTT header. As in a WebVTT parser, a line with
+/// `-->` is a timing line even when its times are garbage (`-1:-1 --> 00:00:01.000`), as long as
+/// no letter comes before the arrow (speech that mentions an arrow keeps its speaker label).
+static CUE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^(?:\d+|WEBVTT.*|NOTE .*|[^\p{L}]*-->.*)$").unwrap());
 
 /// One speaker's turn.
 #[derive(Debug, Clone, PartialEq)]
@@ -296,5 +297,15 @@ mod tests {
         assert!(!looks_like_transcript(
             "# A post\n\nNote: this is prose.\n\nMore prose here.\n"
         ));
+    }
+
+    #[test]
+    fn garbage_timing_lines_are_artefacts_not_text() {
+        let text = "WEBVTT\n\n-1:-1 --> 00:00:01.000\nJane: One.\n\n00:00:02.000 --> ??\n\
+                    and two.\n\n--> 00:00:04.000\nJane: Use the --> key.\n";
+        let p = parse(text, 1);
+        let texts: Vec<&str> = p.turns.iter().map(|t| t.text.as_str()).collect();
+        assert_eq!(texts, ["One. and two.", "Use the --> key."]);
+        assert_eq!(p.artefacts, 4); // the header and three timing lines
     }
 }
