@@ -303,8 +303,16 @@ impl<'a> Builder<'a> {
     /// files, when the batch is empty.
     pub(super) fn checkpoint(&mut self) -> Checkpoint {
         self.seen_since_checkpoint.clear();
+        // The lists that only grow are cut back to their length instead of copied each file.
+        let warnings = std::mem::take(&mut self.report.warnings);
+        let skipped = std::mem::take(&mut self.report.skipped);
+        let report = self.report.clone();
+        self.report.warnings = warnings;
+        self.report.skipped = skipped;
         Checkpoint {
-            report: self.report.clone(),
+            warnings: self.report.warnings.len(),
+            skipped: self.report.skipped.len(),
+            report,
             dropped: self.dropped,
             items: self.items,
             summaries: self.summaries.len(),
@@ -319,7 +327,13 @@ impl<'a> Builder<'a> {
         for hash in self.seen_since_checkpoint.drain(..) {
             self.seen.remove(&hash);
         }
+        let mut warnings = std::mem::take(&mut self.report.warnings);
+        let mut skipped = std::mem::take(&mut self.report.skipped);
+        warnings.truncate(checkpoint.warnings);
+        skipped.truncate(checkpoint.skipped);
         self.report = checkpoint.report;
+        self.report.warnings = warnings;
+        self.report.skipped = skipped;
         self.dropped = checkpoint.dropped;
         self.items = checkpoint.items;
         self.summaries.truncate(checkpoint.summaries);
@@ -392,7 +406,10 @@ impl<'a> Builder<'a> {
 
 /// What [`Builder::rollback`] goes back to.
 pub(super) struct Checkpoint {
+    /// The report without its warnings and skipped files, and how many of those there were.
     report: BuildReport,
+    warnings: usize,
+    skipped: usize,
     dropped: [usize; STAGES.len()],
     items: usize,
     summaries: usize,
