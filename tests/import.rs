@@ -243,9 +243,11 @@ fn transcripts_keep_one_speaker() {
         ),
         (7, 7)
     );
-    // 6 timestamps in the interview, WEBVTT + 4 cue numbers + 4 timings in the VTT file, 4 Otter
-    // label lines; [laughter] and (inaudible) in the interview are stage directions.
-    assert_eq!(report.clean.transcript_artefacts, 19);
+    // 6 timestamps in the interview, 4 cue numbers + 4 timings in the VTT file, 4 Otter label
+    // lines (its WEBVTT line is a metadata line); [laughter] and (inaudible) in the interview
+    // are stage directions.
+    assert_eq!(report.clean.transcript_artefacts, 18);
+    assert_eq!(report.transcripts.metadata_lines, 1);
     assert_eq!(report.clean.stage_directions, 2);
     let ex = examples(&out);
     let by_title: std::collections::HashMap<_, _> =

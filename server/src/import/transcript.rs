@@ -78,6 +78,9 @@ impl Metadata {
 /// Splits the leading metadata block (known keys only, up to the first blank line or the first
 /// other line) off `text`; returns it and the rest.
 pub fn split_metadata(text: &str) -> (Metadata, &str) {
+    if let Some(split) = split_vtt_header(text) {
+        return split;
+    }
     let mut meta = Metadata::default();
     let mut rest = text;
     let mut blanks = 0;
@@ -103,6 +106,36 @@ pub fn split_metadata(text: &str) -> (Metadata, &str) {
         return (Metadata::default(), text);
     }
     (meta, rest)
+}
+
+/// A WebVTT header block: `WEBVTT` and the lines after it up to the first blank line
+/// (`Kind: captions`, `Language: en`), which are metadata whatever their keys.
+fn split_vtt_header(text: &str) -> Option<(Metadata, &str)> {
+    let start = text.len() - text.trim_start().len();
+    if !text[start..].starts_with("WEBVTT") {
+        return None;
+    }
+    let mut meta = Metadata {
+        lines: text[..start].matches('\n').count(),
+        ..Metadata::default()
+    };
+    let mut rest = &text[start..];
+    while let Some((line, after)) = rest
+        .split_once('\n')
+        .or((!rest.is_empty()).then_some((rest, "")))
+    {
+        let line = line.trim();
+        if line.is_empty() {
+            break;
+        }
+        if let Some((key, value)) = line.split_once(':') {
+            meta.fields
+                .push((key.trim().to_lowercase(), value.trim().to_string()));
+        }
+        meta.lines += 1;
+        rest = after;
+    }
+    Some((meta, rest))
 }
 
 /// One speaker's turn.
@@ -434,6 +467,14 @@ mod tests {
         let (meta, rest) = split_metadata("Jane: Hello.\nSpeaker: x\n");
         assert!(meta.fields.is_empty());
         assert_eq!(rest, "Jane: Hello.\nSpeaker: x\n");
+        // A WebVTT header block (YouTube's captions have one) is metadata whatever its keys.
+        let (meta, rest) = split_metadata(
+            "WEBVTT\nKind: captions\nLanguage: en\n\n00:00.000 --> 00:01.000\nHi.\n",
+        );
+        assert_eq!(meta.get("kind"), Some("captions"));
+        assert_eq!(meta.lines, 3);
+        assert_eq!(rest, "\n00:00.000 --> 00:01.000\nHi.\n");
+        assert!(parse(rest, 4).turns.is_empty());
     }
 
     #[test]
