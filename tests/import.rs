@@ -861,12 +861,17 @@ fn bad_options_are_refused() {
 #[test]
 fn build_section_of_voicetune_toml() {
     let config = Config::from_toml(
-        "[build]\nauthor = \"alice\"\nexclude_title = [\"So What\"]\nsplit = 0.2\nseed = 3\n",
+        "[build]\nauthor = \"alice\"\nexclude_title = [\"So What\"]\nsplit = 0.2\nseed = 3\n\
+         strict = true\nstrict_columns = true\nmonologue_speaker = \"Alice Writer\"\n",
         Path::new("voicetune.toml"),
     )
     .unwrap();
     let b = BuildConfig::from_table(&config.build).unwrap();
     assert_eq!(b.author.as_deref(), Some("alice"));
+    assert_eq!(
+        (b.strict, b.strict_columns, b.monologue_speaker.as_deref()),
+        (Some(true), Some(true), Some("Alice Writer"))
+    );
     let merged = b.overridden_by(BuildConfig {
         author: Some("bob".into()),
         ..cfg()
