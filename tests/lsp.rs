@@ -996,6 +996,12 @@ fn build_dataset_command_builds_reports_and_opens_the_output() {
         )
         .unwrap();
     }
+    // A file that cannot be used is skipped, and the message says the build is partial.
+    std::fs::write(
+        posts.join("2024-01-04-broken.md"),
+        "---\ntitle: never closed\n\nText.\n",
+    )
+    .unwrap();
     let mut client = start(&dir);
     let reply = client.request(
         "workspace/executeCommand",
@@ -1010,7 +1016,9 @@ fn build_dataset_command_builds_reports_and_opens_the_output() {
     });
     let message = shown["params"]["message"].as_str().unwrap();
     assert!(
-        message.contains("3 items") && message.contains("2 published"),
+        message.contains("3 items")
+            && message.contains("2 published")
+            && message.ends_with("; 1 of 4 files skipped (could not be used)"),
         "{message}"
     );
     let opened = client.wait_server_request("window/showDocument");

@@ -181,6 +181,17 @@ impl Writer {
         self.lines
     }
 
+    /// Cuts the file back to its first `lines` lines, `bytes` long (a skipped source's lines).
+    pub fn truncate(&mut self, lines: usize, bytes: u64) -> std::io::Result<()> {
+        use std::io::Seek;
+        let file = self.file.as_mut().expect("writer open until finish");
+        file.flush()?;
+        file.get_mut().set_len(bytes)?;
+        file.get_mut().seek(std::io::SeekFrom::Start(bytes))?;
+        self.lines = lines;
+        Ok(())
+    }
+
     /// Moves the file into place, leaving out the lines whose `keep` entry is false. With
     /// `split = Some((fraction, seed))`, a seeded shuffle picks `round(n * fraction)` of the kept
     /// lines (at least one when there are two or more) for the validation file; both files keep

@@ -1,4 +1,5 @@
-//! Transcript artefacts: timestamps, speaker labels with times, subtitle cue timings.
+//! Transcript artefacts: timestamps, speaker labels with times, subtitle cue timings, and stage
+//! directions such as `(Applause.)` or `[inaudible]`.
 
 use crate::clean;
 use crate::lint::rule::TextRule;
@@ -9,10 +10,11 @@ pub static TRANSCRIPT: RuleInfo = RuleInfo {
     code: "VT106",
     name: "transcript",
     severity: Severity::Warning,
-    summary: "Transcript timestamps or speaker labels in training text",
+    summary: "Transcript timestamps, speaker labels or stage directions in training text",
     doc: "Podcast and video transcripts carry lines like `Katie Robbert 0:25`, `[00:12:05]` and \
-`00:00:01,000 --> 00:00:04,000`. The model learns to print them. The fix removes the label line \
-or the timestamp.",
+`00:00:01,000 --> 00:00:04,000`, and speech transcripts carry stage directions and non-speech \
+markers such as `(Applause.)`, `(Laughter.)`, `[inaudible]`, `[crosstalk]` and `[music]`. The \
+model learns to print them. The fix removes the label line, the timestamp or the marker.",
     fixable: true,
 };
 
@@ -31,38 +33,58 @@ impl TextRule for Transcript {
 
 fn check(field: &TextField, opts: &LintOptions, out: &mut Vec<Finding>) {
     let text = field.text();
-    if !opts.enabled(&TRANSCRIPT) || !has_clock_time(text) {
+    if !opts.enabled(&TRANSCRIPT) {
         return;
     }
-    for m in clean::TRANSCRIPT_ARTEFACT
-        .find_iter(text)
-        .filter(|m| !field.in_code(&m.range()))
-    {
-        let shown = m.as_str().trim();
-        if shown.is_empty() {
-            continue;
+    if has_clock_time(text) {
+        for m in clean::TRANSCRIPT_ARTEFACT.find_iter(text) {
+            report(field, opts, out, m.range(), "transcript artefact");
         }
-        // A whole label line goes with its line break; a timestamp prefix goes alone.
-        let line_start = text[..m.start()].rfind('\n').map_or(0, |i| i + 1);
-        let line_end = text[m.end()..]
-            .find('\n')
-            .map_or(text.len(), |i| m.end() + i);
-        let whole_line = text[line_start..m.start()].trim().is_empty()
-            && text[m.end()..line_end].trim().is_empty();
-        let removal = if whole_line {
-            line_removal(text, line_start..line_end)
-        } else {
-            m.range()
-        };
-        let fix = TextFix::remove("Remove the transcript artefact", removal);
-        out.extend(field.finding(
-            opts,
-            &TRANSCRIPT,
-            m.start()..m.start() + shown.len() + (m.as_str().len() - m.as_str().trim_start().len()),
-            format!("transcript artefact `{shown}`"),
-            Some(fix),
-        ));
     }
+    if text.contains(['[', '(']) {
+        for m in clean::TRANSCRIPT_NOISE.find_iter(text) {
+            report(field, opts, out, m.range(), "stage direction");
+        }
+    }
+}
+
+/// One finding on the match at `range` (leading blanks included), with a fix that removes it:
+/// a whole line with its line break, a marker at the start of a line with the blanks after it,
+/// otherwise the match alone.
+fn report(
+    field: &TextField,
+    opts: &LintOptions,
+    out: &mut Vec<Finding>,
+    range: std::ops::Range<usize>,
+    what: &str,
+) {
+    let text = field.text();
+    let shown = text[range.clone()].trim();
+    if shown.is_empty() || field.in_code(&range) {
+        return;
+    }
+    let start = range.start + (text[range.clone()].len() - text[range.clone()].trim_start().len());
+    let line_start = text[..range.start].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[range.end..]
+        .find('\n')
+        .map_or(text.len(), |i| range.end + i);
+    let at_line_start = text[line_start..range.start].trim().is_empty();
+    let removal = if at_line_start && text[range.end..line_end].trim().is_empty() {
+        line_removal(text, line_start..line_end)
+    } else if at_line_start {
+        let blanks = text[range.end..line_end].len() - text[range.end..line_end].trim_start().len();
+        range.start..range.end + blanks
+    } else {
+        range
+    };
+    let fix = TextFix::remove("Remove the transcript artefact", removal);
+    out.extend(field.finding(
+        opts,
+        &TRANSCRIPT,
+        start..start + shown.len(),
+        format!("{what} `{shown}`"),
+        Some(fix),
+    ));
 }
 
 /// The bytes to delete to remove a whole line: with its line break, or the one before it when
@@ -105,6 +127,39 @@ mod tests {
     fn leaves_times_inside_sentences_alone() {
         assert!(line_findings(
             &reply("We met at 10:30 for tea and talked for hours."),
+            "transcript"
+        )
+        .is_empty());
+    }
+
+    #[test]
+    fn stage_directions_are_found_and_removed() {
+        let line = reply(
+            "Thank you. (Applause.) It is good to be here.\n(Laughter.)\n[inaudible] and then [crosstalk] we left (Laughs) early.",
+        );
+        let found = line_findings(&line, "transcript");
+        let shown: Vec<&str> = found.iter().map(|f| f.message.as_str()).collect();
+        assert_eq!(
+            shown,
+            [
+                "stage direction `(Applause.)`",
+                "stage direction `(Laughter.)`",
+                "stage direction `[inaudible]`",
+                "stage direction `[crosstalk]`",
+                "stage direction `(Laughs)`",
+            ]
+        );
+        let fixed = fixed(&line, "transcript");
+        assert!(
+            fixed.contains("\"Thank you. It is good to be here.\\nand then we left early.\""),
+            "{fixed}"
+        );
+    }
+
+    #[test]
+    fn parentheses_in_prose_are_not_stage_directions() {
+        assert!(line_findings(
+            &reply("The music (mostly jazz) was loud, and the applause [sic] went on."),
             "transcript"
         )
         .is_empty());
