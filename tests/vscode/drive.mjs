@@ -6,7 +6,8 @@
 //   2. the quick fix for `<b>` applies (Ctrl+.);
 //   3. "voicetune: Fix all safe problems in this file" from the palette fixes the rest;
 //   4. "voicetune: Train a voice locally" (the real model): its progress notification's Cancel
-//      button stops it with a checkpoint, and the status bar shows the running job;
+//      button stops it with a checkpoint, and the status bar shows the running job; "Show
+//      fine-tuning jobs" lists it as cancelled;
 //   5. in a markdown draft, a suggestion of the real local model shows as ghost text after
 //      typing, and Tab accepts it.
 // Screenshots go to $E2E_OUT (target/vscode-e2e/screenshots); the README uses some.
@@ -184,6 +185,15 @@ try {
   await cancelled.waitFor({ timeout: 120000 });
   log('training cancelled:', (await cancelled.innerText()).split('\n')[0]);
   check(fs.existsSync(path.join(workspace, '.voicetune/voices/tea/checkpoint')), 'a checkpoint was saved');
+  await palette(page, 'Notifications: Clear All Notifications');
+  // The job is listed; following the chosen one ends at once with its final state.
+  await palette(page, 'voicetune: Show fine-tuning jobs');
+  const job = page.locator('.quick-input-list .monaco-list-row', { hasText: 'local-tea-' }).first();
+  await job.waitFor({ timeout: 30000 });
+  check((await job.innerText()).includes('cancelled'), `the job is listed as cancelled: ${await job.innerText()}`);
+  await shot(page, 'jobs');
+  await page.keyboard.press('Enter');
+  await page.locator('.notification-toast', { hasText: /job local-tea-\d+ cancelled/ }).first().waitFor({ timeout: 30000 });
   await palette(page, 'Notifications: Clear All Notifications');
 
   // 5. Ghostwriting: type at the end of the draft, wait for the ghost text, accept with Tab.
