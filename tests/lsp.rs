@@ -5,6 +5,8 @@
 mod lsp_support;
 // Ghostwriting: inline completion, its fallback, voices, cancellation, Neovim.
 mod lsp_ghost;
+// The Neovim plugin: setup, every user command, the health check.
+mod lsp_nvim;
 // The fake OpenAI API (validating every request and response against the spec).
 #[path = "remote/fake_openai.rs"]
 mod fake_openai;
@@ -835,6 +837,17 @@ fn apply_one(text: &str, code: &str, needle: &str, opts: &LintOptions) -> String
 /// (a test running the model in a debug build takes minutes).
 /// Returns what it wrote to stderr.
 fn run_neovim(script: &str, dir: &Path, file: &Path, out_dir: &Path) -> String {
+    run_neovim_with(script, dir, file, out_dir, &[])
+}
+
+/// [`run_neovim`] with more environment variables for the script (and the server it starts).
+fn run_neovim_with(
+    script: &str,
+    dir: &Path,
+    file: &Path,
+    out_dir: &Path,
+    env: &[(&str, &str)],
+) -> String {
     let nvim = neovim();
     let runtime = nvim.parent().unwrap().join("../share/nvim/runtime");
     let mut child = std::process::Command::new(&nvim)
@@ -848,6 +861,7 @@ fn run_neovim(script: &str, dir: &Path, file: &Path, out_dir: &Path) -> String {
         .env("VOICETUNE_PLUGIN", repo_root().join("editors/nvim"))
         .env("VOICETUNE_FILE", file)
         .env("VOICETUNE_OUT", out_dir)
+        .envs(env.iter().copied())
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
