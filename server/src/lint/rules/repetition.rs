@@ -16,9 +16,10 @@ example of a flawed chat dataset has one repeated about 2,000 times) teaches the
 loop. Measure: the text is cut into words (letters and digits, case folded, code left out); a \
 word counts as repeated when it starts or lies inside an 8-word sequence that occurs at least 4 \
 times in the text. The rule reports a text when at least 60 words and at least half of its \
-words are repeated. Real prose stays far below: across every blog post, WordPress export and \
-JSONL set the project measured against, the highest share was well under the threshold (see \
-BENCHMARKS.md). Checked in assistant replies, completions, plain texts and drafts. The fix \
+words are repeated. Real prose stays well below: across every blog post, WordPress export and \
+JSONL set the project measured against, the highest share was 37% (a post quoting log output), \
+and the rule reports only the cookbook's looping reply (BENCHMARKS.md, \"Repetition\"). \
+Checked in assistant replies, completions, plain texts and drafts. The fix \
 (unsafe: it drops text) keeps the first occurrence of the repeated passage and removes the run \
 of copies after it.",
     fixable: true,
