@@ -12,8 +12,18 @@ use voicetune::dataset::FileKind;
 use voicetune::lint::fix::fix_all;
 use voicetune::lint::{apply_fixes, lint_text, Finding, FixMode, LintOptions};
 
+mod lint_data;
+
 fn opts() -> LintOptions {
     LintOptions::new(&Config::default())
+}
+
+/// Options for a legacy completions target, where the separator/stop/leading-space rules run.
+fn legacy_opts() -> LintOptions {
+    LintOptions::new(&Config {
+        target_model: "davinci-002".into(),
+        ..Config::default()
+    })
 }
 
 /// Clean chat lines before the line under test, so that dataset-size stays quiet.
@@ -282,7 +292,7 @@ fn blank_lines_separator_in_prompt_and_short_outputs() {
     lines.push(
         r#"{"prompt":"Q\n\n###\n\nmore\n\n###\n\n","completion":" Answer here. END"}"#.into(),
     );
-    let findings = lint_text(&lines.join("\n"), FileKind::Jsonl, &opts());
+    let findings = lint_text(&lines.join("\n"), FileKind::Jsonl, &legacy_opts());
     assert_eq!(
         codes(&findings)
             .iter()
@@ -413,7 +423,7 @@ fn legacy_separator_stop_and_space() {
     lines.push(r#"{"prompt":"Question x","completion":"Answer without space or stop"}"#.into());
     lines.push(r#"{"prompt":"Question y ->","completion":" Another answer here. END"}"#.into());
     let text = lines.join("\n") + "\n";
-    let findings = lint_text(&text, FileKind::Jsonl, &opts());
+    let findings = lint_text(&text, FileKind::Jsonl, &legacy_opts());
     for rule in [
         "missing-separator",
         "completion-leading-space",
@@ -426,7 +436,7 @@ fn legacy_separator_stop_and_space() {
             codes(&findings)
         );
     }
-    let (fixed, _) = fix_all(&text, FileKind::Jsonl, &opts(), FixMode::Safe);
+    let (fixed, _) = fix_all(&text, FileKind::Jsonl, &legacy_opts(), FixMode::Safe);
     let last_two: Vec<&str> = fixed.lines().skip(11).collect();
     assert_eq!(
         last_two[0],
@@ -888,7 +898,8 @@ fn planted_problems_are_all_found() {
         ("chat.jsonl", 14, "invalid-weight"),
         ("chat.jsonl", 15, "whitespace"),
         ("chat.jsonl", 16, "unknown-key"),
-        ("chat.jsonl", 18, "empty-content"),
+        // Line 18 (assistant content as a list of text parts) is valid: OpenAI's fine-tuning
+        // format allows it, though three peers flag it.
         ("chat.jsonl", 19, "role-order"),
         ("chat.jsonl", 20, "empty-content"),
         ("legacy.jsonl", 2, "missing-separator"),
@@ -910,12 +921,19 @@ fn planted_problems_are_all_found() {
         ("dpo.jsonl", 7, "missing-key"),
         ("dpo.jsonl", 8, "unknown-key"),
         ("dpo.jsonl", 9, "duplicate"),
-        ("dpo.jsonl", 10, "preference-structure"),
+        // An output that is not a list: a type error.
+        ("dpo.jsonl", 10, "field-type"),
         ("rft.jsonl", 1, "invalid-role"),
     ];
     for (file, line, rule) in expected {
         let text = std::fs::read_to_string(dir.join(file)).unwrap();
-        let findings = lint_text(&text, FileKind::Jsonl, &opts());
+        // The legacy samples are for a legacy completions model, as prepare_data assumes.
+        let opts = if file.starts_with("legacy") {
+            legacy_opts()
+        } else {
+            opts()
+        };
+        let findings = lint_text(&text, FileKind::Jsonl, &opts);
         let index = voicetune::lint::report::LineIndex::new(&text);
         let found = findings
             .iter()
@@ -961,7 +979,7 @@ fn planted_problems_are_all_found() {
     }
     // The clean legacy file is clean apart from its size.
     let clean = std::fs::read_to_string(dir.join("legacy_clean.jsonl")).unwrap();
-    let rules: Vec<String> = lint_text(&clean, FileKind::Jsonl, &opts())
+    let rules: Vec<String> = lint_text(&clean, FileKind::Jsonl, &legacy_opts())
         .into_iter()
         .map(|f| f.rule)
         .filter(|r| r != "dataset-size" && r != "too-short")
@@ -987,11 +1005,32 @@ fn real_jsonl_files_lint_without_crashing() {
             );
         }
         if name.starts_with("gsm8k") {
-            // {question, answer} is no fine-tuning format: every line says so.
-            assert_eq!(
-                findings.iter().filter(|f| f.rule == "missing-key").count(),
-                1319
+            // {question, answer} is no fine-tuning format: said once, with the way out, and the
+            // 1,319 records are checked where they stand.
+            let shape: Vec<&Finding> = findings
+                .iter()
+                .filter(|f| f.rule == "other-shape")
+                .collect();
+            assert_eq!(shape.len(), 1, "{shape:?}");
+            assert!(shape[0]
+                .message
+                .contains("1319 record(s) in question/answer shape"));
+            assert!(!findings.iter().any(|f| f.rule == "missing-key"));
+        }
+        if name.starts_with("self-instruct") {
+            // {id, name, instruction, instances, is_classification}: one unknown shape, one
+            // finding naming its keys and the --map flags.
+            let shape: Vec<&Finding> = findings
+                .iter()
+                .filter(|f| f.rule == "other-shape")
+                .collect();
+            assert_eq!(shape.len(), 1, "{shape:?}");
+            assert!(
+                shape[0].message.contains("all 175 records"),
+                "{}",
+                shape[0].message
             );
+            assert!(shape[0].message.contains("--map"), "{}", shape[0].message);
         }
     }
 }

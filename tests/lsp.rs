@@ -107,6 +107,55 @@ fn start(dir: &Path) -> Client {
 }
 
 #[test]
+fn a_json_array_of_sharegpt_records_is_linted_with_utf16_positions() {
+    let dir = tempdir("json-array");
+    let path = dir.join("chats.json");
+    let records: Vec<Value> = (0..12)
+        .map(|i| {
+            let reply = if i == 3 {
+                "😀 中文 e\u{301}: I love <b>tea</b>, every single morning.".to_string()
+            } else {
+                format!("A plain answer number {i} with enough words to pass.")
+            };
+            json!({"conversations": [
+                {"from": "human", "value": format!("Question {i} about tea")},
+                {"from": "gpt", "value": reply},
+            ]})
+        })
+        .collect();
+    let mut text = serde_json::to_string_pretty(&records).unwrap();
+    std::fs::write(&path, &text).unwrap();
+    let uri = file_uri(&path);
+    let mut client = start(&dir);
+    client.open(&uri, "json", 1, &text);
+    let params = client.diagnostics(&uri, None);
+    let opts = default_opts();
+    let found = published(&params);
+    assert_eq!(found, expected(&text, FileKind::Json, &opts));
+    let html = found
+        .iter()
+        .find(|(code, _)| code == "VT101")
+        .expect("html");
+    let tag = text.find("<b>").unwrap();
+    assert_eq!(
+        html.1[..2],
+        [utf16_pos(&text, tag).0, utf16_pos(&text, tag).1]
+    );
+    assert!(found.iter().any(|(code, _)| code == "VT022"), "{found:?}");
+    // An edit re-lints the whole array: the tag typed away, its finding goes.
+    let (line, col) = utf16_pos(&text, tag);
+    client.change(
+        &uri,
+        2,
+        json!([{"range": {"start": {"line": line, "character": col}, "end": {"line": line, "character": col + 3}}, "text": ""}]),
+    );
+    text.replace_range(tag..tag + 3, "");
+    let params = client.diagnostics(&uri, Some(2));
+    assert_eq!(published(&params), expected(&text, FileKind::Json, &opts));
+    client.shutdown();
+}
+
+#[test]
 fn diagnostics_on_open_and_incremental_change_match_a_full_lint() {
     let dir = tempdir("diag");
     let path = dir.join("data.jsonl");

@@ -108,6 +108,9 @@ pub struct LegacyConfig {
     pub separator: Option<String>,
     /// The completion stop sequence, e.g. " END"; None means the file's majority ending.
     pub stop: Option<String>,
+    /// Run the separator, stop-sequence and leading-space rules even when the target model is
+    /// not a legacy completions model (they always run for babbage-002 and davinci-002).
+    pub check: bool,
 }
 
 /// A config that could not be loaded: the file, the line and what is wrong.

@@ -19,7 +19,8 @@ pub enum OutputFormat {
 
 #[derive(clap::Args)]
 pub struct LintArgs {
-    /// Files or folders (folders are searched for *.jsonl and *.md).
+    /// Files or folders (folders are searched for *.jsonl and *.md; a .json array of records
+    /// is linted when named).
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
     /// Apply safe fixes in place (atomically; the original is kept on any error).
@@ -54,7 +55,11 @@ fn collect_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
                 if !name.starts_with('.') && name != "target" && name != "node_modules" {
                     walk(&path, out)?;
                 }
-            } else if FileKind::from_path(&path).is_some() {
+            } else if matches!(
+                FileKind::from_path(&path),
+                Some(FileKind::Jsonl | FileKind::Markdown)
+            ) {
+                // A folder's .json files are mostly configuration: only named ones are linted.
                 out.push(path);
             }
         }

@@ -5,6 +5,7 @@
 mod build;
 mod complete;
 mod config;
+mod convert;
 mod eval;
 mod generate;
 mod jobs;
@@ -41,6 +42,9 @@ enum Command {
     Rule(rule::RuleArgs),
     /// Token distribution, billed tokens, epochs and cost of a training file.
     Stats(stats::StatsArgs),
+    /// Convert ShareGPT, Alpaca, question/answer or chosen/rejected records (JSONL or a .json
+    /// array) to OpenAI chat or preference JSONL.
+    Convert(convert::ConvertArgs),
     /// Build a training file from WordPress exports, markdown posts or transcripts.
     Build(Box<build::BuildArgs>),
     /// Manage the local base model (`voicetune model pull`).
@@ -80,6 +84,7 @@ pub fn main() -> ExitCode {
         Command::Lint(args) => lint::run(args),
         Command::Rule(args) => rule::run(&args),
         Command::Stats(args) => stats::run(args),
+        Command::Convert(args) => convert::run(&args),
         Command::Build(args) => build::run(*args),
         Command::Model(cmd) => model::run(&cmd).map(|()| ExitCode::SUCCESS),
         Command::Generate(args) => generate::run(&args).map(|()| ExitCode::SUCCESS),

@@ -22,8 +22,9 @@ pub struct StatsArgs {
 pub(crate) fn run(args: StatsArgs) -> anyhow::Result<ExitCode> {
     let config = config_for(&args.file, args.model.as_deref(), &[], &[])?;
     let opts = LintOptions::new(&config);
-    let kind = FileKind::from_path(&args.file)
-        .ok_or_else(|| anyhow::anyhow!("{}: not a .jsonl or .md file", args.file.display()))?;
+    let kind = FileKind::from_path(&args.file).ok_or_else(|| {
+        anyhow::anyhow!("{}: not a .jsonl, .json or .md file", args.file.display())
+    })?;
     let bytes =
         std::fs::read(&args.file).map_err(|e| anyhow::anyhow!("{}: {e}", args.file.display()))?;
     let shown = escape_controls(&args.file.display().to_string()).into_owned();

@@ -1,6 +1,7 @@
 //! A file as records: JSONL lines (chat, prompt/completion, preference) and markdown documents
 //! (front matter + body), each value with its byte span in the file.
 
+pub mod convert;
 pub mod json;
 pub mod markdown;
 pub mod prompt_shape;
@@ -13,6 +14,8 @@ use std::path::Path;
 pub enum FileKind {
     Jsonl,
     Markdown,
+    /// A `.json` file holding an array of records (ShareGPT and Alpaca sets come this way).
+    Json,
 }
 
 impl FileKind {
@@ -21,8 +24,14 @@ impl FileKind {
         match ext.as_str() {
             "jsonl" | "ndjson" => Some(FileKind::Jsonl),
             "md" | "markdown" | "mdx" => Some(FileKind::Markdown),
+            "json" => Some(FileKind::Json),
             _ => None,
         }
+    }
+
+    /// Whether the file is linted line by line (JSONL), rather than as one document.
+    pub fn is_line_based(self) -> bool {
+        self == FileKind::Jsonl
     }
 }
 
@@ -37,6 +46,15 @@ pub enum Format {
     Preference,
     /// `{"text": ...}` (raw text, as MLX/Together accept).
     Text,
+    /// ShareGPT: `{"conversations": [{"from": "human", "value": ...}, {"from": "gpt", ...}]}`.
+    ShareGpt,
+    /// Alpaca: `{"instruction": ..., "input": ..., "output": ...}`.
+    Alpaca,
+    /// `{"question": ..., "answer": ...}`.
+    QuestionAnswer,
+    /// `{"prompt"?: ..., "chosen": ..., "rejected": ...}` (strings or message lists), as TRL
+    /// and Anthropic's HH sets have it.
+    ChosenRejected,
 }
 
 impl Format {
@@ -46,7 +64,20 @@ impl Format {
             Format::PromptCompletion => "prompt/completion",
             Format::Preference => "preference",
             Format::Text => "text",
+            Format::ShareGpt => "ShareGPT",
+            Format::Alpaca => "Alpaca",
+            Format::QuestionAnswer => "question/answer",
+            Format::ChosenRejected => "chosen/rejected",
         }
+    }
+
+    /// Shapes that fine-tuning services do not take as they are; `voicetune convert` turns
+    /// them into chat (or, for chosen/rejected, preference) records.
+    pub fn needs_conversion(self) -> bool {
+        matches!(
+            self,
+            Format::ShareGpt | Format::Alpaca | Format::QuestionAnswer | Format::ChosenRejected
+        )
     }
 
     /// The keys a record of this format may have at the top level.
@@ -56,14 +87,31 @@ impl Format {
             Format::PromptCompletion => &["prompt", "completion"],
             Format::Preference => &["input", "preferred_output", "non_preferred_output"],
             Format::Text => &["text"],
+            // Common companions of these shapes that the converter reads or drops.
+            Format::ShareGpt => &["conversations", "system", "id"],
+            Format::Alpaca => &["instruction", "input", "output", "system", "text"],
+            Format::QuestionAnswer => &["question", "answer", "system", "id"],
+            Format::ChosenRejected => &["prompt", "chosen", "rejected", "system", "id"],
         }
     }
 
     /// Detects the format of a parsed record from its keys.
     pub fn detect(record: &json::Node) -> Option<Format> {
-        let has = |k: &str| record.get(k).is_some();
+        Format::from_keys(|k| record.get(k).is_some())
+    }
+
+    /// The format of a record with the keys `has` says it has.
+    pub fn from_keys(has: impl Fn(&str) -> bool) -> Option<Format> {
         if has("messages") {
             Some(Format::Chat)
+        } else if has("conversations") {
+            Some(Format::ShareGpt)
+        } else if has("instruction") && has("output") {
+            Some(Format::Alpaca)
+        } else if has("chosen") && has("rejected") {
+            Some(Format::ChosenRejected)
+        } else if has("question") && has("answer") {
+            Some(Format::QuestionAnswer)
         } else if has("preferred_output")
             || has("non_preferred_output")
             || (has("input") && !has("prompt"))

@@ -50,7 +50,8 @@ pub fn lint_line(line: &str, opts: &LintOptions) -> LineResult {
     let format = match (opts.config.format, detected) {
         (FormatSetting::Auto, Some(f)) => f,
         (FormatSetting::Auto, None) => {
-            out.extend(rules::keys::unknown_format(&node, opts));
+            // Reported over the whole file (`rules::shapes`): one finding for one shape.
+            summary.unknown_keys = Some(rules::keys::record_keys(&node));
             return LineResult {
                 findings: out,
                 summary,
@@ -170,6 +171,7 @@ pub fn lint_text(text: &str, kind: FileKind, opts: &LintOptions) -> Vec<Finding>
     let mut findings = match kind {
         FileKind::Jsonl => lint_jsonl(text, opts),
         FileKind::Markdown => super::markdown::lint_document(text, opts),
+        FileKind::Json => super::json_array::lint_document(text, opts),
     };
     findings.extend(rules::syntax::bom(text, opts));
     findings.sort_by(|a, b| {
@@ -234,7 +236,7 @@ impl FileReport {
 pub fn lint_file(path: &Path, opts: &LintOptions) -> anyhow::Result<FileReport> {
     let kind = FileKind::from_path(path).ok_or_else(|| {
         anyhow::anyhow!(
-            "{}: not a .jsonl or .md file; voicetune lints JSONL datasets and markdown drafts",
+            "{}: not a .jsonl, .json or .md file; voicetune lints JSONL datasets (or a .json array of records) and markdown drafts",
             path.display()
         )
     })?;
@@ -303,6 +305,10 @@ pub fn file_stats(
                 .filter_map(|l| lint_line(l.text, opts).summary.tokens)
                 .collect()
         }
+        FileKind::Json => super::json_array::record_texts(text, opts)
+            .par_iter()
+            .filter_map(|t| lint_line(t, opts).summary.tokens)
+            .collect(),
         FileKind::Markdown => {
             let doc = dataset::markdown::parse(text);
             let title = doc.title().map_or(0, |t| opts.counter.count(t));

@@ -13,6 +13,7 @@
 
 pub mod engine;
 pub mod fix;
+pub mod json_array;
 pub mod markdown;
 pub mod options;
 pub mod record;

@@ -87,6 +87,9 @@ pub struct LintOptions {
     pub separators: Vec<String>,
     /// Completion stop sequences to recognise (the configured one first).
     pub stops: Vec<String>,
+    /// Whether the legacy separator/stop/leading-space rules run: only the retired completions
+    /// models (babbage-002, davinci-002) need those conventions, unless the config asks.
+    pub legacy_conventions: bool,
 }
 
 impl LintOptions {
@@ -133,6 +136,10 @@ impl LintOptions {
             severity,
             separators: configured(&config.legacy.separator, legacy::SEPARATORS),
             stops: configured(&config.legacy.stop, legacy::STOPS),
+            legacy_conventions: config.model().legacy_completions
+                || config.legacy.check
+                || config.legacy.separator.is_some()
+                || config.legacy.stop.is_some(),
             config: config.clone(),
         }
     }

@@ -42,6 +42,9 @@ pub struct RecordSummary {
     pub template: Option<(u64, u64)>,
     /// Boxed: most records are chat, and the language server keeps a summary per line.
     pub legacy: Option<Box<LegacySummary>>,
+    /// The keys of a record that matches no format: a file whose records all share them gets
+    /// one finding, not one per line. Each key says whether its value is text.
+    pub unknown_keys: Option<Box<[(String, bool)]>>,
 }
 
 /// Findings of one line (spans relative to the line start) and its summary.

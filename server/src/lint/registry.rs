@@ -3,9 +3,9 @@
 
 use super::rule::{DatasetRule, RecordRule, TextRule};
 use super::rules::{
-    boilerplate, dataset_size, duplicates, html, keys, legacy, markdown_links, mixed_formats,
-    near_duplicates, pii, preference, roles, syntax, templated, tokens, transcript, urls, weight,
-    whitespace,
+    boilerplate, dataset_size, duplicates, field_types, html, keys, legacy, markdown_links,
+    mixed_formats, near_duplicates, pii, preference, repetition, roles, shapes, syntax, templated,
+    tokens, transcript, urls, weight, whitespace,
 };
 use super::types::RuleInfo;
 
@@ -22,10 +22,13 @@ pub static RULES: &[&RuleInfo] = &[
     &roles::ROLE_ORDER,
     &roles::MISSING_ASSISTANT,
     &roles::EMPTY_CONTENT,
+    &field_types::FIELD_TYPE,
+    &field_types::INVALID_IMAGE,
     &weight::INVALID_WEIGHT,
     &preference::PREFERENCE_STRUCTURE,
     &preference::IDENTICAL_PREFERENCE,
     &mixed_formats::MIXED_FORMATS,
+    &shapes::OTHER_SHAPE,
     &html::HTML,
     &urls::URL,
     &markdown_links::MARKDOWN_LINK,
@@ -33,6 +36,7 @@ pub static RULES: &[&RuleInfo] = &[
     &pii::PHONE,
     &transcript::TRANSCRIPT,
     &boilerplate::BOILERPLATE,
+    &repetition::REPETITION,
     &whitespace::WHITESPACE,
     &legacy::MISSING_SEPARATOR,
     &legacy::SEPARATOR_IN_PROMPT,
@@ -55,6 +59,7 @@ pub static TEXT_RULES: &[&dyn TextRule] = &[
     &pii::PersonalData,
     &transcript::Transcript,
     &boilerplate::Boilerplate,
+    &repetition::Repetition,
     &whitespace::Whitespace,
 ];
 
@@ -64,13 +69,16 @@ pub static RECORD_RULES: &[&dyn RecordRule] = &[
     &roles::ChatMessages,
     &legacy::PromptCompletion,
     &preference::PreferencePair,
+    &shapes::ForeignShape,
     &weight::Weights,
+    &field_types::FieldTypes,
     &tokens::TokenCount,
 ];
 
 /// Checks over the whole dataset; their findings are concatenated in this order.
 pub static DATASET_RULES: &[&dyn DatasetRule] = &[
     &mixed_formats::MixedFormats,
+    &shapes::Shapes,
     &duplicates::Duplicates,
     &near_duplicates::NearDuplicates,
     &templated::Templated,

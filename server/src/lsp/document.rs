@@ -102,7 +102,10 @@ impl Document {
     pub fn relint_all(&mut self, opts: &LintOptions) {
         self.generation += 1;
         match self.kind {
-            FileKind::Markdown => self.whole = lint::lint_text(&self.text(), self.kind, opts),
+            // Documents linted whole: a draft, a `.json` array of records.
+            FileKind::Markdown | FileKind::Json => {
+                self.whole = lint::lint_text(&self.text(), self.kind, opts)
+            }
             FileKind::Jsonl => {
                 let n = self.rope.len_lines();
                 self.lines = (0..n)
@@ -138,13 +141,13 @@ impl Document {
                 }
                 Some(range) => {
                     let lines = self.edit(range, &change.text);
-                    if !whole && self.kind == FileKind::Jsonl {
+                    if !whole && self.kind.is_line_based() {
                         self.relint_lines(lines, &change.text, opts);
                     }
                 }
             }
         }
-        if whole || self.kind == FileKind::Markdown {
+        if whole || !self.kind.is_line_based() {
             self.relint_all(opts);
         } else if self.lines.len() <= self.defer_dataset_lines {
             self.refresh_dataset(opts);
@@ -152,7 +155,7 @@ impl Document {
     }
 
     pub fn dataset_fresh(&self) -> bool {
-        self.kind == FileKind::Markdown || self.dataset_fresh
+        !self.kind.is_line_based() || self.dataset_fresh
     }
 
     /// Replaces `range` with `text` in the rope; returns the old lines it covered.
@@ -309,7 +312,7 @@ impl Document {
 
     /// Every finding with file offsets, sorted like [`lint::lint_text`].
     pub fn findings(&self) -> Vec<Finding> {
-        if self.kind == FileKind::Markdown {
+        if !self.kind.is_line_based() {
             return self.whole.clone();
         }
         let starts = self.line_starts();
@@ -336,7 +339,7 @@ impl Document {
     /// The diagnostics to publish for the current text.
     pub fn diagnostics(&self) -> Vec<Diagnostic> {
         let file_findings: Vec<Finding> = match self.kind {
-            FileKind::Markdown => self.whole.clone(),
+            FileKind::Markdown | FileKind::Json => self.whole.clone(),
             FileKind::Jsonl => self
                 .dataset
                 .iter()

@@ -58,7 +58,7 @@ pub fn hover(doc: &Document, pos: Position, opts: &LintOptions) -> Option<Hover>
     let model = opts.config.model();
     let line = pos.line as usize;
     let text = match doc.kind {
-        FileKind::Markdown => {
+        FileKind::Markdown | FileKind::Json => {
             let tokens = opts.counter.count(&doc.text());
             format!(
                 "**{}** tokens in this draft ({} counts up to {} per training example)",

@@ -1,6 +1,6 @@
 //! Record keys: required keys missing, keys the format does not know.
 
-use crate::dataset::json::{Member, Node};
+use crate::dataset::json::{Member, Node, Value};
 use crate::dataset::Format;
 use crate::lint::record::{Record, RecordLint};
 use crate::lint::rule::RecordRule;
@@ -41,25 +41,29 @@ pub const MESSAGE_KEYS: &[&str] = &[
     "refusal",
 ];
 
-pub fn unknown_format(node: &Node, opts: &LintOptions) -> Option<Finding> {
-    let keys: Vec<String> = node
-        .as_object()
+/// The keys of a record that matches no format, in order (what the shape check groups by),
+/// each with whether its value is text (a string or number) that could become a message.
+pub fn record_keys(node: &Node) -> Box<[(String, bool)]> {
+    node.as_object()
         .unwrap_or_default()
         .iter()
-        .map(|m| format!("`{}`", m.key.text))
-        .collect();
+        .map(|m| {
+            let text = matches!(m.value.value, Value::String(_) | Value::Number(_));
+            (m.key.text.to_string(), text)
+        })
+        .collect()
+}
+
+/// What a record of an unknown format is told.
+pub fn unknown_format_message(keys: &[(String, bool)]) -> String {
     let found = if keys.is_empty() {
         "no keys".to_string()
     } else {
-        format!("keys {}", keys.join(", "))
+        let quoted: Vec<String> = keys.iter().map(|(k, _)| format!("`{k}`")).collect();
+        format!("keys {}", quoted.join(", "))
     };
-    opts.finding(
-        &MISSING_KEY,
-        node.span.start..node.span.start + 1,
-        format!(
-            "unknown record format ({found}): expected `messages` (chat), `prompt` + `completion` (legacy), or `input` + `preferred_output` + `non_preferred_output` (preference)"
-        ),
-        None,
+    format!(
+        "unknown record format ({found}): expected `messages` (chat), `prompt` + `completion` (legacy), or `input` + `preferred_output` + `non_preferred_output` (preference)"
     )
 }
 
@@ -85,6 +89,10 @@ fn check(record: &Record, opts: &LintOptions) -> Vec<Finding> {
         Format::PromptCompletion => &["prompt", "completion"],
         Format::Preference => &["input", "preferred_output", "non_preferred_output"],
         Format::Text => &["text"],
+        Format::ShareGpt => &["conversations"],
+        Format::Alpaca => &["instruction", "output"],
+        Format::QuestionAnswer => &["question", "answer"],
+        Format::ChosenRejected => &["chosen", "rejected"],
     };
     for key in required {
         if record.node.get(key).is_none() {
@@ -192,8 +200,8 @@ mod tests {
     fn flags_missing_and_unknown_keys() {
         let no_role = r#"{"messages": [{"content": "Hi"}, {"role": "assistant", "content": "Hello there, friend of tea."}]}"#;
         assert_eq!(line_findings(no_role, "missing-key").len(), 1);
-        let no_format = r#"{"question": "Hi"}"#;
-        assert_eq!(line_findings(no_format, "missing-key").len(), 1);
+        let no_format = r#"{"query": "Hi"}"#;
+        assert_eq!(file_findings(no_format, "other-shape").len(), 1);
         let extra = r#"{"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello there, friend of tea."}], "id": 7}"#;
         let found = line_findings(extra, "unknown-key");
         assert_eq!(found.len(), 1);

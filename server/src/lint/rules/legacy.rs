@@ -1,5 +1,9 @@
 //! Legacy prompt/completion records: prompt separators, completion stop sequences, the leading
 //! space. The separator and stop sequence are the configured ones, else the file's majority.
+//! These conventions matter only to the retired completions models (babbage-002, davinci-002):
+//! the rules run when the target model is one of them, or when `[legacy]` sets `check = true`
+//! (or a `separator` or `stop`); a prompt/completion file for a chat model or local training is
+//! not held to them.
 
 use crate::dataset::json::{escape_str, Value};
 use crate::dataset::Format;
@@ -18,7 +22,9 @@ pub static MISSING_SEPARATOR: RuleInfo = RuleInfo {
     doc: "Completion models need a fixed separator at the end of every prompt (e.g. \
 `\\n\\n###\\n\\n`) to know where the prompt stops and the completion starts; at inference you end \
 the prompt with the same separator. The separator is `legacy.separator` in voicetune.toml, else the \
-one most prompts end with, else `\\n\\n###\\n\\n`. The fix appends it.",
+one most prompts end with, else `\\n\\n###\\n\\n`. The fix appends it. Like the other separator, \
+stop-sequence and leading-space rules, it runs only for a legacy completions target model \
+(babbage-002, davinci-002) or when `[legacy]` sets `check = true` or a separator or stop.",
     fixable: true,
 };
 
@@ -152,13 +158,7 @@ fn check_record<'a>(
             continue;
         };
         let Value::String(s) = &node.value else {
-            out.extend(opts.finding(
-                &super::roles::EMPTY_CONTENT,
-                node.span.clone(),
-                format!("`{key}` must be a string, not {}", node.type_name()),
-                None,
-            ));
-            continue;
+            continue; // `field-type`'s finding.
         };
         let text: &str = &s.text;
         let raw_end = s.raw_start + s.raw.len();
@@ -189,7 +189,7 @@ fn check_record<'a>(
                 ));
                 continue;
             }
-            if !text.starts_with(char::is_whitespace) {
+            if opts.legacy_conventions && !text.starts_with(char::is_whitespace) {
                 let fix = Fix::safe("Prepend a space", vec![Edit::insert(s.raw_start, " ")]);
                 let first = text.chars().next().map_or(0, char::len_utf8);
                 out.extend(opts.finding(
@@ -254,7 +254,7 @@ fn check_dataset(records: &[LineRef], opts: &LintOptions, out: &mut Vec<Finding>
         .iter()
         .filter_map(|r| Some((r, r.summary.legacy.as_deref()?)))
         .collect();
-    if legacy.is_empty() {
+    if legacy.is_empty() || !opts.legacy_conventions {
         return;
     }
     let prompt_contains = legacy.iter().fold(0, |m, (_, l)| m | l.prompt_inner);
@@ -353,6 +353,14 @@ fn check_dataset(records: &[LineRef], opts: &LintOptions, out: &mut Vec<Finding>
 mod tests {
     use crate::lint::rules::test_support::*;
 
+    fn findings(text: &str, rule: &str) -> Vec<crate::lint::Finding> {
+        file_findings_with(text, rule, legacy_opts())
+    }
+
+    fn fix(text: &str, rule: &str) -> String {
+        fixed_with(text, rule, legacy_opts())
+    }
+
     fn record(prompt: &str, completion: &str) -> String {
         serde_json::json!({"prompt": prompt, "completion": completion}).to_string()
     }
@@ -366,9 +374,9 @@ mod tests {
         let good = record("What is tea?\n\n###\n\n", " A warm drink I love. END");
         let bad = record("Why tea?", " Because it is calm");
         let text = file(&[good.clone(), good.clone(), bad]);
-        assert_eq!(file_findings(&text, "missing-separator").len(), 1);
-        assert_eq!(file_findings(&text, "missing-stop-sequence").len(), 1);
-        let fixed = fixed(&fixed(&text, "missing-separator"), "missing-stop-sequence");
+        assert_eq!(findings(&text, "missing-separator").len(), 1);
+        assert_eq!(findings(&text, "missing-stop-sequence").len(), 1);
+        let fixed = fix(&fix(&text, "missing-separator"), "missing-stop-sequence");
         assert!(
             fixed.ends_with(&format!(
                 "{}\n",
@@ -384,15 +392,42 @@ mod tests {
         let other = record("Why tea? ->", " Because it is calm. END");
         let inner = record("Tea\n\n###\n\nor coffee?\n\n###\n\n", " Tea, always. END");
         let text = file(&[good.clone(), good, other, inner]);
-        assert_eq!(file_findings(&text, "inconsistent-separator").len(), 1);
-        assert_eq!(file_findings(&text, "separator-in-prompt").len(), 1);
+        assert_eq!(findings(&text, "inconsistent-separator").len(), 1);
+        assert_eq!(findings(&text, "separator-in-prompt").len(), 1);
     }
 
     #[test]
     fn prepends_the_completion_space() {
         let line = record("What is tea?\n\n###\n\n", "A warm drink. END");
-        assert_eq!(line_findings(&line, "completion-leading-space").len(), 1);
-        assert!(fixed(&line, "completion-leading-space").contains(r#""completion":" A warm"#));
+        assert_eq!(findings(&line, "completion-leading-space").len(), 1);
+        assert!(fix(&line, "completion-leading-space").contains(r#""completion":" A warm"#));
+    }
+
+    #[test]
+    fn a_modern_target_is_not_held_to_legacy_conventions() {
+        let text = file(&[
+            record("What is tea?", "A warm drink I love."),
+            record("Why tea? ->", " Because it is calm. END"),
+        ]);
+        for rule in [
+            "missing-separator",
+            "completion-leading-space",
+            "missing-stop-sequence",
+            "inconsistent-separator",
+        ] {
+            assert!(file_findings(&text, rule).is_empty(), "{rule}");
+        }
+        let asked = crate::lint::LintOptions::new(&crate::config::Config {
+            legacy: crate::config::LegacyConfig {
+                check: true,
+                ..Default::default()
+            },
+            ..Default::default()
+        });
+        assert_eq!(
+            file_findings_with(&text, "missing-separator", &asked).len(),
+            1
+        );
     }
 
     #[test]
@@ -408,7 +443,7 @@ mod tests {
             "missing-stop-sequence",
             "inconsistent-separator",
         ] {
-            assert!(file_findings(&text, rule).is_empty(), "{rule}");
+            assert!(findings(&text, rule).is_empty(), "{rule}");
         }
     }
 }

@@ -5,6 +5,7 @@
 pub mod boilerplate;
 pub mod dataset_size;
 pub mod duplicates;
+pub mod field_types;
 pub mod html;
 pub mod keys;
 pub mod legacy;
@@ -13,7 +14,9 @@ pub mod mixed_formats;
 pub mod near_duplicates;
 pub mod pii;
 pub mod preference;
+pub mod repetition;
 pub mod roles;
+pub mod shapes;
 pub mod syntax;
 pub mod templated;
 pub mod tokens;

@@ -42,6 +42,8 @@ impl RecordRule for PreferencePair {
             &roles::EMPTY_CONTENT,
             &roles::INVALID_ROLE,
             &roles::ROLE_ORDER,
+            &super::field_types::FIELD_TYPE,
+            &super::field_types::INVALID_IMAGE,
         ];
         RULES
     }
@@ -63,7 +65,8 @@ fn check<'a>(
 ) -> Vec<TextField<'a>> {
     let mut fields = Vec::new();
     let node = record.node;
-    if let Some(input) = node.get("input") {
+    // An `input` or output of the wrong JSON type is `field-type`'s finding.
+    if let Some(input) = node.get("input").filter(|i| i.as_object().is_some()) {
         match input.get("messages") {
             Some(messages) => fields.extend(roles::check_messages(messages, opts, out, false)),
             None => out.extend(opts.finding(
@@ -79,7 +82,10 @@ fn check<'a>(
         let Some(output) = node.get(key) else {
             continue;
         };
-        let Some(list) = output.as_array().filter(|l| l.len() == 1) else {
+        let Some(list) = output.as_array() else {
+            continue;
+        };
+        if list.len() != 1 {
             out.extend(opts.finding(
                 &PREFERENCE_STRUCTURE,
                 output.span.clone(),
@@ -87,7 +93,7 @@ fn check<'a>(
                 None,
             ));
             continue;
-        };
+        }
         let message = &list[0];
         if message
             .get("role")
@@ -145,7 +151,9 @@ mod tests {
     #[test]
     fn flags_wrong_shapes_and_identical_outputs() {
         let not_a_list = r#"{"input": {"messages": [{"role": "user", "content": "Hi"}]}, "preferred_output": {"role": "assistant", "content": "Warm."}, "non_preferred_output": [{"role": "assistant", "content": "Cold."}]}"#;
-        assert_eq!(line_findings(not_a_list, "preference-structure").len(), 1);
+        assert_eq!(line_findings(not_a_list, "field-type").len(), 1);
+        let two = r#"{"input": {"messages": [{"role": "user", "content": "Hi"}]}, "preferred_output": [{"role": "assistant", "content": "Warm."}, {"role": "assistant", "content": "Hot."}], "non_preferred_output": [{"role": "assistant", "content": "Cold."}]}"#;
+        assert_eq!(line_findings(two, "preference-structure").len(), 1);
         let same = pair(
             "Warm and green, with a little honey.",
             "Warm and green, with a little honey.",

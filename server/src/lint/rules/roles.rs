@@ -1,8 +1,8 @@
 //! Chat messages: roles known, in a trainable order, an assistant reply present, and content
 //! that is a non-empty string.
 
-use super::keys;
-use crate::dataset::json::{escape_str, Node, Value};
+use super::{field_types, keys};
+use crate::dataset::json::{Node, Value};
 use crate::dataset::Format;
 use crate::lint::record::{Record, RecordLint};
 use crate::lint::rule::RecordRule;
@@ -48,10 +48,11 @@ pub static EMPTY_CONTENT: RuleInfo = RuleInfo {
     code: "VT015",
     name: "empty-content",
     severity: Severity::Error,
-    summary: "Message content missing, empty, or not a string",
-    doc: "Each message needs `content`: a non-empty string (or, for user messages, a list of \
-text/image parts). An assistant message may instead carry `tool_calls`. Empty completions teach \
-the model to say nothing. Fill in the text or remove the message.",
+    summary: "Message content missing or empty",
+    doc: "Each message needs `content`: a non-empty string or a list of text parts (user \
+messages may add image parts). An assistant message may instead carry `tool_calls`. Empty \
+completions teach the model to say nothing. Fill in the text or remove the message. (Content \
+of the wrong JSON type is `field-type`'s finding.)",
     fixable: false,
 };
 
@@ -79,6 +80,8 @@ impl RecordRule for ChatMessages {
             &EMPTY_CONTENT,
             &keys::MISSING_KEY,
             &keys::UNKNOWN_KEY,
+            &field_types::FIELD_TYPE,
+            &field_types::INVALID_IMAGE,
         ];
         RULES
     }
@@ -105,14 +108,11 @@ pub fn check_messages<'a>(
 ) -> Vec<TextField<'a>> {
     let mut fields = Vec::new();
     let Some(list) = messages.as_array() else {
-        out.extend(opts.finding(
-            &MISSING_KEY_LIKE,
-            messages.span.clone(),
-            format!(
-                "`messages` must be an array of messages, not {}",
-                messages.type_name()
-            ),
-            None,
+        out.extend(field_types::wrong_type(
+            messages,
+            "messages",
+            "a list of message objects",
+            opts,
         ));
         return fields;
     };
@@ -128,11 +128,11 @@ pub fn check_messages<'a>(
     let mut roles: Vec<Option<&str>> = Vec::new();
     for message in list {
         let Some(members) = message.as_object() else {
-            out.extend(opts.finding(
-                &EMPTY_CONTENT,
-                message.span.clone(),
-                format!("a message must be an object, not {}", message.type_name()),
-                None,
+            out.extend(field_types::wrong_type(
+                message,
+                "a message",
+                "an object",
+                opts,
             ));
             roles.push(None);
             continue;
@@ -187,9 +187,6 @@ pub fn check_messages<'a>(
     fields
 }
 
-// Non-array `messages` is a structural error of the same family as a missing key.
-use super::keys::MISSING_KEY as MISSING_KEY_LIKE;
-
 fn check_role<'a>(
     message: &Node<'a>,
     opts: &LintOptions,
@@ -205,12 +202,7 @@ fn check_role<'a>(
         return None;
     };
     let Some(role) = role_node.as_str() else {
-        out.extend(opts.finding(
-            &INVALID_ROLE,
-            role_node.span.clone(),
-            format!("`role` must be a string, not {}", role_node.type_name()),
-            None,
-        ));
+        out.extend(field_types::wrong_type(role_node, "role", "a string", opts));
         return None;
     };
     let text: &str = &role.text;
@@ -278,49 +270,53 @@ fn check_content<'a>(
                 fields.push(TextField::json(field_role, s.clone()));
             }
         }
-        Some((node, Value::Array(parts)))
-            if role != Some("user") && parts.iter().all(is_text_part) && !parts.is_empty() =>
-        {
-            // Text parts outside user messages: most trainers want a plain string here.
-            let joined: Vec<&str> = parts
-                .iter()
-                .filter_map(|p| p.get("text").and_then(Node::as_str))
-                .map(|t| t.text.as_ref())
-                .collect();
-            let joined = joined.join("");
-            let fix = Fix::replace(
-                "Join the text parts into one string",
-                node.span.clone(),
-                format!("\"{}\"", escape_str(&joined)),
-            );
-            out.extend(opts.finding(&EMPTY_CONTENT, node.span.clone(), format!("{} content is a list of parts; use a plain string (parts are for user messages with images)", role.unwrap_or("message")), Some(fix)));
-            for part in parts {
-                if let Some(text) = part.get("text").and_then(Node::as_str) {
-                    fields.push(TextField::json(field_role, text.clone()));
-                }
-            }
-        }
         Some((node, Value::Array(parts))) => {
-            let mut any_text = false;
+            // Text parts are allowed for every role; image parts in user messages only.
+            let mut any_content = false;
             for part in parts {
                 match part
                     .get("type")
                     .and_then(Node::as_str)
                     .map(|t| t.text.as_ref())
                 {
-                    Some("text") => {
-                        if let Some(text) = part.get("text").and_then(Node::as_str) {
-                            any_text |= !text.text.trim().is_empty();
-                            fields.push(TextField::json(field_role, text.clone()));
-                        }
+                    Some("text") => match part.get("text") {
+                        Some(text_node) => match text_node.as_str() {
+                            Some(text) => {
+                                any_content |= !text.text.trim().is_empty();
+                                fields.push(TextField::json(field_role, text.clone()));
+                            }
+                            None => out.extend(field_types::wrong_type(
+                                text_node, "text", "a string", opts,
+                            )),
+                        },
+                        None => out.extend(opts.finding(
+                            &keys::MISSING_KEY,
+                            part.span.clone(),
+                            "a text part without `text`".into(),
+                            None,
+                        )),
+                    },
+                    Some("image_url") if role == Some("user") => {
+                        any_content |= field_types::check_image_part(part, opts, out);
                     }
-                    Some("image_url") if role == Some("user") => any_text = true,
-                    _ => {
-                        out.extend(opts.finding(&EMPTY_CONTENT, part.span.clone(), "content part must be {\"type\": \"text\", \"text\": ...} (or an image_url in a user message)".into(), None));
-                    }
+                    Some("image_url") => out.extend(opts.finding(
+                        &field_types::INVALID_IMAGE,
+                        part.span.clone(),
+                        format!(
+                            "images are allowed in user messages only, not in a {} message",
+                            role.unwrap_or("role-less")
+                        ),
+                        None,
+                    )),
+                    _ => out.extend(opts.finding(
+                        &field_types::FIELD_TYPE,
+                        part.span.clone(),
+                        "a content part must be {\"type\": \"text\", \"text\": ...} (or an image_url in a user message)".into(),
+                        None,
+                    )),
                 }
             }
-            if !any_text {
+            if !any_content {
                 out.extend(opts.finding(
                     &EMPTY_CONTENT,
                     node.span.clone(),
@@ -330,21 +326,14 @@ fn check_content<'a>(
             }
         }
         Some((node, _)) => {
-            out.extend(opts.finding(
-                &EMPTY_CONTENT,
-                node.span.clone(),
-                format!("`content` must be a string, not {}", node.type_name()),
-                None,
+            out.extend(field_types::wrong_type(
+                node,
+                "content",
+                "a string or a list of content parts",
+                opts,
             ));
         }
     }
-}
-
-fn is_text_part(part: &Node) -> bool {
-    part.get("type")
-        .and_then(Node::as_str)
-        .is_some_and(|t| t.text == "text")
-        && part.get("text").and_then(Node::as_str).is_some()
 }
 
 #[cfg(test)]

@@ -11,6 +11,18 @@ pub fn opts() -> &'static LintOptions {
     &OPTS
 }
 
+/// Options for a legacy completions target (davinci-002), where the separator, stop-sequence
+/// and leading-space rules run.
+pub fn legacy_opts() -> &'static LintOptions {
+    static OPTS: LazyLock<LintOptions> = LazyLock::new(|| {
+        LintOptions::new(&Config {
+            target_model: "davinci-002".into(),
+            ..Config::default()
+        })
+    });
+    &OPTS
+}
+
 /// A chat record: one user turn, then the assistant's reply.
 pub fn chat(user: &str, assistant: &str) -> String {
     serde_json::json!({"messages": [
@@ -36,7 +48,12 @@ pub fn line_findings(line: &str, rule: &str) -> Vec<Finding> {
 
 /// The findings of `rule` on a whole JSONL file (file spans).
 pub fn file_findings(text: &str, rule: &str) -> Vec<Finding> {
-    lint_text(text, FileKind::Jsonl, opts())
+    file_findings_with(text, rule, opts())
+}
+
+/// [`file_findings`] under `opts`.
+pub fn file_findings_with(text: &str, rule: &str, opts: &LintOptions) -> Vec<Finding> {
+    lint_text(text, FileKind::Jsonl, opts)
         .into_iter()
         .filter(|f| f.rule == rule)
         .collect()
@@ -44,7 +61,12 @@ pub fn file_findings(text: &str, rule: &str) -> Vec<Finding> {
 
 /// `text` with the fixes of `rule`'s findings applied, unsafe ones included.
 pub fn fixed(text: &str, rule: &str) -> String {
-    apply_fixes(text, &file_findings(text, rule), FixMode::All).0
+    fixed_with(text, rule, opts())
+}
+
+/// [`fixed`] under `opts`.
+pub fn fixed_with(text: &str, rule: &str, opts: &LintOptions) -> String {
+    apply_fixes(text, &file_findings_with(text, rule, opts), FixMode::All).0
 }
 
 /// `n` clean chat records, one per line, different enough not to count as (near) duplicates

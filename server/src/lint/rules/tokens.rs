@@ -96,13 +96,17 @@ fn check_record(
             }
             (input_tokens + output, output)
         }
-        Format::PromptCompletion | Format::Text => {
+        // Legacy, plain text and the shapes `voicetune convert` turns into chat: their texts.
+        _ => {
             let mut total = 0;
             let mut output = 0;
             for field in fields {
                 let n = counter.count(field.text());
                 total += n;
-                if field.role != FieldRole::Prompt {
+                if !matches!(
+                    field.role,
+                    FieldRole::Prompt | FieldRole::User | FieldRole::System
+                ) {
                     output += n;
                 }
             }

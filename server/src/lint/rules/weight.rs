@@ -10,10 +10,11 @@ pub static INVALID_WEIGHT: RuleInfo = RuleInfo {
     code: "VT016",
     name: "invalid-weight",
     severity: Severity::Error,
-    summary: "A message `weight` other than 0 or 1, or on a non-assistant message",
+    summary: "A message `weight` other than the integer 0 or 1, or on a non-assistant message",
     doc: "OpenAI's chat format lets an assistant message say `\"weight\": 0` (don't learn from \
-this reply) or `1`. Any other value, or a weight on a system/user message, is rejected. Set 0 or \
-1 on assistant messages only.",
+this reply) or `1`; the schema types it as an integer, so `1.0` is rejected too. Any other \
+value, or a weight on a system/user message, is rejected. Set 0 or 1 on assistant messages \
+only.",
     fixable: false,
 };
 
@@ -55,16 +56,16 @@ fn check(record: &Record, opts: &LintOptions) -> Vec<Finding> {
             .get("role")
             .and_then(Node::as_str)
             .map(|r| r.text.to_string());
-        let valid_value =
-            matches!(&weight.value, Value::Number(n) if matches!(*n, "0" | "1" | "0.0" | "1.0"));
-        if !valid_value {
+        // The schema types `weight` as an integer: `1.0` is a number but not 0 or 1. Other
+        // types are `field-type`'s finding.
+        let Value::Number(number) = &weight.value else {
+            continue;
+        };
+        if !matches!(*number, "0" | "1") {
             out.extend(opts.finding(
                 &INVALID_WEIGHT,
                 weight.span.clone(),
-                format!(
-                    "`weight` must be 0 or 1, not {}",
-                    &record.line[weight.span.clone()]
-                ),
+                format!("`weight` must be the integer 0 or 1, not {number}"),
                 None,
             ));
         } else if role.as_deref() != Some("assistant") {
@@ -92,6 +93,12 @@ mod tests {
         assert_eq!(line_findings(bad_value, "invalid-weight").len(), 1);
         let on_user = r#"{"messages": [{"role": "user", "content": "Hi", "weight": 1}, {"role": "assistant", "content": "Hello there, my tea friend."}]}"#;
         assert_eq!(line_findings(on_user, "invalid-weight").len(), 1);
+    }
+
+    #[test]
+    fn a_float_weight_is_not_an_integer() {
+        let line = r#"{"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello there, my tea friend.", "weight": 1.0}]}"#;
+        assert_eq!(line_findings(line, "invalid-weight").len(), 1);
     }
 
     #[test]

@@ -14,6 +14,12 @@ pub async fn did_open(session: &Session, params: DidOpenTextDocumentParams) {
     let Some(kind) = kind_of(&item.uri, &item.language_id) else {
         return; // not a file we lint
     };
+    // A `.json` file is a dataset when it holds an array of records; a `package.json` or any
+    // other object is left alone. (Very large texts arrive separately and are linted.)
+    let trimmed = item.text.trim_start_matches('\u{feff}').trim_start();
+    if kind == FileKind::Json && !trimmed.is_empty() && !trimmed.starts_with('[') {
+        return;
+    }
     // Register the slot and take its lock before any await, so that changes sent right
     // after the open queue behind it.
     let slot = Arc::new(Slot::new());
@@ -70,6 +76,7 @@ fn kind_of(uri: &Uri, language_id: &str) -> Option<FileKind> {
     by_path.or(match language_id {
         "jsonl" | "ndjson" => Some(FileKind::Jsonl),
         "markdown" | "mdx" => Some(FileKind::Markdown),
+        "json" => Some(FileKind::Json),
         _ => None,
     })
 }
