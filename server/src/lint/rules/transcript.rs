@@ -34,6 +34,9 @@ fn check(field: &TextField, opts: &LintOptions, out: &mut Vec<Finding>) {
     if !opts.enabled(&TRANSCRIPT) || !has_clock_time(text) {
         return;
     }
+    // Line breaks found once: looking for them around each match would be quadratic in a
+    // long text without breaks.
+    let breaks: Vec<usize> = memchr::memchr_iter(b'\n', text.as_bytes()).collect();
     for m in clean::TRANSCRIPT_ARTEFACT
         .find_iter(text)
         .filter(|m| !field.in_code(&m.range()))
@@ -43,16 +46,24 @@ fn check(field: &TextField, opts: &LintOptions, out: &mut Vec<Finding>) {
             continue;
         }
         // A whole label line goes with its line break; a timestamp prefix goes alone.
-        let line_start = text[..m.start()].rfind('\n').map_or(0, |i| i + 1);
-        let line_end = text[m.end()..]
-            .find('\n')
-            .map_or(text.len(), |i| m.end() + i);
-        let whole_line = text[line_start..m.start()].trim().is_empty()
-            && text[m.end()..line_end].trim().is_empty();
+        let before = breaks.partition_point(|&b| b < m.start());
+        let line_start = before.checked_sub(1).map_or(0, |i| breaks[i] + 1);
+        let after = breaks.partition_point(|&b| b < m.end());
+        let line_end = breaks.get(after).copied().unwrap_or(text.len());
+        // A run of timestamps at the start of a line goes in one fix: one per round would take
+        // a fix-all round per timestamp (found by the fuzz harness, tests/lint_fuzz).
+        let (rest, stamps) = clean::strip_line_timestamp(&text[m.start()..line_end]);
+        let end = if stamps > 1 {
+            line_end - rest.len()
+        } else {
+            m.end()
+        };
+        let whole_line =
+            text[line_start..m.start()].trim().is_empty() && text[end..line_end].trim().is_empty();
         let removal = if whole_line {
             line_removal(text, line_start..line_end)
         } else {
-            m.range()
+            m.start()..end
         };
         let fix = TextFix::remove("Remove the transcript artefact", removal);
         out.extend(field.finding(
@@ -99,6 +110,15 @@ mod tests {
             fixed.contains("\"We talked about tea.\\nThen coffee came up.\""),
             "{fixed}"
         );
+    }
+
+    /// Found by the fuzz harness: 41 timestamps in a row took one fix-all round each, more
+    /// than fix-all runs.
+    #[test]
+    fn a_run_of_timestamps_is_removed_in_one_round() {
+        let line = reply(&format!("{}We talked about tea.", "[00:12:05]".repeat(41)));
+        assert_eq!(line_findings(&line, "transcript").len(), 1);
+        assert!(fixed(&line, "transcript").contains("\"We talked about tea.\""));
     }
 
     #[test]
