@@ -1,6 +1,9 @@
 //! Lint engine and `voicetune lint` end to end: every rule on dirty and clean input, escape
 //! mapping, fixes that keep lines valid JSON, CLI output formats, exit codes and bad input.
 
+// Hostile structure through the parsers and the fix engine (issue 17).
+mod lint_fuzz;
+
 use proptest::prelude::*;
 use std::path::{Path, PathBuf};
 use std::process::Command;
