@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Everything CI runs. Checks that nothing refers to paths outside the repository, installs
-# what the tests need into ~/.cache/voicetune (once; later runs reuse it), then runs every test.
+# what the tests need into ~/.cache/voicetune (once; later runs reuse it), then runs every test,
+# the VS Code end-to-end test (tests/vscode/run.sh) last.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 echo "== checking that no file refers to a path outside the repository" >&2
@@ -12,3 +13,5 @@ cargo build --quiet --bin voicetune
 target/debug/voicetune model pull
 echo "== cargo test --workspace" >&2
 cargo test --workspace
+echo "== the VS Code extension end to end (code-server + headless Chromium, installed once into ~/.cache/voicetune/vscode-e2e; screenshots in target/vscode-e2e/screenshots)" >&2
+bash tests/vscode/run.sh

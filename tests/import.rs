@@ -1,6 +1,9 @@
 //! Dataset builder end to end: every source kind, every filter, every cleaning step, broken
 //! inputs, output formats and splits, the CLI, and the real exports in tests/fixtures.
 
+#[path = "import/writes.rs"]
+mod writes;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use voicetune::clean::{self, SourceFormat};
@@ -9,6 +12,9 @@ use voicetune::import::{
     self, BuildConfig, BuildError, BuildField, BuildOptions, BuildReport, SourceSpec, Stage,
 };
 use voicetune::lint::{lint_file, LintOptions};
+
+#[path = "import/messy_data.rs"]
+mod messy_data;
 
 fn fixture(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -196,8 +202,8 @@ fn csv_mixed_encodings_are_decoded_and_reported() {
     assert_eq!(titles(&out), ["Café notes", "Naïve “quotes”"]);
     assert_eq!(report.warnings.len(), 1);
     assert!(
-        report.warnings[0].contains("1 rows were not valid UTF-8")
-            && report.warnings[0].contains("(lines 3)"),
+        report.warnings[0]
+            .contains("1 field in 1 row not valid UTF-8, decoded as Windows-1252 (lines 3)"),
         "{:?}",
         report.warnings
     );
@@ -213,7 +219,7 @@ fn markdown_folder_with_front_matter() {
     assert_eq!(
         ex[0].1,
         "The first snow came overnight and the street was silent in a way it never is in summer.\n\n\
-         I walked to the bakery in the wrong shoes. See my boots post for why\nthat keeps happening, and the view from the corner.\n\n\
+         I walked to the bakery in the wrong shoes. See my boots post for why that keeps happening, and the view from the corner.\n\n\
          By noon it had all melted, as it always does here. Follow for more."
     );
     assert_eq!(
@@ -240,9 +246,12 @@ fn transcripts_keep_one_speaker() {
         ),
         (7, 7)
     );
-    // 6 timestamps + [laughter] + (inaudible) in the interview, WEBVTT + 4 cue numbers + 4
-    // timings in the VTT file, 4 Otter label lines.
-    assert_eq!(report.clean.transcript_artefacts, 21);
+    // 6 timestamps in the interview, 4 cue numbers + 4 timings in the VTT file, 4 Otter label
+    // lines (its WEBVTT line is a metadata line); [laughter] and (inaudible) in the interview
+    // are stage directions.
+    assert_eq!(report.clean.transcript_artefacts, 18);
+    assert_eq!(report.transcripts.metadata_lines, 1);
+    assert_eq!(report.clean.stage_directions, 2);
     let ex = examples(&out);
     let by_title: std::collections::HashMap<_, _> =
         ex.iter().map(|(u, a)| (u.as_str(), a.as_str())).collect();
@@ -261,6 +270,31 @@ fn transcripts_keep_one_speaker() {
         .iter()
         .any(|(_, a)| a.contains("Host") || a.contains("Katie") || a.contains("-->")));
     assert_lints_clean(&out);
+}
+
+#[test]
+fn garbage_vtt_timings_never_reach_training_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let vtt = dir.path().join("talk.vtt");
+    std::fs::write(
+        &vtt,
+        "WEBVTT\n\n-1:-1 --> 00:00:01.000\nJane: I keep a notebook because memory lies to me, \
+         and paper does not.\n\n00:00:02.000 --> ??\nIt is the cheapest habit I have ever kept, \
+         and the one I would give up last.\n",
+    )
+    .unwrap();
+    let cfg = BuildConfig {
+        speaker: Some("Jane".into()),
+        ..cfg()
+    };
+    let (_d, out, _) = run(&[vtt], cfg);
+    let ex = examples(&out);
+    assert_eq!(ex.len(), 1);
+    assert_eq!(
+        ex[0].1,
+        "I keep a notebook because memory lies to me, and paper does not. It is the cheapest \
+         habit I have ever kept, and the one I would give up last."
+    );
 }
 
 #[test]
@@ -512,7 +546,8 @@ fn cleaning_code_blocks() {
     let (text, stats) = clean::clean_post(md, SourceFormat::Markdown);
     assert_eq!(
         text,
-        "Intro.\n\n- a list\ncontinued item\n\nUse `x` and here.\n\nEnd."
+        // The indented line continues the list item's paragraph: one line, as markdown renders it.
+        "Intro.\n\n- a list continued item\n\nUse `x` and here.\n\nEnd."
     );
     assert_eq!(stats.code_blocks, 4);
 }
@@ -531,7 +566,8 @@ fn cleaning_boilerplate_and_whitespace() {
 fn cleaning_transcript_artefacts() {
     let (text, stats) = clean::clean_post("Katie Robbert 0:25\nSo what we did [laughter] was this.\n[00:01:02] next (inaudible 00:12) part", SourceFormat::Text);
     assert_eq!(text, "So what we did was this.\nnext part");
-    assert_eq!(stats.transcript_artefacts, 4);
+    assert_eq!(stats.transcript_artefacts, 2);
+    assert_eq!(stats.stage_directions, 2);
 }
 
 // ----------------------------------------------------------------------------------------------
@@ -723,7 +759,11 @@ fn not_a_wxr_file() {
 
 #[test]
 fn csv_unknown_column_and_ragged_rows() {
-    let (_d, err) = run_err(&[fixture("csv/unknown-column.csv")], cfg());
+    let strict = BuildConfig {
+        strict_columns: Some(true),
+        ..cfg()
+    };
+    let (_d, err) = run_err(&[fixture("csv/unknown-column.csv")], strict);
     assert!(
         err.message
             .contains("unknown-column.csv:1: unknown column \"Mood\" (column 3)"),
@@ -755,9 +795,13 @@ fn markdown_front_matter_never_closed() {
 
 #[test]
 fn an_error_in_a_later_source_leaves_no_output() {
+    // With --strict (without it, the bad file is skipped: see messy_data).
     let (_d, err) = run_err(
         &[fixture("wxr/blog.xml"), fixture("wxr/truncated.xml")],
-        cfg(),
+        BuildConfig {
+            strict: Some(true),
+            ..cfg()
+        },
     );
     // The first source was fully read (and its posts processed) before the error.
     assert!(
@@ -840,17 +884,38 @@ fn bad_options_are_refused() {
     })
     .to_string()
     .contains("after"));
+    // Issue 17: numbers that mean nothing are refused, not run.
+    for split in [f64::NAN, -0.1, 1.0] {
+        let err = bad(BuildConfig {
+            split: Some(split),
+            ..cfg()
+        });
+        assert!(err.field_at_fault() == Some(BuildField::Split), "{split}");
+    }
+    assert!(
+        bad(BuildConfig {
+            max_tokens: Some(0),
+            ..cfg()
+        })
+        .field_at_fault()
+            == Some(BuildField::MaxTokens)
+    );
 }
 
 #[test]
 fn build_section_of_voicetune_toml() {
     let config = Config::from_toml(
-        "[build]\nauthor = \"alice\"\nexclude_title = [\"So What\"]\nsplit = 0.2\nseed = 3\n",
+        "[build]\nauthor = \"alice\"\nexclude_title = [\"So What\"]\nsplit = 0.2\nseed = 3\n\
+         strict = true\nstrict_columns = true\nmonologue_speaker = \"Alice Writer\"\n",
         Path::new("voicetune.toml"),
     )
     .unwrap();
     let b = BuildConfig::from_table(&config.build).unwrap();
     assert_eq!(b.author.as_deref(), Some("alice"));
+    assert_eq!(
+        (b.strict, b.strict_columns, b.monologue_speaker.as_deref()),
+        (Some(true), Some(true), Some("Alice Writer"))
+    );
     let merged = b.overridden_by(BuildConfig {
         author: Some("bob".into()),
         ..cfg()

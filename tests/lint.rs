@@ -2,6 +2,8 @@
 //! mapping, fixes that keep lines valid JSON, CLI output formats, exit codes and bad input.
 
 // Hostile structure through the parsers and the fix engine (issue 17).
+#[path = "lint/hostile.rs"]
+mod hostile;
 mod lint_fuzz;
 
 use proptest::prelude::*;

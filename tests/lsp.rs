@@ -5,6 +5,8 @@
 mod lsp_support;
 // Ghostwriting: inline completion, its fallback, voices, cancellation, Neovim.
 mod lsp_ghost;
+// The Neovim plugin: setup, every user command, the health check.
+mod lsp_nvim;
 // The fake OpenAI API (validating every request and response against the spec).
 #[path = "remote/fake_openai.rs"]
 mod fake_openai;
@@ -835,6 +837,17 @@ fn apply_one(text: &str, code: &str, needle: &str, opts: &LintOptions) -> String
 /// (a test running the model in a debug build takes minutes).
 /// Returns what it wrote to stderr.
 fn run_neovim(script: &str, dir: &Path, file: &Path, out_dir: &Path) -> String {
+    run_neovim_with(script, dir, file, out_dir, &[])
+}
+
+/// [`run_neovim`] with more environment variables for the script (and the server it starts).
+fn run_neovim_with(
+    script: &str,
+    dir: &Path,
+    file: &Path,
+    out_dir: &Path,
+    env: &[(&str, &str)],
+) -> String {
     let nvim = neovim();
     let runtime = nvim.parent().unwrap().join("../share/nvim/runtime");
     let mut child = std::process::Command::new(&nvim)
@@ -848,6 +861,7 @@ fn run_neovim(script: &str, dir: &Path, file: &Path, out_dir: &Path) -> String {
         .env("VOICETUNE_PLUGIN", repo_root().join("editors/nvim"))
         .env("VOICETUNE_FILE", file)
         .env("VOICETUNE_OUT", out_dir)
+        .envs(env.iter().copied())
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
@@ -1198,6 +1212,12 @@ fn build_dataset_command_builds_reports_and_opens_the_output() {
         )
         .unwrap();
     }
+    // A file that cannot be used is skipped, and the message says the build is partial.
+    std::fs::write(
+        posts.join("2024-01-04-broken.md"),
+        "---\ntitle: never closed\n\nText.\n",
+    )
+    .unwrap();
     let mut client = start(&dir);
     let reply = client.request(
         "workspace/executeCommand",
@@ -1212,7 +1232,9 @@ fn build_dataset_command_builds_reports_and_opens_the_output() {
     });
     let message = shown["params"]["message"].as_str().unwrap();
     assert!(
-        message.contains("3 items") && message.contains("2 published"),
+        message.contains("3 items")
+            && message.contains("2 published")
+            && message.ends_with("; 1 of 4 files skipped (could not be used)"),
         "{message}"
     );
     let opened = client.wait_server_request("window/showDocument");

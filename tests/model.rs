@@ -2,6 +2,9 @@
 //! `ensure_default_model`), our tokenizer and forward against references, LoRA training,
 //! adapters in PEFT layout, checkpoints, and the CLI.
 
+#[path = "model/hardening.rs"]
+mod hardening;
+
 use candle_core::quantized::GgmlDType;
 use candle_core::{Device, IndexOp, Tensor};
 use std::path::{Path, PathBuf};

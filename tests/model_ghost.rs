@@ -155,93 +155,155 @@ fn repeated_8grams(text: &str) -> usize {
     seen.values().filter(|&&n| n > 1).count()
 }
 
-#[test]
-fn ghost_default_sampling_does_not_loop() {
-    assert_eq!(repeated_8grams("a b c d e f g h a b c d e f g h"), 1);
-    let mut config = GhostConfig::default();
-    config.sampling.max_tokens = 32;
-    config.stop_at_sentence = false;
-    let ghost = ghostwriter("ghost-loops", config);
-    let drafts = [
-        ("Why I keep a notebook", "I keep a notebook because"),
-        (
-            "Getting started with tmux",
-            "Tmux is a terminal multiplexer. It lets you",
-        ),
-        (
-            "My first marathon",
-            "The alarm went off at five. I had trained for months, and",
-        ),
-        (
-            "Baking sourdough at home",
-            "Sourdough needs three things: flour, water and",
-        ),
-        (
-            "What I learned from failing",
-            "Last year my startup failed. Looking back,",
-        ),
-        (
-            "A week without my phone",
-            "On Monday I put my phone in a drawer.",
-        ),
-        (
-            "How we moved to Rust",
-            "Our backend was written in Python until",
-        ),
-        (
-            "Notes from a rainy city",
-            "It rained for eleven days straight. The streets",
-        ),
-        ("On reading slowly", "I used to read fifty books a year."),
-        (
-            "Fixing my bike",
-            "The chain slipped every time I climbed a hill, so",
-        ),
-        ("Learning the piano at forty", "My hands did not want to"),
-        (
-            "Why tests matter",
-            "Every bug I shipped last year had one thing in common:",
-        ),
-        (
-            "The garden in spring",
-            "The tulips came up early this year, and",
-        ),
-        (
-            "Working from home",
-            "When the office closed, I set up a desk in",
-        ),
-        (
-            "A letter to my younger self",
-            "Dear me, you will worry about",
-        ),
-        ("Cooking for friends", "Nothing makes a kitchen warmer than"),
-        (
-            "Why I quit social media",
-            "I deleted my accounts on a Tuesday.",
-        ),
-        ("Travelling by train", "The night train to Vienna leaves at"),
-        (
-            "Debugging a memory leak",
-            "The service used more memory every hour, until",
-        ),
-        (
-            "Lessons from my grandmother",
-            "My grandmother never owned a car. She",
-        ),
-    ];
+/// Twenty drafts on varied topics: a title and an opening the model continues.
+const DRAFTS: [(&str, &str); 20] = [
+    ("Why I keep a notebook", "I keep a notebook because"),
+    (
+        "Getting started with tmux",
+        "Tmux is a terminal multiplexer. It lets you",
+    ),
+    (
+        "My first marathon",
+        "The alarm went off at five. I had trained for months, and",
+    ),
+    (
+        "Baking sourdough at home",
+        "Sourdough needs three things: flour, water and",
+    ),
+    (
+        "What I learned from failing",
+        "Last year my startup failed. Looking back,",
+    ),
+    (
+        "A week without my phone",
+        "On Monday I put my phone in a drawer.",
+    ),
+    (
+        "How we moved to Rust",
+        "Our backend was written in Python until",
+    ),
+    (
+        "Notes from a rainy city",
+        "It rained for eleven days straight. The streets",
+    ),
+    ("On reading slowly", "I used to read fifty books a year."),
+    (
+        "Fixing my bike",
+        "The chain slipped every time I climbed a hill, so",
+    ),
+    ("Learning the piano at forty", "My hands did not want to"),
+    (
+        "Why tests matter",
+        "Every bug I shipped last year had one thing in common:",
+    ),
+    (
+        "The garden in spring",
+        "The tulips came up early this year, and",
+    ),
+    (
+        "Working from home",
+        "When the office closed, I set up a desk in",
+    ),
+    (
+        "A letter to my younger self",
+        "Dear me, you will worry about",
+    ),
+    ("Cooking for friends", "Nothing makes a kitchen warmer than"),
+    (
+        "Why I quit social media",
+        "I deleted my accounts on a Tuesday.",
+    ),
+    ("Travelling by train", "The night train to Vienna leaves at"),
+    (
+        "Debugging a memory leak",
+        "The service used more memory every hour, until",
+    ),
+    (
+        "Lessons from my grandmother",
+        "My grandmother never owned a car. She",
+    ),
+];
+
+/// Continues every draft of [`DRAFTS`] with `voice` (32 tokens, no sentence stop) and fails on a
+/// continuation that repeats a word 8-gram more often than the opening itself does.
+fn assert_no_loops(ghost: &Ghostwriter, voice: Option<&str>) {
     let no = AtomicBool::new(false);
-    for (title, opening) in drafts {
+    let mut continued = 0;
+    for (title, opening) in DRAFTS {
         let text = format!("# {title}\n\n{opening}");
-        let Some(s) = ghost.suggest(&request(&text), &no).unwrap() else {
+        let request = SuggestRequest {
+            voice: voice.map(str::to_string),
+            ..request(&text)
+        };
+        let Some(s) = ghost.suggest(&request, &no).unwrap() else {
             continue;
         };
+        continued += 1;
         let reference = repeated_8grams(opening);
         let with = repeated_8grams(&format!("{opening}{}", s.text));
         assert!(
             with <= reference,
-            "{title}: the continuation repeats itself: {:?}",
+            "{voice:?}, {title}: the continuation repeats itself: {:?}",
             s.text
         );
     }
+    assert!(continued >= 15, "{voice:?}: {continued} of 20 continued");
+}
+
+fn loop_test_config() -> GhostConfig {
+    let mut config = GhostConfig::default();
+    config.sampling.max_tokens = 32;
+    config.stop_at_sentence = false;
+    config
+}
+
+#[test]
+fn ghost_default_sampling_does_not_loop() {
+    assert_eq!(repeated_8grams("a b c d e f g h a b c d e f g h"), 1);
+    let ghost = ghostwriter("ghost-loops", loop_test_config());
+    assert_no_loops(&ghost, None);
+}
+
+/// The quickstart's voice: `voicetune train posts.jsonl --name katie --epochs 1` on the sample
+/// posts, which before the sampling defaults wrote the same sentence four times in a row.
+#[test]
+fn a_trained_voice_does_not_loop_either() {
+    let ws = super::tempdir("ghost-voice-loops");
+    let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/sample");
+    std::fs::copy(sample.join("posts.jsonl"), ws.join("posts.jsonl")).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_voicetune"))
+        .args(["train", "posts.jsonl", "--name", "katie", "--epochs", "1"])
+        .current_dir(&ws)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let registry = voicetune::voices::Registry::load(&ws).unwrap();
+    let Some(voicetune::voices::Voice::Local {
+        base_model,
+        adapter: Some(adapter),
+        ..
+    }) = registry.get("katie")
+    else {
+        panic!("katie is not a local voice with an adapter")
+    };
+    // The voice with candle's kernels, as `model()` loads the base (see there why).
+    let mut model = load_model(base_model, Mode::Quantized).unwrap();
+    voicetune::model::adapter::load_adapter(&mut model, adapter).unwrap();
+    model.merge_lora().unwrap();
+    model.requantize(GgmlDType::Q8_0).unwrap();
+    model.fuse_projections().unwrap();
+    let voice = Arc::new(LocalModel {
+        model,
+        tokenizer: super::tokenizer(),
+        base_path: base_model.clone(),
+        adapter_path: Some(adapter.clone()),
+    });
+    let ghost = Ghostwriter::new(&ws, loop_test_config());
+    ghost.share_local_model(base_model, Some(adapter), voice);
+    assert_no_loops(&ghost, Some("katie"));
     assert!(ghost.stats().suggestions >= 15, "{:?}", ghost.stats());
 }

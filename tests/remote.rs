@@ -3,6 +3,8 @@
 
 #[path = "remote/fake_openai.rs"]
 mod fake_openai;
+#[path = "remote/timeouts.rs"]
+mod timeouts;
 
 use fake_openai::{FakeOpenAi, FaultKind, Spec};
 use serde_json::json;
@@ -1088,6 +1090,7 @@ fn library_api_for_the_server_confirms_then_reports_progress() {
             Update::Event { .. } => "event".into(),
             Update::Changed(job) => format!("changed {} {:?}", job.status, job.progress.percent()),
             Update::Finished(job) => format!("finished {}", job.status),
+            Update::Waiting(line) => format!("waiting {line}"),
         };
         u.lock().unwrap().push(label);
     });

@@ -11,7 +11,7 @@ mod fake_openai;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use voicetune::openai::{ApiKey, Client, ClientOptions, RetryPolicy};
+use voicetune::openai::{ApiKey, Client, ClientOptions, RetryPolicy, Timeouts};
 
 const KEY: &str = "sk-bench";
 const CHILD_ENV: &str = "VOICETUNE_UPLOAD_BENCH_CHILD";
@@ -37,7 +37,7 @@ fn child(base_url: &str, file: &Path) {
             base_url: base_url.to_string(),
             organization: None,
             project: None,
-            timeout: std::time::Duration::from_secs(60),
+            timeouts: Timeouts::default(),
             retry: RetryPolicy::default(),
         },
         ApiKey::new(KEY),

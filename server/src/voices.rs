@@ -36,6 +36,38 @@ pub struct Registry {
     pub prompts: BTreeMap<String, crate::dataset::prompt_shape::PromptShape>,
 }
 
+/// The longest name that becomes a file or folder name (voices, jobs).
+pub const MAX_PATH_NAME_LEN: usize = 128;
+
+/// Checks a name that becomes a file or folder name under `.voicetune/` (a local voice's adapter
+/// folder, a job's file): ASCII letters, digits, `.`, `_` and `-`, not starting with `.` (so
+/// never `..` or a hidden file), at most [`MAX_PATH_NAME_LEN`] characters. `what` names the
+/// thing in the error ("voice name", "job id").
+pub fn check_path_name(what: &str, name: &str) -> anyhow::Result<()> {
+    let problem = if name.is_empty() {
+        Some("is empty")
+    } else if name.len() > MAX_PATH_NAME_LEN {
+        Some("is too long")
+    } else if name.starts_with('.') {
+        Some("starts with `.`")
+    } else if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    {
+        Some("has characters other than letters, digits, `.`, `_` and `-`")
+    } else {
+        None
+    };
+    match problem {
+        None => Ok(()),
+        Some(problem) => anyhow::bail!(
+            "{what} `{}` {problem}: it names a file, so use only ASCII letters, digits, `.`, `_` \
+             and `-`, not starting with `.`, at most {MAX_PATH_NAME_LEN} characters",
+            name.escape_debug()
+        ),
+    }
+}
+
 /// `.voicetune/voices.json` under `workspace`.
 pub fn registry_path(workspace: &Path) -> PathBuf {
     workspace.join(".voicetune").join("voices.json")
@@ -95,5 +127,24 @@ impl Registry {
 
     pub fn get(&self, name: &str) -> Option<&Voice> {
         self.voices.get(name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_names_are_plain_file_names() {
+        for good in ["katie", "katie-v2.1", "A_b", &"x".repeat(MAX_PATH_NAME_LEN)] {
+            check_path_name("voice name", good).unwrap();
+        }
+        let too_long = "x".repeat(MAX_PATH_NAME_LEN + 1);
+        for bad in [
+            "", ".", "..", ".hidden", "a/b", "../x", "a b", "é", "a\u{1b}", &too_long,
+        ] {
+            let err = check_path_name("voice name", bad).unwrap_err().to_string();
+            assert!(err.starts_with("voice name `"), "{bad:?}: {err}");
+        }
     }
 }

@@ -405,20 +405,36 @@ fn a_missing_key_is_shown_once_until_the_settings_change() {
 }
 
 #[test]
-fn neovim_shows_and_accepts_an_inline_suggestion() {
+fn neovim_accept_key_takes_the_suggestion_or_types_itself() {
     let _turn = one_model_at_a_time();
     let _ = model_path();
     let dir = tempdir("ghost-nvim");
     let file = dir.join("notebook.md");
     let last = "My 📓 is small. The habit started";
     std::fs::write(&file, format!("{DRAFT_HEAD}{last}\n")).unwrap();
+    let jsonl = dir.join("data.jsonl");
+    let records = super::dataset(&[], 12);
+    std::fs::write(&jsonl, &records).unwrap();
     let out_dir = dir.join("out");
     std::fs::create_dir_all(&out_dir).unwrap();
-    let stderr = super::run_neovim("tests/nvim/ghost.lua", &dir, &file, &out_dir);
+    let stderr = super::run_neovim_with(
+        "tests/nvim/ghost.lua",
+        &dir,
+        &file,
+        &out_dir,
+        &[("VOICETUNE_JSONL", jsonl.to_str().unwrap())],
+    );
     let read = |name: &str| {
         std::fs::read_to_string(out_dir.join(name))
             .unwrap_or_else(|e| panic!("{name} not written ({e}); nvim said:\n{stderr}"))
     };
+    // No suggestion after a JSONL record: <Tab> is a tab, in the buffer and on disk.
+    let first = records.lines().next().unwrap();
+    assert_eq!(read("no_suggestion.txt"), format!("{first}\t"));
+    assert!(std::fs::read_to_string(&jsonl)
+        .unwrap()
+        .starts_with(&format!("{first}\t\n")));
+    // A suggestion in the draft: <Tab> inserts exactly what was shown.
     let before = read("before.txt");
     let shown = read("shown.txt");
     let accepted = read("accepted.txt");

@@ -1,82 +1,124 @@
--- Driven by tests/lsp.rs (lsp_ghost::neovim_shows_and_accepts_an_inline_suggestion): opens a
--- markdown draft in a real headless Neovim with voicetune's server, enables LSP inline
--- completion, types at the end of the last line, waits for the suggestion to be shown (an
--- extmark of vim.lsp.inline_completion) and accepts it with vim.lsp.inline_completion.get().
--- Writes $VOICETUNE_OUT/before.txt (the line as typed), shown.txt (the suggestion's first
--- line as shown) and accepted.txt (the line after accepting).
-local out = assert(os.getenv('VOICETUNE_OUT'))
-local function fail(msg)
-  io.stderr:write('nvim test failed: ' .. msg .. '\n')
-  vim.cmd('cq')
-end
-local function write(name, text)
-  local f = assert(io.open(out .. '/' .. name, 'w'))
-  f:write(text)
-  f:close()
-end
+-- Driven by tests/lsp.rs (lsp_ghost::neovim_accept_key_takes_the_suggestion_or_types_itself):
+-- a real headless Neovim with voicetune's plugin set up as a person would (inline completion on,
+-- the accept key <Tab>), keys typed through Neovim's input queue after startup:
+-- 1. in a JSONL dataset, after the closing brace of a record (where voicetune never suggests),
+--    <Tab> does what it always does: it inserts a tab. Writes no_suggestion.txt (the line).
+-- 2. in the markdown draft $VOICETUNE_FILE, typing " and" at the end of the last line shows a
+--    suggestion (the real model) and <Tab> accepts it. Writes before.txt (the line as typed),
+--    shown.txt (the suggestion's first line as shown) and accepted.txt (the line after <Tab>).
+local support = dofile(vim.fs.dirname(debug.getinfo(1, 'S').source:sub(2)) .. '/support.lua')
+local fail, write = support.fail, support.write
 
-local ok, err = xpcall(function()
-  vim.opt.rtp:prepend(assert(os.getenv('VOICETUNE_PLUGIN')))
-  -- Short suggestions: the model may run in a debug build.
-  require('voicetune').setup({
-    cmd = { assert(os.getenv('VOICETUNE_BIN')), 'lsp' },
-    settings = { completion = { max_tokens = 8 } },
-  })
-  vim.cmd('filetype on')
-  vim.cmd.edit(assert(os.getenv('VOICETUNE_FILE')))
-  local bufnr = vim.api.nvim_get_current_buf()
-  local function client()
-    return vim.lsp.get_clients({ name = 'voicetune', bufnr = bufnr })[1]
+vim.opt.rtp:prepend(assert(os.getenv('VOICETUNE_PLUGIN')))
+-- Short suggestions: the model may run in a debug build.
+require('voicetune').setup({
+  cmd = { assert(os.getenv('VOICETUNE_BIN')), 'lsp' },
+  settings = { completion = { max_tokens = 8 } },
+})
+vim.cmd('filetype on')
+
+-- The steps run as a coroutine once Neovim waits for input, so that fed keys are typed.
+local steps = coroutine.create(function()
+  local function sleep(ms)
+    local co = coroutine.running()
+    vim.defer_fn(function()
+      local ok, err = coroutine.resume(co)
+      if not ok then
+        fail(debug.traceback(co, err))
+      end
+    end, ms)
+    coroutine.yield()
   end
-  if not vim.wait(20000, function()
-    local c = client()
-    return c ~= nil and c.initialized == true
-  end, 50) then
-    fail('the voicetune client did not start')
+  local function wait_until(ms, done)
+    local waited = 0
+    while not done() do
+      if waited >= ms then
+        return false
+      end
+      sleep(50)
+      waited = waited + 50
+    end
+    return true
   end
-  vim.lsp.inline_completion.enable(true)
-
-  -- Type a word at the end of the last line and stay in insert mode there, as the notes on
-  -- driving Neovim headless do it (keys typed through feedkeys would wait for more input).
-  local row = vim.api.nvim_buf_line_count(bufnr)
-  local line = vim.api.nvim_buf_get_lines(bufnr, row - 1, row, true)[1]
-  vim.api.nvim_buf_set_text(bufnr, row - 1, #line, row - 1, #line, { ' and' })
-  vim.api.nvim_win_set_cursor(0, { row, #line + 4 })
-  vim.cmd('startinsert!')
-  vim.api.nvim_exec_autocmds('InsertEnter', { buffer = bufnr })
-  vim.api.nvim_exec_autocmds('CursorMovedI', { buffer = bufnr })
-  local before = vim.api.nvim_buf_get_lines(bufnr, row - 1, row, true)[1]
-  write('before.txt', before)
-
-  -- The suggestion is shown as virtual text (the first request also loads the model).
-  local ns = vim.api.nvim_get_namespaces()['nvim.lsp.inline_completion']
-  local shown
-  if not vim.wait(360000, function()
+  local function type_keys(keys)
+    vim.api.nvim_feedkeys(vim.keycode(keys), 'mt', false)
+    sleep(50)
+  end
+  local function attached(bufnr)
+    return wait_until(20000, function()
+      local c = vim.lsp.get_clients({ name = 'voicetune', bufnr = bufnr })[1]
+      return c ~= nil and c.initialized == true
+    end)
+  end
+  local ns = vim.api.nvim_create_namespace('nvim.lsp.inline_completion')
+  local function shown_suggestion(bufnr)
     for _, mark in ipairs(vim.api.nvim_buf_get_extmarks(bufnr, ns, 0, -1, { details = true })) do
       local chunks = mark[4].virt_text
       if chunks and #chunks > 0 and chunks[1][1] ~= '' then
-        shown = chunks[1][1]
-        return true
+        return chunks[1][1]
       end
     end
-    return false
-  end, 50) then
-    fail('no suggestion shown')
+  end
+
+  -- 1. No suggestion: the key types a tab.
+  vim.cmd.edit(assert(os.getenv('VOICETUNE_JSONL')))
+  local jsonl = vim.api.nvim_get_current_buf()
+  if not attached(jsonl) then
+    return fail('the voicetune client did not start on the JSONL file')
+  end
+  local record = vim.api.nvim_buf_get_lines(jsonl, 0, 1, true)[1]
+  type_keys('gg$a')
+  -- Long enough for the debounced request and the server's empty answer.
+  sleep(1500)
+  if shown_suggestion(jsonl) then
+    return fail('a suggestion after a JSONL record: ' .. shown_suggestion(jsonl))
+  end
+  type_keys('<Tab><Esc>')
+  if not wait_until(5000, function()
+    return vim.api.nvim_buf_get_lines(jsonl, 0, 1, true)[1] ~= record
+  end) then
+    return fail('<Tab> without a suggestion changed nothing')
+  end
+  write('no_suggestion.txt', vim.api.nvim_buf_get_lines(jsonl, 0, 1, true)[1])
+  vim.cmd('write')
+
+  -- 2. A suggestion: the key accepts it.
+  vim.cmd.edit(assert(os.getenv('VOICETUNE_FILE')))
+  local bufnr = vim.api.nvim_get_current_buf()
+  if not attached(bufnr) then
+    return fail('the voicetune client did not start on the draft')
+  end
+  local row = vim.api.nvim_buf_line_count(bufnr)
+  type_keys('GA and')
+  local before = vim.api.nvim_buf_get_lines(bufnr, row - 1, row, true)[1]
+  write('before.txt', before)
+  -- The first request also loads the model (minutes in a debug build).
+  local shown
+  if not wait_until(360000, function()
+    shown = shown_suggestion(bufnr)
+    return shown ~= nil
+  end) then
+    return fail('no suggestion shown')
   end
   write('shown.txt', shown)
-
-  if not vim.lsp.inline_completion.get() then
-    fail('get() accepted nothing')
-  end
-  if not vim.wait(5000, function()
+  type_keys('<Tab>')
+  if not wait_until(5000, function()
     return vim.api.nvim_buf_get_lines(bufnr, row - 1, row, true)[1] ~= before
-  end, 20) then
-    fail('accepting did not change the line')
+  end) then
+    return fail('<Tab> did not accept the suggestion')
   end
   write('accepted.txt', vim.api.nvim_buf_get_lines(bufnr, row - 1, row, true)[1])
-end, debug.traceback)
+  vim.cmd('qa!')
+end)
 
-if not ok then
-  fail(tostring(err))
-end
-vim.cmd('qa!')
+vim.api.nvim_create_autocmd('VimEnter', {
+  once = true,
+  callback = function()
+    vim.schedule(function()
+      local ok, err = coroutine.resume(steps)
+      if not ok then
+        fail(debug.traceback(steps, err))
+      end
+    end)
+  end,
+})

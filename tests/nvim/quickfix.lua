@@ -2,16 +2,8 @@
 -- HTML tag and a URL in a real headless Neovim, waits for voicetune's diagnostics, applies the
 -- quick fixes and the fix-all through vim.lsp.buf.code_action, and writes the buffer after each
 -- step to $VOICETUNE_OUT/<step>.txt for the Rust side to compare with the library's fixes.
-local out = assert(os.getenv('VOICETUNE_OUT'))
-local function fail(msg)
-  io.stderr:write('nvim test failed: ' .. msg .. '\n')
-  vim.cmd('cq')
-end
-local function write(name, text)
-  local f = assert(io.open(out .. '/' .. name, 'w'))
-  f:write(text)
-  f:close()
-end
+local support = dofile(vim.fs.dirname(debug.getinfo(1, 'S').source:sub(2)) .. '/support.lua')
+local fail, write = support.fail, support.write
 local function buffer_text()
   return table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), '\n') .. '\n'
 end

@@ -119,6 +119,63 @@ pub(super) fn remove_markdown_code(md: &str, count: &mut usize) -> String {
     out
 }
 
+/// Hard-wrapped paragraphs unwrapped: a soft line break inside a paragraph (with the next
+/// line's indentation or block-quote marker) becomes one space, as markdown renders it; a hard
+/// break (two trailing spaces or a backslash) becomes a plain line break. Paragraph breaks,
+/// lists, headings, block quotes, tables and code are left as written. Returns the text and how
+/// many soft breaks were joined.
+pub(super) fn unwrap_soft_breaks(md: &str) -> (String, usize) {
+    use pulldown_cmark::{Event, Options, Parser};
+    if !md.contains('\n') {
+        return (md.to_string(), 0);
+    }
+    let options =
+        Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS;
+    let events: Vec<_> = Parser::new_ext(md, options).into_offset_iter().collect();
+    let mut edits: Vec<(std::ops::Range<usize>, &str)> = Vec::new();
+    for (i, (event, range)) in events.iter().enumerate() {
+        let replacement = match event {
+            Event::SoftBreak => " ",
+            Event::HardBreak => "\n",
+            _ => continue,
+        };
+        // From the blanks that end the line to the start of the next line's text, so the
+        // indentation and `>` markers of the wrapped line go too.
+        let start = md[..range.start].trim_end_matches([' ', '\t']).len();
+        let next = events.get(i + 1).map_or(range.end, |(_, r)| r.start);
+        let end = if next >= range.end
+            && md[range.end..next]
+                .bytes()
+                .all(|b| matches!(b, b' ' | b'\t' | b'>'))
+        {
+            next
+        } else {
+            range.end
+        };
+        let replacement = if replacement == "\n" {
+            // A hard break keeps the next line's prefix (a block quote stays a block quote).
+            edits.push((start..range.end, "\n"));
+            continue;
+        } else {
+            replacement
+        };
+        edits.push((start..end, replacement));
+    }
+    let joined = edits.iter().filter(|(_, r)| *r == " ").count();
+    let mut out = String::with_capacity(md.len());
+    let mut at = 0;
+    for (range, replacement) in edits {
+        if range.start < at {
+            continue;
+        }
+        out.push_str(&md[at..range.start]);
+        out.push_str(replacement);
+        at = range.end;
+    }
+    out.push_str(&md[at..]);
+    (out, joined)
+}
+
 /// `[text][id]`, `[text][]` and `[text]` (with a `[text]: url` definition) become their text;
 /// the definitions themselves are removed later with the other links.
 pub(super) fn reference_links_to_text(md: &str, count: &mut usize) -> String {
@@ -187,6 +244,17 @@ pub(super) fn strip_tags_keep_newlines(md: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn soft_breaks_become_spaces() {
+        let md = "A paragraph wrapped\nat eighty columns\n  with an indent.\n\n# A heading\n\n- one item\n  wrapped\n- two\n\n> quoted and\n> wrapped\n\nHard  \nbreak and\\\nanother.\n\n| a | b |\n|---|---|\n| 1 | 2 |\n";
+        let (out, joined) = unwrap_soft_breaks(md);
+        assert_eq!(
+            out,
+            "A paragraph wrapped at eighty columns with an indent.\n\n# A heading\n\n- one item wrapped\n- two\n\n> quoted and wrapped\n\nHard\nbreak and\nanother.\n\n| a | b |\n|---|---|\n| 1 | 2 |\n"
+        );
+        assert_eq!(joined, 4);
+    }
 
     #[test]
     fn markdown_links_and_images() {

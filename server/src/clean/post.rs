@@ -6,8 +6,8 @@ use super::html::{
     HTML_TAG, IMG_TAG,
 };
 use super::markdown::{
-    reference_links_to_text, remove_markdown_code, strip_tags_keep_newlines, AUTOLINK,
-    LINK_DEFINITION, MARKDOWN_LINK,
+    reference_links_to_text, remove_markdown_code, strip_tags_keep_newlines, unwrap_soft_breaks,
+    AUTOLINK, LINK_DEFINITION, MARKDOWN_LINK,
 };
 use super::shortcodes::remove_shortcodes;
 use super::text::{
@@ -38,6 +38,10 @@ pub struct CleanStats {
     pub entities: usize,
     pub boilerplate_lines: usize,
     pub transcript_artefacts: usize,
+    /// Stage directions and non-speech markers: `(Applause.)`, `[inaudible]`, `[crosstalk]`.
+    pub stage_directions: usize,
+    /// Markdown: line breaks inside paragraphs (hard-wrapped source) joined into spaces.
+    pub soft_breaks: usize,
 }
 
 impl CleanStats {
@@ -51,6 +55,8 @@ impl CleanStats {
         self.entities += other.entities;
         self.boilerplate_lines += other.boilerplate_lines;
         self.transcript_artefacts += other.transcript_artefacts;
+        self.stage_directions += other.stage_directions;
+        self.soft_breaks += other.soft_breaks;
     }
 }
 
@@ -77,6 +83,10 @@ pub fn clean_post(body: &str, format: SourceFormat) -> (String, CleanStats) {
         SourceFormat::Markdown => {
             // Code first: `[sda]` or `[Service]` inside a code block is not a shortcode.
             let md = remove_markdown_code(body, &mut stats.code_blocks);
+            // After the code is gone, so that a Liquid `{% highlight %}` block, which CommonMark
+            // reads as a paragraph, keeps its lines until it is removed.
+            let (md, joined) = unwrap_soft_breaks(&md);
+            stats.soft_breaks += joined;
             let md = remove_shortcodes(&md, &mut stats.shortcodes);
             let md = reference_links_to_text(&md, &mut stats.links);
             let md = remove_html_code(&md, &mut stats.code_blocks);
@@ -163,7 +173,7 @@ fn clean_text(text: &str, stats: &mut CleanStats) -> String {
         text = Cow::Owned(out);
     }
     let (text, noise) = remove_transcript_noise(&text);
-    stats.transcript_artefacts += noise;
+    stats.stage_directions += noise;
     let mut out = String::with_capacity(text.len());
     for line in text.lines() {
         if is_boilerplate_line(line) {

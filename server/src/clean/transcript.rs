@@ -48,9 +48,21 @@ pub fn remove_transcript_artefacts(text: &str) -> (String, usize) {
     (out.into_owned(), n)
 }
 
-/// Non-speech annotations in transcripts: `[laughter]`, `(inaudible 00:12)`, `[crosstalk]`.
+/// Stage directions and non-speech annotations in transcripts: `(Applause.)`, `(Laughter.)`,
+/// `(Laughs)`, `[inaudible]`, `(inaudible 00:12)`, `[crosstalk]`, `[Music]`, `(Cheers and
+/// applause.)`, with the space before them.
 pub static TRANSCRIPT_NOISE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)[ \t]*[\[(](?:inaudible|unintelligible|indiscernible|crosstalk|cross talk|laughter|laughs|laughing|chuckles|applause|music|silence|pause|coughs?|sighs|background noise|overlapping|overlapping speech|no audio|audio cuts out|phone rings|beep)(?:[ \t]+[\d:.,]+)?[\])]").unwrap()
+    Regex::new(concat!(
+        r"(?i)[ \t]*[\[(][ \t]*",
+        r"(?:(?:audience|crowd|loud|light|soft|brief|sustained|prolonged|scattered|more)[ \t]+)?",
+        r"(?:inaudible|unintelligible|indiscernible|crosstalk|cross[ -]talk|laughter|laughs|laughing",
+        r"|chuckles|chuckling|applause|applauding|cheers|cheering|booing|boos|standing ovation",
+        r"|music(?:[ \t]+play(?:s|ing))?|silence|pause|coughs?|sighs|background noise",
+        r"|overlapping(?: speech)?|no audio|audio cuts out|phone rings|beep)",
+        r"(?:[ \t]+and[ \t]+(?:applause|laughter|cheers|cheering))?",
+        r"(?:[ \t]+[\d:.,]+)?\.?[ \t]*[\])]"
+    ))
+    .unwrap()
 });
 
 /// Removes [`TRANSCRIPT_NOISE`] annotations; returns the text and how many were removed.

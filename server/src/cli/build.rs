@@ -5,6 +5,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use voicetune::import::{build, BuildConfig, BuildField, BuildOptions, Progress, SourceSpec};
 use voicetune::lint;
+use voicetune::lint::report::{escape_controls, escape_controls_by_line};
 
 /// Options of `voicetune build`; each overrides the `[build]` section of `voicetune.toml`.
 #[derive(clap::Args, Debug, Default)]
@@ -74,6 +75,16 @@ pub struct BuildArgs {
     /// Transcripts: the speaker whose turns to keep (defaults to --author).
     #[arg(long)]
     pub speaker: Option<String>,
+    /// Transcripts without speaker labels (and no `Speaker:` line): who speaks in them.
+    #[arg(long, value_name = "NAME")]
+    pub monologue_speaker: Option<String>,
+    /// CSV: unknown columns are an error (by default they are ignored and listed in the report).
+    #[arg(long)]
+    pub strict_columns: bool,
+    /// Stop on the first file that cannot be used (by default it is skipped, the report says
+    /// why, and the exit status is 3).
+    #[arg(long)]
+    pub strict: bool,
     /// Target model for token counts and limits (overrides voicetune.toml).
     #[arg(long)]
     pub model: Option<String>,
@@ -140,7 +151,10 @@ impl BuildArgs {
             split: self.split,
             seed: self.seed,
             speaker: self.speaker.clone(),
+            monologue_speaker: self.monologue_speaker.clone(),
             model: self.model.clone(),
+            strict_columns: self.strict_columns.then_some(true),
+            strict: self.strict.then_some(true),
         }
     }
 
@@ -156,7 +170,8 @@ impl BuildArgs {
 }
 
 /// Runs `voicetune build`: progress on stderr, the report on stdout. Exit code 0 on success,
-/// 1 when nothing was written, 2 on errors (bad input, options).
+/// 1 when nothing was written, 2 on errors (bad input, options), 3 when the output was written
+/// but files that could not be used were skipped (a partial build).
 pub(crate) fn run(args: BuildArgs) -> anyhow::Result<std::process::ExitCode> {
     let options = args.resolve()?;
     let interactive = std::io::IsTerminal::is_terminal(&std::io::stderr());
@@ -171,7 +186,7 @@ pub(crate) fn run(args: BuildArgs) -> anyhow::Result<std::process::ExitCode> {
                 "\r[{}/{}] {} {pct:>3}%  {} items, {} examples   ",
                 p.source_index + 1,
                 p.source_count,
-                p.source.display(),
+                escape_controls(&p.source.display().to_string()),
                 p.items_read,
                 p.examples_written
             );
@@ -183,16 +198,19 @@ pub(crate) fn run(args: BuildArgs) -> anyhow::Result<std::process::ExitCode> {
         eprintln!();
     }
     match result {
-        Ok(report) => {
+        Ok(mut report) => {
+            report.name_options(flag);
             // A closed pipe (`| head`) is not an error worth a panic.
             let mut out = std::io::stdout().lock();
             let _ = if args.json {
                 writeln!(out, "{}", serde_json::to_string_pretty(&report)?)
             } else {
-                writeln!(out, "{report}")
+                writeln!(out, "{}", escape_controls_by_line(&report.to_string()))
             };
             Ok(if report.kept() == 0 {
                 std::process::ExitCode::from(1)
+            } else if report.is_partial() {
+                std::process::ExitCode::from(3)
             } else {
                 std::process::ExitCode::SUCCESS
             })

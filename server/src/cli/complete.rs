@@ -66,6 +66,7 @@ pub(crate) fn run(args: &CompleteArgs) -> Result<()> {
     let workspace = std::env::current_dir().context("cannot read the current folder")?;
     let mut config = GhostConfig::default();
     config.sampling.max_tokens = args.max_tokens;
+    config.sampling.validate()?;
     let ghost = Ghostwriter::new(&workspace, config);
     let load = std::time::Instant::now();
     ghost.preload(args.voice.as_deref())?;

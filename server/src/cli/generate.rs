@@ -58,7 +58,6 @@ pub(crate) fn run(args: &GenerateArgs) -> Result<()> {
     } else {
         AdapterMode::Auto
     };
-    let lm = LocalModel::load_voice(&workspace, args.model.as_deref(), mode)?;
     let params = SamplingParams {
         max_tokens: args.max_tokens,
         temperature: args.temperature,
@@ -70,6 +69,9 @@ pub(crate) fn run(args: &GenerateArgs) -> Result<()> {
         stop: args.stop.clone(),
         ..Default::default()
     };
+    // Before the model loads (seconds), so a bad flag fails at once.
+    params.validate()?;
+    let lm = LocalModel::load_voice(&workspace, args.model.as_deref(), mode)?;
     let mut stdout = std::io::stdout().lock();
     let mut on_text = |t: &str| {
         let _ = stdout.write_all(t.as_bytes());

@@ -2,9 +2,10 @@
 //! events.
 
 use super::config::remote_config;
-use super::remote::{current_workspace, fail, printer, report_final, runtime};
+use super::remote::{current_workspace, fail, printer, report_final, runtime, waiting_on_stderr};
 use clap::{Args, Subcommand};
 use std::process::ExitCode;
+use voicetune::lint::report::escape_controls;
 use voicetune::train::jobs::{Job, JobKind, JobStore};
 use voicetune::train::remote::{self, RemoteConfig};
 
@@ -37,7 +38,7 @@ pub(crate) fn run(args: JobsArgs) -> ExitCode {
         match args.command.unwrap_or(JobsCommand::List { remote: false }) {
             JobsCommand::List { remote: true } => {
                 let config = remote_config(&workspace)?;
-                let client = config.client(None)?;
+                let client = config.client(None)?.with_wait_notice(waiting_on_stderr());
                 runtime()?.block_on(async {
                     let mut after: Option<String> = None;
                     // Newest first; a bounded number of pages.
@@ -107,14 +108,21 @@ pub(crate) fn run(args: JobsArgs) -> ExitCode {
                 let job = store.load(&id)?;
                 if job.kind == JobKind::Remote {
                     let config = remote_config(&workspace)?;
-                    let client = config.client(job.detail_str("base_url"))?;
+                    let client = config
+                        .client(job.detail_str("base_url"))?
+                        .with_wait_notice(waiting_on_stderr());
                     let events = runtime()?.block_on(client.new_events(&id, None))?;
                     for e in events {
-                        println!("{}\t[{}] {}", e.created_at, e.level, e.message);
+                        println!(
+                            "{}\t[{}] {}",
+                            e.created_at,
+                            e.level,
+                            escape_controls(&e.message)
+                        );
                     }
                 } else {
                     for e in &job.log {
-                        println!("{}\t[{}] {}", e.at, e.level, e.message);
+                        println!("{}\t[{}] {}", e.at, e.level, escape_controls(&e.message));
                     }
                 }
                 Ok(ExitCode::SUCCESS)
@@ -129,7 +137,7 @@ async fn watch_file(store: &JobStore, mut job: Job, config: &RemoteConfig) -> an
     let mut shown = 0;
     loop {
         for e in job.log.iter().skip(shown) {
-            println!("[{}] {}", e.level, e.message);
+            println!("[{}] {}", e.level, escape_controls(&e.message));
         }
         shown = job.log.len();
         if job.status.is_terminal() {

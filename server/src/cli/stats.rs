@@ -4,6 +4,7 @@ use super::config::config_for;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use voicetune::dataset::FileKind;
+use voicetune::lint::report::escape_controls;
 use voicetune::lint::{self, LintOptions};
 use voicetune::tokens::stats::cost_table;
 
@@ -25,8 +26,21 @@ pub(crate) fn run(args: StatsArgs) -> anyhow::Result<ExitCode> {
         .ok_or_else(|| anyhow::anyhow!("{}: not a .jsonl or .md file", args.file.display()))?;
     let bytes =
         std::fs::read(&args.file).map_err(|e| anyhow::anyhow!("{}: {e}", args.file.display()))?;
-    let (text, _) = lint::engine::decode_lossless_offsets(bytes);
+    let shown = escape_controls(&args.file.display().to_string()).into_owned();
+    if let Some(at) = memchr::memchr(0, &bytes) {
+        anyhow::bail!(
+            "{shown}: not a text file (a NUL byte at offset {at}); stats reads a JSONL dataset \
+             or a markdown draft"
+        );
+    }
+    let (text, invalid) = lint::engine::decode_lossless_offsets(bytes);
     let stats = lint::file_stats(&text, kind, &opts);
+    if let (0, Some(at)) = (stats.examples, invalid.first()) {
+        anyhow::bail!(
+            "{shown}: not UTF-8 text (an invalid byte at offset {at}) and no example could be \
+             read; run `voicetune lint` on it to see each line's problem"
+        );
+    }
     if args.json {
         let costs: serde_json::Map<String, serde_json::Value> = cost_table(&stats)
             .into_iter()
@@ -40,9 +54,7 @@ pub(crate) fn run(args: StatsArgs) -> anyhow::Result<ExitCode> {
     let limit = opts.counter.model.max_training_tokens;
     println!(
         "{}: {} examples, counted for {}",
-        args.file.display(),
-        stats.examples,
-        stats.model
+        shown, stats.examples, stats.model
     );
     println!(
         "tokens per example: min {}, median {}, p95 {}, max {}",

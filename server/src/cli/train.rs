@@ -97,6 +97,7 @@ fn shell_word(word: &str) -> String {
 fn install_ctrl_c(cancel: Arc<AtomicBool>, bar: indicatif::ProgressBar) -> Result<()> {
     ctrlc::set_handler(move || {
         if cancel.swap(true, Ordering::SeqCst) {
+            voicetune::fsutil::remove_live_temp_files();
             std::process::exit(130);
         }
         bar.suspend(|| {

@@ -9,7 +9,7 @@ use crate::infer::remote::{CompletionOptions, RemoteVoice};
 use crate::model::tokenizer::Message;
 use crate::openai::RemoteConfig;
 use crate::openai::RetryPolicy;
-use crate::openai::{ApiKey, Client, ClientOptions, Error};
+use crate::openai::{ApiKey, Client, ClientOptions, Error, Timeouts};
 
 use super::GhostError;
 
@@ -47,7 +47,10 @@ impl RemoteBackend {
             base_url: url,
             organization: config.organization.clone().or_else(|| env("OPENAI_ORG_ID")),
             project: config.project.clone().or_else(|| env("OPENAI_PROJECT_ID")),
-            timeout: Duration::from_secs_f64(TIMEOUT_SECS),
+            timeouts: Timeouts {
+                call: Duration::from_secs_f64(TIMEOUT_SECS),
+                ..Timeouts::default()
+            },
             retry: RetryPolicy {
                 max_retries: 0,
                 ..RetryPolicy::default()

@@ -26,6 +26,8 @@ pub(super) struct Builder<'a> {
     batch: Vec<Post>,
     batch_bytes: usize,
     seen: HashSet<u64>,
+    /// Hashes added to `seen` since the last [`Checkpoint`], to take back if the file is skipped.
+    seen_since_checkpoint: Vec<u64>,
     /// Per written record: its lint summary, byte offset in the temp file, and tokens.
     summaries: Vec<(RecordSummary, usize, usize)>,
     written_bytes: usize,
@@ -48,6 +50,7 @@ impl<'a> Builder<'a> {
             batch: Vec::new(),
             batch_bytes: 0,
             seen: HashSet::new(),
+            seen_since_checkpoint: Vec::new(),
             summaries: Vec::new(),
             written_bytes: 0,
             max_tokens,
@@ -77,44 +80,23 @@ impl<'a> Builder<'a> {
                 wxr::read(path, &mut tick, &mut |post| this.borrow_mut().accept(post)).map(|_| ())
             }
             SourceKind::Csv => {
+                let strict_columns = self.options.strict_columns;
                 let r = {
                     let this = std::cell::RefCell::new(&mut *self);
                     let mut tick = |bytes: u64| {
                         let b = this.borrow();
                         progress(bytes, b.items, b.writer_lines());
                     };
-                    csv::read(path, &mut tick, &mut |post| this.borrow_mut().accept(post))
+                    csv::read(path, strict_columns, &mut tick, &mut |post| {
+                        this.borrow_mut().accept(post)
+                    })
                 };
                 if let Ok((_, notes)) = &r {
                     let source = &mut self.report.sources[source];
-                    source.notes.push(format!(
-                        "{}-separated",
-                        if notes.delimiter == '\t' {
-                            "tab"
-                        } else {
-                            "comma"
-                        }
-                    ));
-                    if notes.utf16 {
-                        source.notes.push("decoded from UTF-16".into());
-                    }
-                    if !notes.windows_1252_lines.is_empty() {
-                        let shown: Vec<String> = notes
-                            .windows_1252_lines
-                            .iter()
-                            .take(10)
-                            .map(u64::to_string)
-                            .collect();
-                        let more = if notes.windows_1252_lines.len() > 10 {
-                            ", ..."
-                        } else {
-                            ""
-                        };
-                        let message = format!(
-                            "{} rows were not valid UTF-8 and were decoded as Windows-1252 (lines {}{more}): mixed encodings, check them",
-                            notes.windows_1252_lines.len(),
-                            shown.join(", ")
-                        );
+                    source.notes.extend(notes.report_lines());
+                    source.ignored_columns.clone_from(&notes.ignored_columns);
+                    source.recoded_fields += notes.windows_1252_fields;
+                    if let Some(message) = notes.encoding_warning() {
                         source.notes.push(message.clone());
                         self.report
                             .warnings
@@ -128,18 +110,31 @@ impl<'a> Builder<'a> {
                 self.accept(post)
             }
             SourceKind::Transcript => {
-                let (post, counts) = transcript::read(path, self.options.speaker.as_deref())?;
-                self.report.transcripts.files += 1;
-                self.report.transcripts.turns_kept += counts.turns_kept;
-                self.report.transcripts.turns_dropped += counts.turns_dropped;
+                let (post, counts) = transcript::read(
+                    path,
+                    self.options.speaker.as_deref(),
+                    self.options.monologue_speaker.as_deref(),
+                )?;
+                let stats = &mut self.report.transcripts;
+                stats.files += 1;
+                stats.turns_kept += counts.turns_kept;
+                stats.turns_dropped += counts.turns_dropped;
+                stats.metadata_lines += counts.metadata_lines;
+                stats.monologues_kept += usize::from(counts.monologue_kept);
+                stats.monologues_skipped += usize::from(counts.monologue_skipped);
                 self.report.clean.transcript_artefacts += counts.artefacts;
-                if counts.turns_kept == 0 {
-                    let speakers = self.options.speaker.as_deref().unwrap_or("");
-                    self.report
-                        .warnings
-                        .push(format!("{}: no turns by {speakers:?}", path.display()));
+                match post {
+                    Some(post) => {
+                        if counts.turns_kept == 0 && !counts.monologue_kept {
+                            let speakers = self.options.speaker.as_deref().unwrap_or("");
+                            self.report
+                                .warnings
+                                .push(format!("{}: no turns by {speakers:?}", path.display()));
+                        }
+                        self.accept(post)
+                    }
+                    None => Ok(()),
                 }
-                self.accept(post)
             }
         };
         self.report.sources[source].items += self.items - before;
@@ -221,6 +216,7 @@ impl<'a> Builder<'a> {
                             self.drop_at(Stage::Duplicate);
                             continue;
                         }
+                        self.seen_since_checkpoint.push(hash);
                     }
                     let tokens = summary
                         .tokens
@@ -303,6 +299,51 @@ impl<'a> Builder<'a> {
         out
     }
 
+    /// The state before a file is read, to go back to if the file cannot be used. Called between
+    /// files, when the batch is empty.
+    pub(super) fn checkpoint(&mut self) -> Checkpoint {
+        self.seen_since_checkpoint.clear();
+        // The lists that only grow are cut back to their length instead of copied each file.
+        let warnings = std::mem::take(&mut self.report.warnings);
+        let skipped = std::mem::take(&mut self.report.skipped);
+        let report = self.report.clone();
+        self.report.warnings = warnings;
+        self.report.skipped = skipped;
+        Checkpoint {
+            warnings: self.report.warnings.len(),
+            skipped: self.report.skipped.len(),
+            report,
+            dropped: self.dropped,
+            items: self.items,
+            summaries: self.summaries.len(),
+            written_bytes: self.written_bytes,
+        }
+    }
+
+    /// Forgets everything read since `checkpoint`: counts, written lines, duplicate hashes.
+    pub(super) fn rollback(&mut self, checkpoint: Checkpoint) -> std::io::Result<()> {
+        self.batch.clear();
+        self.batch_bytes = 0;
+        for hash in self.seen_since_checkpoint.drain(..) {
+            self.seen.remove(&hash);
+        }
+        let mut warnings = std::mem::take(&mut self.report.warnings);
+        let mut skipped = std::mem::take(&mut self.report.skipped);
+        warnings.truncate(checkpoint.warnings);
+        skipped.truncate(checkpoint.skipped);
+        self.report = checkpoint.report;
+        self.report.warnings = warnings;
+        self.report.skipped = skipped;
+        self.dropped = checkpoint.dropped;
+        self.items = checkpoint.items;
+        self.summaries.truncate(checkpoint.summaries);
+        self.written_bytes = checkpoint.written_bytes;
+        self.writer
+            .as_mut()
+            .expect("open")
+            .truncate(checkpoint.summaries, checkpoint.written_bytes as u64)
+    }
+
     /// The report so far (for errors).
     pub(super) fn partial_report(&self) -> BuildReport {
         let mut report = self.report.clone();
@@ -361,6 +402,18 @@ impl<'a> Builder<'a> {
         report.outputs = writer.finish(keep, self.options.split)?;
         Ok(report)
     }
+}
+
+/// What [`Builder::rollback`] goes back to.
+pub(super) struct Checkpoint {
+    /// The report without its warnings and skipped files, and how many of those there were.
+    report: BuildReport,
+    warnings: usize,
+    skipped: usize,
+    dropped: [usize; STAGES.len()],
+    items: usize,
+    summaries: usize,
+    written_bytes: usize,
 }
 
 impl Builder<'_> {

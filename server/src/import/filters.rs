@@ -150,6 +150,143 @@ pub fn parse_date(text: &str) -> Option<DateTime> {
         return Some(date);
     }
     parse_rfc2822(text)
+        .or_else(|| parse_numeric(text))
+        .or_else(|| parse_human(text))
+}
+
+const MONTH_NAMES: [&str; 12] = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+];
+
+/// `Sep`, `Sept.`, `September` -> 9.
+fn month_number(word: &str) -> Option<u8> {
+    let word = word.trim_end_matches('.').to_ascii_lowercase();
+    if word.len() < 3 || !word.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return None;
+    }
+    MONTH_NAMES
+        .iter()
+        .position(|m| m.starts_with(&word))
+        .map(|i| i as u8 + 1)
+}
+
+/// `09/26/2004` (US order), `26/09/2004` when the first number cannot be a month, `26.09.2004`
+/// (day first), each optionally followed by a time.
+fn parse_numeric(text: &str) -> Option<DateTime> {
+    let (date, time) = text.split_once(' ').unwrap_or((text, ""));
+    let sep = if date.contains('/') { '/' } else { '.' };
+    let parts: Vec<u16> = date
+        .split(sep)
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
+    let [a, b, year] = parts[..] else { return None };
+    if year < 1000 {
+        return None;
+    }
+    let (month, day) = if sep == '.' || a > 12 { (b, a) } else { (a, b) };
+    let time = parse_time(&time.split_whitespace().collect::<Vec<_>>())?;
+    date_time(
+        year,
+        u8::try_from(month).ok()?,
+        u8::try_from(day).ok()?,
+        time,
+    )
+}
+
+/// Dates as people write them: `September 26, 2004`, `Sunday, Sep 26th 2004 10:00 am`,
+/// `26 September 2004`, `26th Sept. 2004 at 14:05`.
+fn parse_human(text: &str) -> Option<DateTime> {
+    let mut words: Vec<&str> = text
+        .split([' ', ',', '\t'])
+        .filter(|w| !w.is_empty())
+        .collect();
+    // A leading weekday name ("Sunday", "Sun").
+    if words.first().is_some_and(|w| {
+        let w = w.to_ascii_lowercase();
+        w.len() >= 3
+            && [
+                "monday",
+                "tuesday",
+                "wednesday",
+                "thursday",
+                "friday",
+                "saturday",
+                "sunday",
+            ]
+            .iter()
+            .any(|d| d.starts_with(w.trim_end_matches('.')))
+    }) {
+        words.remove(0);
+    }
+    let day_number = |w: &str| {
+        w.trim_end_matches(|c: char| c.is_ascii_alphabetic())
+            .parse::<u8>()
+            .ok()
+    };
+    let (month, day) = match words.as_slice() {
+        [m, d, ..] if month_number(m).is_some() => (month_number(m)?, day_number(d)?),
+        [d, m, ..] => (month_number(m)?, day_number(d)?),
+        _ => return None,
+    };
+    let year: u16 = words.get(2)?.parse().ok()?;
+    let rest: Vec<&str> = words[3..].iter().copied().filter(|w| *w != "at").collect();
+    date_time(year, month, day, parse_time(&rest)?)
+}
+
+/// A checked date and time of day.
+fn date_time(
+    year: u16,
+    month: u8,
+    day: u8,
+    (hour, minute, second): (u8, u8, u8),
+) -> Option<DateTime> {
+    valid(DateTime {
+        year,
+        month,
+        day,
+        hour,
+        minute,
+        second,
+    })
+}
+
+/// `[]`, `["10:00"]`, `["10:00:05", "pm"]`, `["10:00pm"]` -> (hour, minute, second).
+fn parse_time(words: &[&str]) -> Option<(u8, u8, u8)> {
+    let Some(first) = words.first() else {
+        return Some((0, 0, 0));
+    };
+    let lower = first.to_ascii_lowercase();
+    let (clock, suffix) = match lower.find(['a', 'p']) {
+        Some(i) => (&lower[..i], lower[i..].to_string()),
+        None => (
+            lower.as_str(),
+            words
+                .get(1)
+                .map(|w| w.to_ascii_lowercase())
+                .unwrap_or_default(),
+        ),
+    };
+    let mut parts = clock.split(':').map(|p| p.parse::<u8>());
+    let mut hour = parts.next()?.ok()?;
+    let minute = parts.next().transpose().ok()?.unwrap_or(0);
+    let second = parts.next().transpose().ok()?.unwrap_or(0);
+    match suffix.trim_end_matches('.').replace('.', "").as_str() {
+        "pm" if hour < 12 => hour += 12,
+        "am" if hour == 12 => hour = 0,
+        _ => {}
+    }
+    Some((hour, minute, second))
 }
 
 fn parse_iso(text: &str) -> Option<DateTime> {
@@ -169,14 +306,7 @@ fn parse_iso(text: &str) -> Option<DateTime> {
         minute = parts.get(1).and_then(|s| s.parse().ok()).unwrap_or(0);
         second = parts.get(2).and_then(|s| s.parse().ok()).unwrap_or(0);
     }
-    valid(DateTime {
-        year,
-        month,
-        day,
-        hour,
-        minute,
-        second,
-    })
+    date_time(year, month, day, (hour, minute, second))
 }
 
 fn parse_rfc2822(text: &str) -> Option<DateTime> {
@@ -293,6 +423,21 @@ mod tests {
             "2012-01-05"
         );
         assert_eq!(parse_date("0000-00-00 00:00:00"), None);
+        for (text, want) in [
+            ("September 26, 2004", "2004-09-26 00:00"),
+            ("Sunday, Sept. 26th 2004 at 10:05 pm", "2004-09-26 22:05"),
+            ("26 September 2004", "2004-09-26 00:00"),
+            ("26th Sep 2004 12:30am", "2004-09-26 00:30"),
+            ("09/26/2004", "2004-09-26 00:00"),
+            ("26/09/2004 10:00", "2004-09-26 10:00"),
+            ("26.09.2004", "2004-09-26 00:00"),
+        ] {
+            let d = parse_date(text).unwrap_or_else(|| panic!("{text}"));
+            let got = format!("{d} {:02}:{:02}", d.hour, d.minute);
+            assert_eq!(got, want, "{text}");
+        }
+        assert_eq!(parse_date("Maybe 26, 2004"), None);
+        assert_eq!(parse_date("13/13/2004"), None);
         assert_eq!(parse_date("yesterday"), None);
         assert_eq!(parse_bound("2020", true).unwrap().to_string(), "2020-12-31");
         assert_eq!(

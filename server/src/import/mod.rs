@@ -26,7 +26,7 @@ pub use filters::Filters;
 pub use options::{BuildConfig, BuildField, BuildOptions, BuildRequest, OptionsError};
 pub use output::Format;
 pub use post::{BodyFormat, Post, SourceError};
-pub use report::{BuildReport, Stage};
+pub use report::{BuildReport, SkippedFile, Stage};
 
 use builder::Builder;
 use plan::plan;
@@ -154,6 +154,10 @@ pub fn build(
     let started = std::time::Instant::now();
     let files = plan(options)?;
     let writer = output::Writer::create(&options.output).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::InvalidInput {
+            // Already names the path and what is wrong with it (not a regular file).
+            return BuildError::plain(e.to_string());
+        }
         BuildError::plain(format!(
             "{}: cannot create the output: {e}",
             options.output.display()
@@ -179,9 +183,15 @@ pub fn build(
             kind,
             items: 0,
             notes: Vec::new(),
+            ignored_columns: Vec::new(),
+            recoded_fields: 0,
         });
     }
     let source_count = files.len();
+    builder.report.files = source_count;
+    // With several files, one that cannot be used is skipped (its partial reading undone);
+    // alone, or with `strict`, it fails the build.
+    let skip_bad_files = source_count > 1 && !options.strict;
     for (index, (path, kind, spec_index)) in files.iter().enumerate() {
         let bytes_total = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
         let mut last = Progress {
@@ -193,12 +203,30 @@ pub fn build(
             items_read: 0,
             examples_written: 0,
         };
+        let checkpoint = skip_bad_files.then(|| builder.checkpoint());
         let result = builder.read_source(path, *kind, *spec_index, &mut |bytes, items, written| {
             last.bytes_read = bytes;
             last.items_read = items;
             last.examples_written = written;
             progress(&last);
         });
+        if let (Err(err), Some(checkpoint)) = (&result, checkpoint) {
+            let error = err.downcast_ref::<SourceError>().cloned();
+            let reason = match &error {
+                Some(source) => source.to_string(),
+                None => format!("{}: {err:#}", path.display()),
+            };
+            builder
+                .rollback(checkpoint)
+                .map_err(|e| BuildError::plain(format!("{}: {e}", options.output.display())))?;
+            builder.report.skipped.push(report::SkippedFile {
+                path: path.clone(),
+                reason,
+                error,
+            });
+            builder.report.bytes_read += bytes_total;
+            continue;
+        }
         if let Err(err) = result {
             builder.report.seconds = started.elapsed().as_secs_f64();
             let report = builder.partial_report();
@@ -215,6 +243,18 @@ pub fn build(
         last.items_read = builder.items;
         last.examples_written = builder.writer_lines();
         progress(&last);
+    }
+    if builder.report.skipped.len() == source_count {
+        let reasons: Vec<String> = builder
+            .report
+            .skipped
+            .iter()
+            .map(|s| format!("\n  {}", s.reason))
+            .collect();
+        return Err(BuildError::plain(format!(
+            "none of the {source_count} files could be used:{}",
+            reasons.concat()
+        )));
     }
     let mut report = builder
         .finish()

@@ -39,7 +39,13 @@ pub struct BuildConfig {
     pub split: Option<f64>,
     pub seed: Option<u64>,
     pub speaker: Option<String>,
+    /// Transcripts without speaker labels: who speaks in them when no `Speaker:` line says.
+    pub monologue_speaker: Option<String>,
     pub model: Option<String>,
+    /// CSV: unknown columns are an error instead of ignored.
+    pub strict_columns: Option<bool>,
+    /// Stop on the first file that cannot be used instead of skipping it.
+    pub strict: Option<bool>,
 }
 
 impl BuildConfig {
@@ -75,7 +81,10 @@ impl BuildConfig {
             split,
             seed,
             speaker,
-            model
+            monologue_speaker,
+            model,
+            strict_columns,
+            strict
         )
     }
 }
@@ -122,6 +131,12 @@ pub struct BuildOptions {
     pub max_tokens: Option<usize>,
     pub split: Option<(f64, u64)>,
     pub speaker: Option<String>,
+    /// The speaker of transcripts without labels or a `Speaker:` line.
+    pub monologue_speaker: Option<String>,
+    /// CSV: unknown columns are an error.
+    pub strict_columns: bool,
+    /// Stop on the first file that cannot be used (otherwise it is skipped and reported).
+    pub strict: bool,
     /// Target model name, as in the model table.
     pub model: String,
     /// The workspace config the output must lint clean under (rules, severities, thresholds).
@@ -260,6 +275,12 @@ impl BuildOptions {
                 ))
             }
         };
+        if cfg.max_tokens == Some(0) {
+            return Err(OptionsError::field(
+                BuildField::MaxTokens,
+                " 0 would drop every example: use 1 or more".to_string(),
+            ));
+        }
         if let (Some(min), Some(max)) = (cfg.min_tokens, cfg.max_tokens) {
             if min > max {
                 return Err(OptionsError::field(
@@ -290,6 +311,9 @@ impl BuildOptions {
             max_tokens: cfg.max_tokens,
             split,
             speaker: cfg.speaker.or(cfg.author),
+            monologue_speaker: cfg.monologue_speaker.filter(|s| !s.trim().is_empty()),
+            strict_columns: cfg.strict_columns.unwrap_or(false),
+            strict: cfg.strict.unwrap_or(false),
             model: info.name.to_string(),
             lint_config,
         })
@@ -348,7 +372,10 @@ pub enum BuildField {
     Split,
     Seed,
     Speaker,
+    MonologueSpeaker,
     Model,
+    StrictColumns,
+    Strict,
 }
 
 impl BuildField {
@@ -374,7 +401,10 @@ impl BuildField {
             BuildField::Split => "split",
             BuildField::Seed => "seed",
             BuildField::Speaker => "speaker",
+            BuildField::MonologueSpeaker => "monologue_speaker",
             BuildField::Model => "model",
+            BuildField::StrictColumns => "strict_columns",
+            BuildField::Strict => "strict",
         }
     }
 }

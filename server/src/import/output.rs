@@ -144,25 +144,28 @@ pub fn validation_path(output: &Path) -> PathBuf {
 }
 
 /// Streams lines to a temp file; [`Writer::finish`] renames it (or its split) into place. Dropped
-/// without finishing (an error), it deletes its temp files.
+/// without finishing (an error), it deletes its temp files. A symlinked output is written through
+/// (the file it points to is replaced, the link kept); an output that is not a regular file is
+/// refused before anything is read.
 pub struct Writer {
     output: PathBuf,
-    tmp: PathBuf,
+    target: PathBuf,
+    tmp: crate::fsutil::TempFile,
     file: Option<BufWriter<File>>,
     lines: usize,
-    cleanup: Vec<PathBuf>,
 }
 
 impl Writer {
     pub fn create(output: &Path) -> std::io::Result<Writer> {
-        let tmp = crate::fsutil::temp_path_for(output);
-        let file = File::create(&tmp)?;
+        let target = crate::fsutil::output_target(output)?;
+        let mut tmp = crate::fsutil::TempFile::beside(&target, "")?;
+        let file = tmp.file()?.try_clone()?;
         Ok(Writer {
             output: output.to_path_buf(),
-            tmp: tmp.clone(),
+            target,
+            tmp,
             file: Some(BufWriter::with_capacity(256 * 1024, file)),
             lines: 0,
-            cleanup: vec![tmp],
         })
     }
 
@@ -178,6 +181,17 @@ impl Writer {
         self.lines
     }
 
+    /// Cuts the file back to its first `lines` lines, `bytes` long (a skipped source's lines).
+    pub fn truncate(&mut self, lines: usize, bytes: u64) -> std::io::Result<()> {
+        use std::io::Seek;
+        let file = self.file.as_mut().expect("writer open until finish");
+        file.flush()?;
+        file.get_mut().set_len(bytes)?;
+        file.get_mut().seek(std::io::SeekFrom::Start(bytes))?;
+        self.lines = lines;
+        Ok(())
+    }
+
     /// Moves the file into place, leaving out the lines whose `keep` entry is false. With
     /// `split = Some((fraction, seed))`, a seeded shuffle picks `round(n * fraction)` of the kept
     /// lines (at least one when there are two or more) for the validation file; both files keep
@@ -189,13 +203,12 @@ impl Writer {
     ) -> std::io::Result<Vec<OutputFile>> {
         let mut file = self.file.take().expect("finish once");
         file.flush()?;
-        file.get_ref().sync_all()?;
         drop(file);
+        self.tmp.close()?;
         if keep.is_none() && split.is_none() {
-            std::fs::rename(&self.tmp, &self.output)?;
-            self.cleanup.clear();
+            self.tmp.persist(&self.target)?;
             return Ok(vec![OutputFile {
-                path: self.output.clone(),
+                path: self.output,
                 examples: self.lines,
             }]);
         }
@@ -214,43 +227,42 @@ impl Writer {
                 is_valid[kept[i]] = true;
             }
         }
-        let train_tmp = crate::fsutil::temp_path_for(&self.output).with_extension("train-tmp");
-        self.cleanup.push(train_tmp.clone());
-        let mut train = BufWriter::new(File::create(&train_tmp)?);
+        let mut train_tmp = crate::fsutil::TempFile::beside(&self.target, "train")?;
+        let mut train = BufWriter::new(train_tmp.file()?.try_clone()?);
         let valid_path = validation_path(&self.output);
-        let valid_tmp = crate::fsutil::temp_path_for(&valid_path);
-        let mut valid = match split {
-            Some(_) => {
-                self.cleanup.push(valid_tmp.clone());
-                Some(BufWriter::new(File::create(&valid_tmp)?))
+        let valid_target = match split {
+            Some(_) => Some(crate::fsutil::output_target(&valid_path)?),
+            None => None,
+        };
+        let mut valid = match &valid_target {
+            Some(target) => {
+                let mut tmp = crate::fsutil::TempFile::beside(target, "")?;
+                let file = BufWriter::new(tmp.file()?.try_clone()?);
+                Some((tmp, file))
             }
             None => None,
         };
-        let reader = BufReader::new(File::open(&self.tmp)?);
+        let reader = BufReader::new(File::open(self.tmp.path())?);
         for (i, line) in reader.lines().enumerate() {
             let line = line?;
             if !keep.get(i).copied().unwrap_or(false) {
                 continue;
             }
             let out = match valid.as_mut() {
-                Some(v) if is_valid[i] => v,
+                Some((_, v)) if is_valid[i] => v,
                 _ => &mut train,
             };
             out.write_all(line.as_bytes())?;
             out.write_all(b"\n")?;
         }
         train.flush()?;
-        train.get_ref().sync_all()?;
         drop(train);
-        if let Some(mut v) = valid {
+        if let (Some((tmp, mut v)), Some(target)) = (valid, &valid_target) {
             v.flush()?;
-            v.get_ref().sync_all()?;
             drop(v);
-            std::fs::rename(&valid_tmp, &valid_path)?;
+            tmp.persist(target)?;
         }
-        std::fs::rename(&train_tmp, &self.output)?;
-        let _ = std::fs::remove_file(&self.tmp);
-        self.cleanup.clear();
+        train_tmp.persist(&self.target)?;
         let mut outputs = vec![OutputFile {
             path: self.output.clone(),
             examples: n - n_valid,
@@ -262,15 +274,6 @@ impl Writer {
             });
         }
         Ok(outputs)
-    }
-}
-
-impl Drop for Writer {
-    fn drop(&mut self) {
-        self.file.take();
-        for path in &self.cleanup {
-            let _ = std::fs::remove_file(path);
-        }
     }
 }
 

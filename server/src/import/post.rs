@@ -77,7 +77,7 @@ impl Post {
 
 /// Bad input: the file, the line (and column) where reading stopped, what went wrong, and what
 /// had been read before it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SourceError {
     pub path: PathBuf,
     pub line: Option<usize>,

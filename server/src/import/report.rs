@@ -1,7 +1,9 @@
 //! The build report: what each stage kept and dropped, token statistics, what cleaning removed,
 //! and what the linter would still say about the dataset as a whole.
 
+use super::options::BuildField;
 use super::output::OutputFile;
+use super::post::SourceError;
 use crate::clean::CleanStats;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -63,6 +65,21 @@ pub struct SourceReport {
     /// Items (posts, rows, files) read from this source.
     pub items: usize,
     pub notes: Vec<String>,
+    /// CSV: header columns that were not read, as `"Name" (column N)`.
+    pub ignored_columns: Vec<String>,
+    /// CSV: fields that were not UTF-8 and were decoded as Windows-1252.
+    pub recoded_fields: usize,
+}
+
+/// A file that could not be used and was left out of the build.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct SkippedFile {
+    pub path: PathBuf,
+    /// The error, with the file's name and line (options named by their keys until
+    /// [`BuildReport::name_options`]).
+    pub reason: String,
+    #[serde(skip)]
+    pub error: Option<SourceError>,
 }
 
 /// Token counts of the written examples, as the target model's service counts them.
@@ -108,12 +125,23 @@ pub struct TranscriptStats {
     pub files: usize,
     pub turns_kept: usize,
     pub turns_dropped: usize,
+    /// `Key: value` lines at the top of files, read as metadata rather than turns.
+    pub metadata_lines: usize,
+    /// Files without speaker labels kept as the monologue of the speaker asked for.
+    pub monologues_kept: usize,
+    /// Files without speaker labels whose speaker is not the one asked for, or unknown.
+    pub monologues_skipped: usize,
 }
 
 /// Everything a build did.
 #[derive(Clone, Debug, Default, Serialize, PartialEq)]
 pub struct BuildReport {
     pub sources: Vec<SourceReport>,
+    /// How many files the build read (a folder counts its files).
+    pub files: usize,
+    /// Files that could not be used, left out (the build is partial); `--strict` stops on the
+    /// first instead.
+    pub skipped: Vec<SkippedFile>,
     pub stages: Vec<StageCount>,
     /// Records dropped because a lint rule still objected after cleaning and safe fixes.
     pub lint_drops: BTreeMap<String, usize>,
@@ -131,6 +159,34 @@ pub struct BuildReport {
 }
 
 impl BuildReport {
+    /// Names the options that skip reasons mention the way a face does (`--speaker`,
+    /// `options.speaker`).
+    pub fn name_options(&mut self, name: impl Fn(BuildField) -> String) {
+        for skipped in &mut self.skipped {
+            if let Some(error) = &skipped.error {
+                skipped.reason = error.describe(&name);
+            }
+        }
+    }
+
+    /// A clause for one-line summaries: `; 2 of 7 files skipped (could not be used)`, or empty.
+    pub fn skipped_clause(&self) -> String {
+        if self.is_partial() {
+            format!(
+                "; {} of {} files skipped (could not be used)",
+                thousands(self.skipped.len()),
+                thousands(self.files)
+            )
+        } else {
+            String::new()
+        }
+    }
+
+    /// Whether files were skipped.
+    pub fn is_partial(&self) -> bool {
+        !self.skipped.is_empty()
+    }
+
     /// Items left after the last stage so far.
     pub fn kept(&self) -> usize {
         self.stages.last().map_or(0, |s| s.kept)
@@ -176,6 +232,17 @@ impl fmt::Display for BuildReport {
                 writeln!(f, "    {note}")?;
             }
         }
+        for skipped in &self.skipped {
+            writeln!(f, "  skipped {}", skipped.reason)?;
+        }
+        if self.is_partial() {
+            writeln!(
+                f,
+                "  partial build: {} of {} files skipped because they could not be used (see above; --strict stops at the first)",
+                thousands(self.skipped.len()),
+                thousands(self.files)
+            )?;
+        }
         for s in self.stages.iter().skip(1).filter(|s| s.dropped > 0) {
             writeln!(
                 f,
@@ -195,16 +262,23 @@ impl fmt::Display for BuildReport {
         let c = &self.clean;
         writeln!(
             f,
-            "  cleaning removed: {} HTML tags, {} links (anchor text kept), {} images, {} URLs, {} shortcodes, {} code blocks, {} entities decoded, {} boilerplate lines, {} transcript artefacts",
-            c.html_tags, c.links, c.images, c.urls, c.shortcodes, c.code_blocks, c.entities, c.boilerplate_lines, c.transcript_artefacts
+            "  cleaning removed: {} HTML tags, {} links (anchor text kept), {} images, {} URLs, {} shortcodes, {} code blocks, {} entities decoded, {} boilerplate lines, {} transcript artefacts, {} stage directions; {} wrapped lines joined",
+            c.html_tags, c.links, c.images, c.urls, c.shortcodes, c.code_blocks, c.entities, c.boilerplate_lines, c.transcript_artefacts, c.stage_directions, c.soft_breaks
         )?;
         if self.transcripts.files > 0 {
             let t = &self.transcripts;
             writeln!(
                 f,
-                "  transcripts: {} files, {} turns kept, {} turns of other speakers dropped",
-                t.files, t.turns_kept, t.turns_dropped
+                "  transcripts: {} files, {} turns kept, {} turns of other speakers dropped, {} metadata lines",
+                t.files, t.turns_kept, t.turns_dropped, t.metadata_lines
             )?;
+            if t.monologues_kept + t.monologues_skipped > 0 {
+                writeln!(
+                    f,
+                    "  transcripts without speaker labels: {} kept as monologues, {} skipped (their speaker, from a `Speaker:` line or --monologue-speaker, is not the one asked for)",
+                    t.monologues_kept, t.monologues_skipped
+                )?;
+            }
         }
         let t = &self.tokens;
         if t.examples > 0 {

@@ -73,6 +73,35 @@ impl<'a> LineIndex<'a> {
     }
 }
 
+/// Text from a file made safe to print on a terminal: C0 controls other than tab (ESC, BEL, CR,
+/// LF, ...) and DEL become their Unicode control pictures (`␛`, `␇`, `␍`), C1 controls become
+/// `�`, so data can neither move the cursor nor set the window title. One character stays one
+/// character, so carets under a line still line up.
+pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    let is_control = |c: char| c.is_control() && c != '\t';
+    if !text.contains(is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    text.chars()
+        .map(|c| match c {
+            '\t' => c,
+            '\u{0}'..='\u{1f}' => char::from_u32(0x2400 + c as u32).unwrap_or('\u{fffd}'),
+            '\u{7f}' => '\u{2421}',
+            c if c.is_control() => '\u{fffd}',
+            c => c,
+        })
+        .collect::<String>()
+        .into()
+}
+
+/// [`escape_controls`] line by line, keeping the line breaks of a multi-line message.
+pub fn escape_controls_by_line(text: &str) -> String {
+    text.split('\n')
+        .map(escape_controls)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 #[derive(Serialize)]
 struct JsonFinding<'a> {
     file: String,
@@ -102,13 +131,15 @@ pub fn to_github(path: &Path, index: &LineIndex, finding: &Finding) -> String {
         Severity::Info | Severity::Hint => "notice",
     };
     let escape = |s: &str| {
-        s.replace('%', "%25")
+        let s = s
+            .replace('%', "%25")
             .replace('\r', "%0D")
-            .replace('\n', "%0A")
+            .replace('\n', "%0A");
+        escape_controls(&s).into_owned()
     };
     format!(
         "::{level} file={},line={},col={},title={} {}::{}",
-        path.display(),
+        escape_controls(&path.display().to_string()),
         at.line,
         at.column,
         finding.code,
@@ -124,13 +155,13 @@ pub fn to_text(path: &Path, index: &LineIndex, finding: &Finding) -> String {
     let end = index.line_col(finding.span.end);
     let mut out = format!(
         "{}:{}:{}: {} {} [{}] {}\n",
-        path.display(),
+        escape_controls(&path.display().to_string()),
         at.line,
         at.column,
         finding.severity.label(),
         finding.code,
         finding.rule,
-        finding.message
+        escape_controls(&finding.message)
     );
     let line = index.line_text(at.line);
     let line_chars = index.line_chars(at.line);
@@ -150,7 +181,7 @@ pub fn to_text(path: &Path, index: &LineIndex, finding: &Finding) -> String {
     let suffix = if window_end < line_chars { "…" } else { "" };
     let anchor = index.line_anchor(finding.span.start, at.line);
     let shown = char_window(line, anchor, window_start..window_end);
-    let shown = shown.replace('\t', " ");
+    let shown = escape_controls(shown).replace('\t', " ");
     let gutter = at.line.to_string().len();
     let pad = " ".repeat(gutter);
     let caret_len = caret_end.min(window_end.max(caret_start + 1)) - caret_start;
@@ -166,7 +197,10 @@ pub fn to_text(path: &Path, index: &LineIndex, finding: &Finding) -> String {
             Applicability::Safe => "fix",
             Applicability::Unsafe => "unsafe fix",
         };
-        out.push_str(&format!("{pad} = {kind}: {}\n", fix.title));
+        out.push_str(&format!(
+            "{pad} = {kind}: {}\n",
+            escape_controls(&fix.title)
+        ));
     }
     out
 }
@@ -242,5 +276,18 @@ mod tests {
                 window_by_collecting(&line, start..end)
             );
         }
+    }
+
+    #[test]
+    fn control_characters_are_shown_not_sent() {
+        assert_eq!(
+            escape_controls("x\u{1b}]0;TITLE\u{7}\ty\r\u{7f}\u{9b}é"),
+            "x␛]0;TITLE␇\ty␍␡\u{fffd}é"
+        );
+        assert!(matches!(
+            escape_controls("plain\ttext"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        assert_eq!(escape_controls_by_line("a\u{1b}\nb"), "a␛\nb");
     }
 }

@@ -46,6 +46,40 @@ impl Default for SamplingParams {
     }
 }
 
+impl SamplingParams {
+    /// Checks every setting, naming the flag of `voicetune generate` that sets it: a NaN
+    /// temperature or a negative top-p would sample garbage silently, an empty stop string
+    /// would end every completion before it starts.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let p = self;
+        anyhow::ensure!(
+            p.max_tokens >= 1,
+            "max tokens {} (--max-tokens): use 1 or more",
+            p.max_tokens
+        );
+        anyhow::ensure!(
+            p.temperature.is_finite() && p.temperature >= 0.0,
+            "temperature {} (--temperature): use 0 (greedy) or more, e.g. 0.7",
+            p.temperature
+        );
+        anyhow::ensure!(
+            p.top_p > 0.0 && p.top_p <= 1.0,
+            "top-p {} (--top-p): use a probability above 0 and at most 1, e.g. 0.9",
+            p.top_p
+        );
+        anyhow::ensure!(
+            p.repetition_penalty.is_finite() && p.repetition_penalty > 0.0,
+            "repetition penalty {} (--repetition-penalty): use a number above 0 (1 is none)",
+            p.repetition_penalty
+        );
+        anyhow::ensure!(
+            p.stop.iter().all(|s| !s.is_empty()),
+            "an empty stop sequence (--stop \"\") would end every completion at once: give text"
+        );
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FinishReason {
@@ -186,6 +220,7 @@ pub fn generate(
     on_text: &mut dyn FnMut(&str),
 ) -> Result<Completion> {
     anyhow::ensure!(!prompt_ids.is_empty(), "empty prompt");
+    params.validate()?;
     let ctx = model.cfg.context_length;
     let max_tokens = params.max_tokens.min(ctx.saturating_sub(1));
     // Keep the end of a prompt that would not leave room for the completion.

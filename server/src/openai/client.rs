@@ -60,10 +60,58 @@ pub struct ClientOptions {
     pub base_url: String,
     pub organization: Option<String>,
     pub project: Option<String>,
-    /// Time limit of one JSON call (uploads get more, in proportion to the file size).
-    pub timeout: Duration,
+    pub timeouts: Timeouts,
     pub retry: RetryPolicy,
 }
+
+/// How long each kind of call may take. A server that accepts the connection and never answers
+/// costs a metadata call seconds, not minutes, before it is retried (with a notice).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Timeouts {
+    /// Opening the connection (TCP and TLS).
+    pub connect: Duration,
+    /// A GET of metadata: a job's status, a list of jobs, files, events or models.
+    pub metadata: Duration,
+    /// Any other call (creating a job, a chat completion's first byte); uploads get this plus
+    /// time in proportion to the file's size.
+    pub call: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(10),
+            metadata: Duration::from_secs(15),
+            call: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A failed attempt that is about to be retried: shown to the user so a slow or silent API is
+/// never a silent command.
+#[derive(Debug)]
+pub struct Waiting<'a> {
+    /// The attempt that failed (1 = the first).
+    pub attempt: u32,
+    /// How long until the next attempt.
+    pub delay: Duration,
+    pub error: &'a Error,
+}
+
+impl std::fmt::Display for Waiting<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "waiting for the API (attempt {} failed, retry in {:.1}s): {}",
+            self.attempt,
+            self.delay.as_secs_f64(),
+            self.error
+        )
+    }
+}
+
+/// Called before each retry with what failed and how long the wait is.
+pub type WaitNotice = Arc<dyn Fn(&Waiting) + Send + Sync>;
 
 /// Called with (bytes sent, total bytes) while a file uploads.
 pub type UploadProgress = Arc<dyn Fn(u64, u64) + Send + Sync>;
@@ -88,8 +136,9 @@ pub struct Client {
     pub(super) http: reqwest::Client,
     base_url: String,
     key: ApiKey,
-    pub(super) timeout: Duration,
+    pub(super) timeouts: Timeouts,
     retry: RetryPolicy,
+    on_wait: Option<WaitNotice>,
 }
 
 impl std::fmt::Debug for Client {
@@ -129,16 +178,35 @@ impl Client {
         let http = reqwest::Client::builder()
             .default_headers(headers)
             .user_agent(concat!("voicetune/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(15).min(options.timeout))
+            .connect_timeout(options.timeouts.connect.min(options.timeouts.call))
             .build()
             .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
         Ok(Client {
             http,
             base_url,
             key,
-            timeout: options.timeout,
+            timeouts: options.timeouts,
             retry: options.retry,
+            on_wait: None,
         })
+    }
+
+    /// This client, telling `notice` before each retry.
+    pub fn with_wait_notice(mut self, notice: WaitNotice) -> Client {
+        self.on_wait = Some(notice);
+        self
+    }
+
+    /// Waits before retry number `retry` (0 = the first), after telling the notice.
+    async fn wait(&self, retry: u32, delay: Duration, error: &Error) {
+        if let Some(notice) = &self.on_wait {
+            notice(&Waiting {
+                attempt: retry + 1,
+                delay,
+                error,
+            });
+        }
+        tokio::time::sleep(delay).await;
     }
 
     pub fn base_url(&self) -> &str {
@@ -151,7 +219,7 @@ impl Client {
 
     /// A POST to `path` with the per-call time limit; send it through [`Client::execute`].
     pub(crate) fn post(&self, path: &str) -> reqwest::RequestBuilder {
-        self.http.post(self.url(path)).timeout(self.timeout)
+        self.http.post(self.url(path)).timeout(self.timeouts.call)
     }
 
     // ---- generic JSON ----
@@ -176,7 +244,7 @@ impl Client {
                 .http
                 .get(self.url(path))
                 .query(&query)
-                .timeout(self.timeout))
+                .timeout(self.timeouts.metadata))
         };
         self.execute(what, Repeat::Safe, build, no_probe).await
     }
@@ -193,7 +261,7 @@ impl Client {
                 .http
                 .post(self.url(path))
                 .json(body)
-                .timeout(self.timeout))
+                .timeout(self.timeouts.call))
         };
         self.execute(what, Repeat::Safe, build, no_probe).await
     }
@@ -227,7 +295,7 @@ impl Client {
             let Some(delay) = self.retry.delay(retry, attempted.retry_after) else {
                 return Err(attempted.error);
             };
-            tokio::time::sleep(delay).await;
+            self.wait(retry, delay, &attempted.error).await;
             retry += 1;
             if repeat == Repeat::Probe && attempted.failure.maybe_applied() {
                 if let Some(done) = probe().await? {
@@ -342,7 +410,8 @@ impl Client {
             // The time limit covers the wait for the answer's head only: a stream may last.
             let request = self.http.post(self.url(path)).json(body);
             let attempted =
-                match tokio::time::timeout(self.timeout, self.send_once(what, request)).await {
+                match tokio::time::timeout(self.timeouts.call, self.send_once(what, request)).await
+                {
                     Ok(Ok(response)) => return Ok(response),
                     Ok(Err(a)) => a,
                     Err(_) => Attempted {
@@ -360,7 +429,7 @@ impl Client {
             let Some(delay) = self.retry.delay(retry, attempted.retry_after) else {
                 return Err(attempted.error);
             };
-            tokio::time::sleep(delay).await;
+            self.wait(retry, delay, &attempted.error).await;
             retry += 1;
         }
     }
@@ -407,7 +476,7 @@ mod tests {
                 base_url: "http://127.0.0.1:9/v1/".into(),
                 organization: Some("org-1".into()),
                 project: None,
-                timeout: Duration::from_secs(1),
+                timeouts: Timeouts::default(),
                 retry: RetryPolicy::default(),
             },
             key,
@@ -423,7 +492,7 @@ mod tests {
             base_url: u.into(),
             organization: None,
             project: None,
-            timeout: Duration::from_secs(1),
+            timeouts: Timeouts::default(),
             retry: RetryPolicy::default(),
         };
         assert!(Client::new(opts("ftp://x"), ApiKey::new("k")).is_err());

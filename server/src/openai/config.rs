@@ -1,7 +1,7 @@
 //! The `[remote]` section of `voicetune.toml`: where the API is, which key to use, how patiently
 //! to call it. Remote training and remote inference both read it.
 
-use super::client::{ApiKey, Client, ClientOptions};
+use super::client::{ApiKey, Client, ClientOptions, Timeouts};
 use super::retry;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -23,8 +23,12 @@ pub struct RemoteConfig {
     pub project: Option<String>,
     /// Base model to fine-tune (default: the top-level `target_model`).
     pub model: String,
-    /// Time limit of one API call, in seconds.
+    /// Time limit of one API call, in seconds (uploads get more, by size).
     pub timeout_secs: f64,
+    /// Time limit of a metadata request (job status, lists), in seconds.
+    pub metadata_timeout_secs: f64,
+    /// Time limit for opening a connection, in seconds.
+    pub connect_timeout_secs: f64,
     /// Retries of a failed call (429, 5xx, timeouts, dropped connections).
     pub max_retries: u32,
     /// First backoff delay in milliseconds; doubles with each retry (with jitter).
@@ -42,6 +46,8 @@ impl Default for RemoteConfig {
             project: None,
             model: crate::tokens::DEFAULT_MODEL.into(),
             timeout_secs: 60.0,
+            metadata_timeout_secs: 15.0,
+            connect_timeout_secs: 10.0,
             max_retries: 5,
             retry_base_ms: 500,
             poll_interval_secs: 10.0,
@@ -105,7 +111,11 @@ impl RemoteConfig {
                 .unwrap_or_else(|| self.resolved_base_url()),
             organization: self.organization.clone().or_else(|| env("OPENAI_ORG_ID")),
             project: self.project.clone().or_else(|| env("OPENAI_PROJECT_ID")),
-            timeout: secs(self.timeout_secs, 60.0),
+            timeouts: Timeouts {
+                connect: secs(self.connect_timeout_secs, 10.0),
+                metadata: secs(self.metadata_timeout_secs, 15.0),
+                call: secs(self.timeout_secs, 60.0),
+            },
             retry: retry::RetryPolicy {
                 max_retries: self.max_retries,
                 base_delay: Duration::from_millis(self.retry_base_ms),

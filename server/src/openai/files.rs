@@ -49,7 +49,7 @@ impl Client {
         }
         let what = format!("uploading {}", path.display());
         // A slow link must not trip the per-call timeout: allow 4 s per MB on top (>= 256 KB/s).
-        let timeout = self.timeout + Duration::from_secs(4 * len / 1_000_000);
+        let timeout = self.timeouts.call + Duration::from_secs(4 * len / 1_000_000);
         let build = || {
             let path = path.to_path_buf();
             let name = name.clone();

@@ -16,7 +16,7 @@ pub mod error;
 pub mod files;
 pub mod retry;
 
-pub use client::{ApiKey, Client, ClientOptions, UploadProgress};
+pub use client::{ApiKey, Client, ClientOptions, Timeouts, UploadProgress, WaitNotice, Waiting};
 pub use config::{RemoteConfig, DEFAULT_BASE_URL};
 pub use error::Error;
 pub use files::{upload_name, OpenAiFile};

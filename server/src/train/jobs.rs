@@ -273,16 +273,7 @@ impl JobStore {
     }
 
     fn path(&self, id: &str) -> anyhow::Result<PathBuf> {
-        let ok = !id.is_empty()
-            && id.len() <= 128
-            && !id.starts_with('.')
-            && id
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-        anyhow::ensure!(
-            ok,
-            "`{id}` is not a valid job id (letters, digits, - _ . only)"
-        );
+        crate::voices::check_path_name("job id", id)?;
         Ok(self.dir.join(format!("{id}.json")))
     }
 

@@ -16,6 +16,16 @@ pub enum LongExamples {
     Skip,
 }
 
+/// The largest LoRA rank: past the width of a small model's projections (576 for SmolLM2-135M)
+/// a higher rank adds memory, not capacity.
+pub const MAX_RANK: usize = 256;
+/// The most epochs over one dataset (a voice overfits long before).
+pub const MAX_EPOCHS: usize = 1000;
+/// The most examples accumulated into one optimiser step.
+pub const MAX_GRAD_ACCUM: usize = 4096;
+/// The most warmup steps.
+pub const MAX_STEPS: usize = 1_000_000;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LocalConfig {
@@ -85,19 +95,76 @@ impl LocalConfig {
         }
     }
 
+    /// Checks every number against the range where training is meaningful and fits in memory
+    /// (the upper bounds stop a typo such as `--rank 100000` from allocating gigabytes). The one
+    /// check for the command line, `voicetune.toml` and the server's `trainLocal` options; the
+    /// sequence length is checked against the model's context once the model is open
+    /// ([`super::data::check_seq_len`]).
     pub fn validate(&self) -> Result<()> {
         self.lora().validate()?;
-        anyhow::ensure!(self.lr > 0.0, "[local] lr must be positive");
-        anyhow::ensure!(self.epochs > 0, "[local] epochs must be at least 1");
-        anyhow::ensure!(self.grad_accum > 0, "[local] grad_accum must be at least 1");
-        anyhow::ensure!(
-            self.max_seq_len >= 8,
-            "[local] max_seq_len must be at least 8"
-        );
-        anyhow::ensure!(
-            (0.0..1.0).contains(&self.val_fraction),
-            "[local] val_fraction must be in [0, 1)"
-        );
+        let bad = |key: &str, value: &dyn std::fmt::Display, range: &str| {
+            anyhow::anyhow!("[local] {key} = {value}: use {range}")
+        };
+        if !(1..=MAX_RANK).contains(&self.rank) {
+            return Err(bad(
+                "rank",
+                &self.rank,
+                &format!("1 to {MAX_RANK} (--rank)"),
+            ));
+        }
+        if !(self.alpha.is_finite() && self.alpha > 0.0) {
+            return Err(bad("alpha", &self.alpha, "a number above 0"));
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0 && self.lr <= 1.0) {
+            return Err(bad(
+                "lr",
+                &self.lr,
+                "a learning rate above 0 and at most 1, e.g. 1e-3 (--lr)",
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.min_lr_ratio) {
+            return Err(bad("min_lr_ratio", &self.min_lr_ratio, "0 to 1"));
+        }
+        if self.warmup_steps > MAX_STEPS {
+            return Err(bad(
+                "warmup_steps",
+                &self.warmup_steps,
+                &format!("0 to {MAX_STEPS}"),
+            ));
+        }
+        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
+            return Err(bad("weight_decay", &self.weight_decay, "0 or more"));
+        }
+        if !(self.max_grad_norm.is_finite() && self.max_grad_norm >= 0.0) {
+            return Err(bad("max_grad_norm", &self.max_grad_norm, "0 (off) or more"));
+        }
+        if !(1..=MAX_EPOCHS).contains(&self.epochs) {
+            return Err(bad(
+                "epochs",
+                &self.epochs,
+                &format!("1 to {MAX_EPOCHS} (--epochs)"),
+            ));
+        }
+        if !(1..=MAX_GRAD_ACCUM).contains(&self.grad_accum) {
+            return Err(bad(
+                "grad_accum",
+                &self.grad_accum,
+                &format!("1 to {MAX_GRAD_ACCUM} examples per step (--grad-accum)"),
+            ));
+        }
+        if self.max_seq_len < super::data::MIN_SEQ_LEN {
+            return Err(bad(
+                "max_seq_len",
+                &self.max_seq_len,
+                &format!(
+                    "at least {} tokens, at most the model's context (--max-seq-len)",
+                    super::data::MIN_SEQ_LEN
+                ),
+            ));
+        }
+        if !(0.0..1.0).contains(&self.val_fraction) {
+            return Err(bad("val_fraction", &self.val_fraction, "0 to just under 1"));
+        }
         Ok(())
     }
 
@@ -219,5 +286,30 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("epochs"), "{err}");
+    }
+
+    /// The server's `trainLocal` options get the checks of `voicetune train` (issue 17).
+    #[test]
+    fn overrides_out_of_range_are_refused() {
+        let base = LocalConfig::default();
+        let ws = Path::new("/ws");
+        for (options, wanted) in [
+            (serde_json::json!({"rank": 100000}), "rank = 100000"),
+            (
+                serde_json::json!({"epochs": 1000000000u64}),
+                "epochs = 1000000000",
+            ),
+            (serde_json::json!({"lr": -1.0}), "lr = -1"),
+            (serde_json::json!({"alpha": 0.0}), "alpha = 0"),
+            (serde_json::json!({"gradAccum": 0}), "grad_accum = 0"),
+            (serde_json::json!({"maxSeqLen": 0}), "max_seq_len = 0"),
+            (serde_json::json!({"valFraction": 1.0}), "val_fraction = 1"),
+        ] {
+            let err = base
+                .with_overrides(ws, options.as_object().unwrap())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(wanted), "{options}: {err}");
+        }
     }
 }

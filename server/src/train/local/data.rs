@@ -107,6 +107,20 @@ pub fn encode_line(tok: &GgufTokenizer, line: &str) -> std::result::Result<Examp
     Ok(Example { ids, mask })
 }
 
+/// The shortest sequence that trains or scores anything useful.
+pub const MIN_SEQ_LEN: usize = 8;
+
+/// Checks a sequence length (`--max-seq-len`, `max_seq_len`) against the model's context: a
+/// longer one only costs memory (attention is quadratic in it), a zero one means nothing.
+pub fn check_seq_len(max_seq_len: usize, context_length: usize) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        (MIN_SEQ_LEN..=context_length.max(MIN_SEQ_LEN)).contains(&max_seq_len),
+        "max sequence length {max_seq_len} (--max-seq-len, max_seq_len): use {MIN_SEQ_LEN} to \
+         {context_length}, the model's context length"
+    );
+    Ok(())
+}
+
 /// Fits an example to `max_len` tokens.
 pub fn fit(
     ex: Example,
@@ -114,6 +128,8 @@ pub fn fit(
     long: LongExamples,
     report: &mut DataReport,
 ) -> Vec<Example> {
+    // Callers check the length first (`check_seq_len`); never a zero-sized chunk regardless.
+    let max_len = max_len.max(1);
     if ex.ids.len() <= max_len {
         return vec![ex];
     }

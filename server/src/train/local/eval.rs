@@ -30,6 +30,7 @@ pub fn compare_perplexity(
     max_seq_len: usize,
 ) -> Result<Perplexities> {
     let mut gguf = GgufFile::open(base)?;
+    super::data::check_seq_len(max_seq_len, gguf.llama_config()?.context_length)?;
     let tok = GgufTokenizer::from_gguf(&gguf)?;
     let (examples, _) = load_jsonl(heldout, &tok, max_seq_len, LongExamples::Split)?;
     let mut model = Llama::load(&mut gguf, Mode::F32)?;

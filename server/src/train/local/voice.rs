@@ -88,16 +88,9 @@ fn split_validation(
     (examples, val)
 }
 
-/// Checks a voice name: letters, digits, `-`, `_` or `.` (it names a folder).
+/// Checks a voice name: it names the adapter folder (see [`crate::voices::check_path_name`]).
 pub fn check_voice_name(name: &str) -> Result<()> {
-    anyhow::ensure!(
-        !name.is_empty()
-            && name
-                .chars()
-                .all(|c| c.is_alphanumeric() || "-_.".contains(c)),
-        "voice name `{name}`: use letters, digits, `-`, `_` or `.`"
-    );
-    Ok(())
+    crate::voices::check_path_name("voice name", name)
 }
 
 /// The lint errors that keep a dataset from being trained on: how many, and the first one.
@@ -142,7 +135,9 @@ struct LocalJob {
 impl LocalJob {
     fn start(workspace: &Path, voice: &str, base: &Path, dataset: &Path) -> Result<LocalJob> {
         let store = JobStore::new(workspace);
-        let id = format!("local-{voice}-{}", now_secs());
+        // A checked voice name is ASCII; a shortened one keeps the id within the name limit.
+        let short = &voice[..voice.len().min(crate::voices::MAX_PATH_NAME_LEN - 30)];
+        let id = format!("local-{short}-{}", now_secs());
         let mut job = Job::new(id, JobKind::Local, base.display().to_string());
         job.voice = Some(voice.to_string());
         job.details.insert(
@@ -224,6 +219,7 @@ pub fn train_voice(
     cfg.validate()?;
     let base = cfg.model_path()?;
     let mut gguf = GgufFile::open(&base)?;
+    super::data::check_seq_len(cfg.max_seq_len, gguf.llama_config()?.context_length)?;
     let tok = GgufTokenizer::from_gguf(&gguf)?;
     let (examples, report) = load_jsonl(dataset, &tok, cfg.max_seq_len, cfg.long_examples)?;
     let val = match validation {

@@ -158,18 +158,7 @@ impl Client {
 
 /// Ids go into URL paths: refuse anything that is not a plain id.
 fn check_id(id: &str) -> Result<(), Error> {
-    if !id.is_empty()
-        && id.len() <= 128
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        && id != "."
-        && id != ".."
-    {
-        Ok(())
-    } else {
-        Err(Error::Config(format!("`{id}` is not a valid job id")))
-    }
+    crate::voices::check_path_name("job id", id).map_err(|e| Error::Config(e.to_string()))
 }
 
 #[cfg(test)]

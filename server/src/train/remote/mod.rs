@@ -98,9 +98,18 @@ pub enum Update {
     Changed(Job),
     /// The job reached a final state (and, on success, its voice was registered).
     Finished(Job),
+    /// A call failed and is retried after a wait: "waiting for the API (attempt n failed, retry
+    /// in Xs): ...".
+    Waiting(String),
 }
 
 pub type OnUpdate = Arc<dyn Fn(&Update) + Send + Sync>;
+
+/// The client's retry notices as [`Update::Waiting`].
+fn wait_notice(on_update: &OnUpdate) -> openai::WaitNotice {
+    let on_update = on_update.clone();
+    Arc::new(move |w: &openai::Waiting| on_update(&Update::Waiting(w.to_string())))
+}
 
 /// Lints the dataset (errors block unless `force`, with [`BlockedByLint`]) and estimates the
 /// cost. Sends nothing.
@@ -186,7 +195,9 @@ pub async fn start(
     plan: &Plan,
     on_update: OnUpdate,
 ) -> anyhow::Result<Job> {
-    let client = config.client(None)?;
+    let client = config
+        .client(None)?
+        .with_wait_notice(wait_notice(&on_update));
     let request = &plan.request;
     let mut file_ids = Vec::new();
     for file in std::iter::once(&request.training).chain(request.validation.as_ref()) {
@@ -260,7 +271,9 @@ pub async fn follow(
         "job {job_id} is a {:?} job; only remote jobs are followed through the API",
         job.kind
     );
-    let client = config.client(job.detail_str("base_url"))?;
+    let client = config
+        .client(job.detail_str("base_url"))?
+        .with_wait_notice(wait_notice(&on_update));
     let mut job = job;
     // A job runs for minutes or hours: an outage longer than one call's retries should not end
     // the follow, so failed polls are tried again, more slowly, a number of times.

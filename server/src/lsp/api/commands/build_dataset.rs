@@ -47,12 +47,16 @@ pub async fn start_build(
         })
         .await;
         match built {
-            Ok(Ok(report)) => Outcome::info(format!(
-                "built {}: {}",
-                output.display(),
-                report.summary_line()
-            ))
-            .and_show(Uri::from_file_path(&output)),
+            Ok(Ok(mut report)) => {
+                report.name_options(|f| format!("options.{}", f.key()));
+                Outcome::info(format!(
+                    "built {}: {}{}",
+                    output.display(),
+                    report.summary_line(),
+                    report.skipped_clause()
+                ))
+                .and_show(Uri::from_file_path(&output))
+            }
             Ok(Err(e)) => Outcome::error(format!(
                 "build failed: {}",
                 e.describe(|f| format!("options.{}", f.key()))

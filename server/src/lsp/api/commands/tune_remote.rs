@@ -52,6 +52,7 @@ fn describe(update: &Update) -> String {
         Update::Created(job) => format!("job {} created", job.id),
         Update::Event { entry, .. } => entry.message.clone(),
         Update::Changed(job) | Update::Finished(job) => format!("job {}: {:?}", job.id, job.status),
+        Update::Waiting(line) => line.clone(),
     }
 }
 
