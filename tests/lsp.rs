@@ -979,7 +979,10 @@ fn in_a_large_file_dataset_rules_follow_the_line_diagnostics() {
     let mut client = start(&dir);
     client.open(&uri, "jsonl", 1, &text);
     let p = client.diagnostics(&uri, Some(1));
-    assert_eq!(published(&p), expected(&text, FileKind::Jsonl, &opts));
+    assert_eq!(
+        published(&p),
+        expected_capped(&text, FileKind::Jsonl, &opts)
+    );
 
     // Copy line 2000 (which has a tag) over line 10: a new tag at once, the duplicate after.
     let copy = text.lines().nth(2000).unwrap().to_string();
@@ -1002,8 +1005,207 @@ fn in_a_large_file_dataset_rules_follow_the_line_diagnostics() {
         second.iter().any(|(c, r)| c == "VT401" && r[0] == 2000),
         "{second:?}"
     );
-    assert_eq!(second, expected(&text, FileKind::Jsonl, &opts));
+    assert_eq!(second, expected_capped(&text, FileKind::Jsonl, &opts));
     assert!(client.shutdown().success());
+}
+
+/// Issue 17: a 20 MB dataset gave 703,220 diagnostics (516 MB of JSON per publish), and the
+/// server grew to 11.3 GB over twenty edits. Now a publish holds the first
+/// `MAX_PUBLISHED` findings in document order and one summary at the first one left out.
+#[test]
+fn a_document_with_more_findings_than_the_cap_publishes_the_first_ones_and_a_summary() {
+    use voicetune::lsp::document::MAX_PUBLISHED;
+    let dir = tempdir("cap");
+    let path = dir.join("many.jsonl");
+    // 10 URLs per reply after emoji and CJK (UTF-16 columns differ from bytes): 3,000
+    // findings on 300 lines.
+    let line = |i: usize| {
+        let urls: String = (0..10)
+            .map(|k| format!("see https://tea.example/{i}/{k} "))
+            .collect();
+        chat_line(
+            &format!("Write about 😀 中文 and tea number {i}"),
+            &format!("Notes on tea {i}: {urls}"),
+        )
+    };
+    let mut text: String = (0..300).map(|i| line(i) + "\n").collect();
+    let uri = file_uri(&path);
+    let opts = default_opts();
+    let mut client = start(&dir);
+    client.open(&uri, "jsonl", 1, &text);
+    let check = |params: &Value, text: &str| {
+        let all = lint::lint_text(text, FileKind::Jsonl, &opts);
+        assert!(all.len() > MAX_PUBLISHED + 100, "{} findings", all.len());
+        let diagnostics = params["diagnostics"].as_array().unwrap();
+        assert_eq!(diagnostics.len(), MAX_PUBLISHED + 1);
+        // The first MAX_PUBLISHED findings in document order, as a full lint gives them.
+        let mut shown = published(&json!({"diagnostics": diagnostics[..MAX_PUBLISHED].to_vec()}));
+        shown.sort();
+        let mut first: Vec<_> = expected_in_order(text, &all[..MAX_PUBLISHED]);
+        first.sort();
+        assert_eq!(shown, first);
+        let summary = &diagnostics[MAX_PUBLISHED];
+        let next = &expected_in_order(text, &all[MAX_PUBLISHED..=MAX_PUBLISHED])[0].1;
+        assert_eq!(
+            summary["range"]["start"],
+            json!({"line": next[0], "character": next[1]})
+        );
+        assert_eq!(summary["severity"], 3);
+        assert_eq!(
+            summary["message"],
+            format!(
+                "{} more findings not shown: the editor gets the first {MAX_PUBLISHED}; \
+                 `voicetune lint {}` lists them all",
+                all.len() - MAX_PUBLISHED,
+                std::path::absolute(&path).unwrap().display()
+            )
+        );
+    };
+    check(&client.diagnostics(&uri, Some(1)), &text);
+    // Edits keep the cap: delete the first line, then type a tag into the new first one.
+    let first_len = text.find('\n').unwrap() + 1;
+    client.change(
+        &uri,
+        2,
+        json!([{"range": {"start": {"line": 0, "character": 0}, "end": {"line": 1, "character": 0}}, "text": ""}]),
+    );
+    text.replace_range(..first_len, "");
+    check(&client.diagnostics(&uri, Some(2)), &text);
+    let at = text.find("Notes").unwrap();
+    client.change(
+        &uri,
+        3,
+        json!([{"range": {"start": {"line": 0, "character": text[..at].encode_utf16().count()}, "end": {"line": 0, "character": text[..at].encode_utf16().count()}}, "text": "<b>"}]),
+    );
+    text.insert_str(at, "<b>");
+    check(&client.diagnostics(&uri, Some(3)), &text);
+    assert!(client.shutdown().success());
+}
+
+/// What a publish of `text` holds: the full lint's findings in document order up to
+/// `MAX_PUBLISHED`, and the summary (code `more`) at the first one left out.
+fn expected_capped(text: &str, kind: FileKind, opts: &LintOptions) -> Vec<(String, [usize; 4])> {
+    use voicetune::lsp::document::MAX_PUBLISHED;
+    let all = lint::lint_text(text, kind, opts);
+    let mut out = expected_in_order(text, &all[..all.len().min(MAX_PUBLISHED)]);
+    if all.len() > MAX_PUBLISHED {
+        let next = expected_in_order(text, &all[MAX_PUBLISHED..=MAX_PUBLISHED]);
+        out.push(("more".into(), next[0].1));
+    }
+    out.sort();
+    out
+}
+
+/// (code, [l, c, l, c]) of findings, UTF-16 columns, in the order given.
+fn expected_in_order(text: &str, findings: &[lint::Finding]) -> Vec<(String, [usize; 4])> {
+    findings
+        .iter()
+        .map(|f| {
+            let (a, b) = utf16_pos(text, f.span.start);
+            let (c, d) = utf16_pos(text, f.span.end);
+            (f.code.clone(), [a, b, c, d])
+        })
+        .collect()
+}
+
+fn chat_line(user: &str, assistant: &str) -> String {
+    json!({"messages": [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]})
+        .to_string()
+}
+
+/// Issue 17: when stdin closed during a long lint the server kept running at 100% CPU,
+/// reparented to init, until the lint ended (over 5 minutes seen). Now the end of its input
+/// cancels the lint between lines and the process exits; nothing of it is left behind.
+#[test]
+fn the_server_exits_when_its_input_closes_during_a_long_lint() {
+    use std::os::unix::process::CommandExt;
+    let dir = tempdir("orphan");
+    let path = dir.join("huge.jsonl");
+    // Long to lint in a debug build (far longer than the bound below), as many lines.
+    let line = |i: usize| {
+        chat_line(
+            &format!("Question {i} about 😀 and 中文"),
+            &format!(
+                "<p>Answer {i}</p> see https://tea.example/{i} and mail me@tea{i}.example.org"
+            ),
+        )
+    };
+    let text: String = (0..400_000).map(|i| line(i) + "\n").collect();
+    let mut child = std::process::Command::new(binary())
+        .arg("lsp")
+        .current_dir(&dir)
+        .process_group(0)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let group = child.id() as i32;
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        let mut send = |msg: Value| {
+            let body = msg.to_string();
+            write!(stdin, "Content-Length: {}\r\n\r\n{body}", body.len()).unwrap();
+        };
+        send(
+            json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"capabilities": {}}}),
+        );
+        send(json!({"jsonrpc": "2.0", "method": "initialized", "params": {}}));
+        send(
+            json!({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {
+            "uri": file_uri(&path), "languageId": "jsonl", "version": 1, "text": text}}}),
+        );
+        stdin.flush().unwrap();
+        // Give the lint time to get going, then close the server's input.
+        std::thread::sleep(Duration::from_secs(2));
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if std::time::Instant::now() > deadline {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let left = processes_in_group(group);
+    if status.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    assert!(
+        status.is_some(),
+        "the server still runs 20 s after its input closed"
+    );
+    assert!(
+        left.is_empty(),
+        "processes left in the server's group: {left:?}"
+    );
+}
+
+/// The ids of live processes in process group `group` (from /proc).
+fn processes_in_group(group: i32) -> Vec<i32> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // Fields after the command name (in parentheses): state, ppid, pgrp, ...
+        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        if fields.first() != Some(&"Z") && fields.get(2).and_then(|g| g.parse().ok()) == Some(group)
+        {
+            out.push(pid);
+        }
+    }
+    out
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! A file as records: JSONL lines (chat, prompt/completion, preference) and markdown documents
 //! (front matter + body), each value with its byte span in the file.
 
+pub mod columns;
 pub mod convert;
 pub mod json;
 pub mod markdown;

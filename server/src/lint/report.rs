@@ -1,6 +1,7 @@
 //! Rendering findings for people and machines: rustc/ruff-style text, JSON, GitHub annotations.
 
 use super::types::{Applicability, Finding, Severity};
+use crate::dataset::columns::{Columns, Unit};
 use serde::Serialize;
 use std::path::Path;
 
@@ -11,10 +12,12 @@ pub struct LineCol {
     pub column: usize,
 }
 
-/// Converts byte offsets of one text to line/column.
+/// Converts byte offsets of one text to line/column: O(n) to build, then O(log lines) per
+/// lookup whatever the length of the line (see [`Columns`]).
 pub struct LineIndex<'a> {
     text: &'a str,
     starts: Vec<usize>,
+    columns: Columns<'a>,
 }
 
 impl<'a> LineIndex<'a> {
@@ -22,16 +25,22 @@ impl<'a> LineIndex<'a> {
         LineIndex {
             text,
             starts: crate::dataset::line_starts(text),
+            columns: Columns::new(text, Unit::Chars),
         }
     }
 
-    pub fn line_col(&self, offset: usize) -> LineCol {
+    fn floor(&self, offset: usize) -> usize {
         let mut offset = offset.min(self.text.len());
         while !self.text.is_char_boundary(offset) {
             offset -= 1;
         }
+        offset
+    }
+
+    pub fn line_col(&self, offset: usize) -> LineCol {
+        let offset = self.floor(offset);
         let line = self.starts.partition_point(|&s| s <= offset) - 1;
-        let column = self.text[self.starts[line]..offset].chars().count() + 1;
+        let column = self.columns.count(self.starts[line]..offset) + 1;
         LineCol {
             line: line + 1,
             column,
@@ -43,6 +52,24 @@ impl<'a> LineIndex<'a> {
         let start = self.starts[line - 1];
         let end = self.starts.get(line).map_or(self.text.len(), |&e| e - 1);
         self.text[start..end].trim_end_matches('\r')
+    }
+
+    /// A character boundary of 1-based `line` near `offset`: (byte in the line, character
+    /// index), clamped to the line's text.
+    fn line_anchor(&self, offset: usize, line: usize) -> (usize, usize) {
+        let start = self.starts[line - 1];
+        let byte = self
+            .floor(offset)
+            .saturating_sub(start)
+            .min(self.line_text(line).len());
+        (byte, self.columns.count(start..start + byte))
+    }
+
+    /// Characters in 1-based `line` (without its line break).
+    fn line_chars(&self, line: usize) -> usize {
+        let start = self.starts[line - 1];
+        self.columns
+            .count(start..start + self.line_text(line).len())
     }
 }
 
@@ -136,23 +163,25 @@ pub fn to_text(path: &Path, index: &LineIndex, finding: &Finding) -> String {
         finding.rule,
         escape_controls(&finding.message)
     );
-    let line: Vec<char> = index.line_text(at.line).chars().collect();
+    let line = index.line_text(at.line);
+    let line_chars = index.line_chars(at.line);
     let caret_start = at.column - 1;
     let caret_end = if end.line == at.line {
         (end.column - 1).max(caret_start + 1)
     } else {
-        line.len().max(caret_start + 1)
+        line_chars.max(caret_start + 1)
     };
-    // Long lines (a 500 KB example) get a window around the caret.
+    // Long lines (a 500 KB example) get a window around the caret, cut out by walking at most
+    // a window's characters from the caret (never the whole line: one line may hold 100,000
+    // findings).
     const WINDOW: usize = 100;
     let window_start = caret_start.saturating_sub(WINDOW / 3);
-    let window_end = (window_start + WINDOW).min(line.len());
+    let window_end = (window_start + WINDOW).min(line_chars);
     let prefix = if window_start > 0 { "…" } else { "" };
-    let suffix = if window_end < line.len() { "…" } else { "" };
-    let shown: String = line[window_start.min(line.len())..window_end]
-        .iter()
-        .collect();
-    let shown = escape_controls(&shown).replace('\t', " ");
+    let suffix = if window_end < line_chars { "…" } else { "" };
+    let anchor = index.line_anchor(finding.span.start, at.line);
+    let shown = char_window(line, anchor, window_start..window_end);
+    let shown = escape_controls(shown).replace('\t', " ");
     let gutter = at.line.to_string().len();
     let pad = " ".repeat(gutter);
     let caret_len = caret_end.min(window_end.max(caret_start + 1)) - caret_start;
@@ -176,6 +205,29 @@ pub fn to_text(path: &Path, index: &LineIndex, finding: &Finding) -> String {
     out
 }
 
+/// Characters `chars` of `line`, found by walking from `anchor` (a byte offset on a character
+/// boundary and its character index): O(distance + window), not O(line).
+fn char_window(line: &str, anchor: (usize, usize), chars: std::ops::Range<usize>) -> &str {
+    let (byte, at) = anchor;
+    let start = match chars.start.cmp(&at) {
+        std::cmp::Ordering::Equal => byte,
+        std::cmp::Ordering::Less => line[..byte]
+            .char_indices()
+            .rev()
+            .nth(at - chars.start - 1)
+            .map_or(0, |(i, _)| i),
+        std::cmp::Ordering::Greater => line[byte..]
+            .char_indices()
+            .nth(chars.start - at)
+            .map_or(line.len(), |(i, _)| byte + i),
+    };
+    let end = line[start..]
+        .char_indices()
+        .nth(chars.len())
+        .map_or(line.len(), |(i, _)| start + i);
+    &line[start..end]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,6 +246,36 @@ mod tests {
         );
         assert_eq!(index.line_col(999), LineCol { line: 2, column: 7 });
         assert_eq!(index.line_text(1), "é😀x");
+    }
+
+    /// The window the text output showed before it was cut out by walking (collecting the
+    /// whole line's characters for every finding).
+    fn window_by_collecting(line: &str, range: std::ops::Range<usize>) -> String {
+        let chars: Vec<char> = line.chars().collect();
+        chars[range.start.min(chars.len())..range.end.min(chars.len())]
+            .iter()
+            .collect()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn char_window_equals_collecting_the_line(
+            pieces in proptest::collection::vec(proptest::sample::select(vec!["a", "é", "中", "😀", "\t"]), 0..300),
+            anchor in 0usize..320,
+            start in 0usize..320,
+            len in 0usize..120,
+        ) {
+            let line: String = pieces.concat();
+            let n = line.chars().count();
+            let at = anchor.min(n);
+            let byte = line.char_indices().nth(at).map_or(line.len(), |(i, _)| i);
+            let end = (start + len).min(n);
+            let start = start.min(end);
+            proptest::prop_assert_eq!(
+                char_window(&line, (byte, at), start..end),
+                window_by_collecting(&line, start..end)
+            );
+        }
     }
 
     #[test]

@@ -3,9 +3,10 @@
 
 use super::options::LintOptions;
 use super::types::{Applicability, Edit, Finding, Fix, RuleInfo};
-use crate::dataset::json::{escape_str, JsonString};
+use crate::dataset::json::{escape_str, JsonString, OffsetMap};
 use std::borrow::Cow;
 use std::ops::Range;
+use std::sync::OnceLock;
 
 /// Which part of an example a text field is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,7 +49,9 @@ pub struct TextField<'a> {
     pub encoding: FieldEncoding,
     /// Byte ranges (of the decoded text) inside code blocks and code spans, which content rules
     /// leave alone: `<div>` in a code sample is the sample, not markup.
-    pub code: Vec<Range<usize>>,
+    pub code: Cover,
+    /// Decoded -> raw offsets, built on the first finding (one pass over the string).
+    offsets: OnceLock<OffsetMap>,
 }
 
 /// An edit in decoded-text coordinates.
@@ -99,12 +102,13 @@ impl TextFix {
 
 impl<'a> TextField<'a> {
     pub fn json(role: FieldRole, string: JsonString<'a>) -> TextField<'a> {
-        let code = code_regions(&string.text);
+        let code = Cover::new(code_regions(&string.text));
         TextField {
             role,
             string,
             encoding: FieldEncoding::Json,
             code,
+            offsets: OnceLock::new(),
         }
     }
 
@@ -115,12 +119,13 @@ impl<'a> TextField<'a> {
             raw_start: start,
             text: Cow::Borrowed(text),
         };
-        let code = code_regions(text);
+        let code = Cover::new(code_regions(text));
         TextField {
             role,
             string,
             encoding: FieldEncoding::Raw,
             code,
+            offsets: OnceLock::new(),
         }
     }
 
@@ -128,15 +133,17 @@ impl<'a> TextField<'a> {
         &self.string.text
     }
 
+    /// Whether `range` lies inside a code block or span. O(log c).
     pub fn in_code(&self, range: &Range<usize>) -> bool {
-        self.code
-            .iter()
-            .any(|c| c.start <= range.start && range.end <= c.end)
+        self.code.covers(range)
     }
 
-    /// Maps a decoded range to the file (line-relative for JSONL).
+    /// Maps a decoded range to the file (line-relative for JSONL). O(log e) after a first
+    /// O(n) pass over the string, so a string's findings cost O(n + f log e) together.
     pub fn span(&self, range: Range<usize>) -> Range<usize> {
-        self.string.raw_range(range)
+        self.offsets
+            .get_or_init(|| self.string.offset_map())
+            .raw_range(self.string.raw, range)
     }
 
     /// Turns decoded-text edits into file edits, re-encoding new text for JSON strings.
@@ -146,11 +153,21 @@ impl<'a> TextField<'a> {
             .map(|e| Edit {
                 span: self.span(e.range),
                 new_text: match self.encoding {
-                    FieldEncoding::Json => escape_str(&e.text),
-                    FieldEncoding::Raw => e.text,
+                    FieldEncoding::Json => escape_str(&e.text).into(),
+                    FieldEncoding::Raw => e.text.into(),
                 },
             })
             .collect()
+    }
+
+    /// A decoded-text fix as a file fix. Several findings that share one fix (a whole-document
+    /// clean-up) convert it once and clone the result, which shares the new text.
+    pub fn fix(&self, fix: TextFix) -> Fix {
+        Fix {
+            title: fix.title,
+            edits: self.edits(fix.edits),
+            applicability: fix.applicability,
+        }
     }
 
     /// A finding of `rule` at `range` of the decoded text, if the rule is enabled.
@@ -162,12 +179,59 @@ impl<'a> TextField<'a> {
         message: String,
         fix: Option<TextFix>,
     ) -> Option<Finding> {
-        let fix = fix.map(|fix| Fix {
-            title: fix.title,
-            edits: self.edits(fix.edits),
-            applicability: fix.applicability,
-        });
+        let fix = fix.map(|fix| self.fix(fix));
+        self.finding_with_fix(opts, rule, range, message, fix)
+    }
+
+    /// [`Self::finding`] with a fix already in file coordinates (see [`Self::fix`]).
+    pub fn finding_with_fix(
+        &self,
+        opts: &LintOptions,
+        rule: &'static RuleInfo,
+        range: Range<usize>,
+        message: String,
+        fix: Option<Fix>,
+    ) -> Option<Finding> {
         opts.finding(rule, self.span(range), message, fix)
+    }
+}
+
+/// A set of byte ranges (possibly overlapping) that answers "is this range inside one of
+/// them?" in O(log n): sorted by start, with the furthest end reached so far. A rule checks
+/// every match against the regions other matches claim, so a linear scan per match would make
+/// a string with many of both quadratic.
+#[derive(Debug, Clone, Default)]
+pub struct Cover {
+    starts: Vec<usize>,
+    /// `max_end[i]`: the largest end among the first `i + 1` ranges.
+    max_end: Vec<usize>,
+}
+
+impl Cover {
+    pub fn new(mut ranges: Vec<Range<usize>>) -> Cover {
+        ranges.sort_by_key(|r| r.start);
+        let mut furthest = 0;
+        let max_end = ranges
+            .iter()
+            .map(|r| {
+                furthest = furthest.max(r.end);
+                furthest
+            })
+            .collect();
+        Cover {
+            starts: ranges.iter().map(|r| r.start).collect(),
+            max_end,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.starts.is_empty()
+    }
+
+    /// Whether some range contains `range` (start <= range.start and range.end <= end).
+    pub fn covers(&self, range: &Range<usize>) -> bool {
+        let n = self.starts.partition_point(|&s| s <= range.start);
+        n > 0 && self.max_end[n - 1] >= range.end
     }
 }
 
@@ -232,5 +296,42 @@ mod tests {
         assert_eq!(&text[regions[0].clone()], "`<b>`");
         assert!(text[regions[1].clone()].contains("<div>x</div>"));
         assert!(!regions.iter().any(|r| text[r.clone()].contains("<i>")));
+    }
+
+    /// Issue 17: a finding at every URL of one long string used to map each offset back
+    /// through the escapes from the start of the string (quadratic: 40,000 URLs took 16.7 s).
+    /// Now the string's escapes are read once, so the number of units stepped over stays
+    /// within the string's length however many findings there are.
+    #[test]
+    fn a_url_on_every_line_of_one_string_maps_in_one_pass() {
+        use crate::dataset::json::tests::UNITS_SCANNED;
+        use crate::lint::rules::test_support::{opts, reply};
+        let text: String = (0..3_000)
+            .map(|i| format!("see https://tea.example/{i}\n"))
+            .collect();
+        let line = reply(&text);
+        UNITS_SCANNED.with(|n| n.set(0));
+        let findings = crate::lint::lint_line(&line, opts()).findings;
+        let scanned = UNITS_SCANNED.with(|n| n.get());
+        assert_eq!(findings.iter().filter(|f| f.rule == "url").count(), 3_000);
+        assert!(
+            scanned <= line.len(),
+            "{scanned} units stepped over for a line of {} bytes",
+            line.len()
+        );
+    }
+
+    proptest::proptest! {
+        /// The binary search agrees with a scan of every range.
+        #[test]
+        fn cover_agrees_with_a_scan(
+            ranges in proptest::collection::vec((0usize..60, 0usize..20), 0..12),
+            probe in (0usize..70, 0usize..20),
+        ) {
+            let ranges: Vec<Range<usize>> = ranges.into_iter().map(|(s, l)| s..s + l).collect();
+            let probe = probe.0..probe.0 + probe.1;
+            let scan = ranges.iter().any(|c| c.start <= probe.start && probe.end <= c.end);
+            proptest::prop_assert_eq!(Cover::new(ranges).covers(&probe), scan);
+        }
     }
 }

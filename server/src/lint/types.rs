@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::ops::Range;
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -38,11 +39,29 @@ pub enum Applicability {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Edit {
     pub span: Range<usize>,
-    pub new_text: String,
+    /// Shared: the findings of one HTML document all carry the same whole-text conversion, and
+    /// a copy each would make memory quadratic in the number of tags.
+    #[serde(with = "shared_str")]
+    pub new_text: Arc<str>,
+}
+
+/// `Arc<str>` as a plain JSON string (serde's own support needs its `rc` feature, which would
+/// rebuild every crate that uses serde).
+mod shared_str {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::sync::Arc;
+
+    pub fn serialize<S: Serializer>(text: &Arc<str>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(text)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Arc<str>, D::Error> {
+        String::deserialize(d).map(Arc::from)
+    }
 }
 
 impl Edit {
-    pub fn replace(span: Range<usize>, new_text: impl Into<String>) -> Edit {
+    pub fn replace(span: Range<usize>, new_text: impl Into<Arc<str>>) -> Edit {
         Edit {
             span,
             new_text: new_text.into(),
@@ -53,7 +72,7 @@ impl Edit {
         Edit::replace(span, String::new())
     }
 
-    pub fn insert(at: usize, new_text: impl Into<String>) -> Edit {
+    pub fn insert(at: usize, new_text: impl Into<Arc<str>>) -> Edit {
         Edit::replace(at..at, new_text)
     }
 }
@@ -86,7 +105,7 @@ impl Fix {
     pub fn replace(
         title: impl Into<String>,
         span: Range<usize>,
-        new_text: impl Into<String>,
+        new_text: impl Into<Arc<str>>,
     ) -> Fix {
         Fix::safe(title, vec![Edit::replace(span, new_text)])
     }

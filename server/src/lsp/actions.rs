@@ -50,7 +50,7 @@ impl Snapshot {
                         position::position_of(&self.rope, e.span.start, self.encoding),
                         position::position_of(&self.rope, e.span.end, self.encoding),
                     ),
-                    e.new_text.clone(),
+                    e.new_text.to_string(),
                 ))
             })
             .collect();
@@ -82,6 +82,10 @@ pub fn wanted(only: Option<&[CodeActionKind]>, kind: &str) -> bool {
 /// The fix of one of our diagnostics, with file offsets valid for the current text.
 pub fn fix_for(doc: &Document, d: &Diagnostic) -> Option<Fix> {
     let data = data_of(d)?;
+    let code = match &d.code {
+        Some(tower_lsp_server::ls_types::NumberOrString::String(c)) => c.as_str(),
+        _ => "",
+    };
     let valid = match &data.anchor {
         Anchor::Line(h) => {
             let line = d.range.start.line as usize;
@@ -90,14 +94,18 @@ pub fn fix_for(doc: &Document, d: &Diagnostic) -> Option<Fix> {
         }
         Anchor::Version(v) => (*v == doc.version).then(|| data.fix.clone()),
     };
+    // A large fix stayed here: the same finding, looked up where it is.
+    let valid = match valid {
+        Some(None) if data.fix_by_lookup => Some(doc.fix_at(&d.range, code)),
+        other => other,
+    };
     match valid {
         Some(fix) => fix,
         // Stale data (the text changed under the client's diagnostic): the same finding, now.
         None => {
-            let code = match &d.code {
-                Some(tower_lsp_server::ls_types::NumberOrString::String(c)) => c.clone(),
-                _ => return None,
-            };
+            if code.is_empty() {
+                return None;
+            }
             // Same place, else the same problem (code and message) moved along its line.
             let findings = doc.findings();
             let same = |f: &&Finding| f.code == code && f.fix.is_some();

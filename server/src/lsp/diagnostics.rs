@@ -31,7 +31,16 @@ pub struct Data {
     pub anchor: Anchor,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fix: Option<Fix>,
+    /// The fix was too large to carry (over [`MAX_CARRIED_FIX`] bytes): the code action looks
+    /// the finding up in the document.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fix_by_lookup: bool,
 }
+
+/// Fixes with more new text than this stay in the server: a whole-document HTML conversion is
+/// shared by every tag of the document, and a copy in each diagnostic would make a publish
+/// quadratic in the document's size.
+pub const MAX_CARRIED_FIX: usize = 4096;
 
 pub fn hash(line: &str) -> String {
     let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -49,10 +58,14 @@ pub fn severity(s: Severity) -> DiagnosticSeverity {
 }
 
 pub fn to_diagnostic(f: &Finding, range: Range, anchor: Anchor) -> Diagnostic {
+    let large = f.fix.as_ref().is_some_and(|fix| {
+        fix.edits.iter().map(|e| e.new_text.len()).sum::<usize>() > MAX_CARRIED_FIX
+    });
     let data = Data {
         rule: f.rule.clone(),
         anchor,
-        fix: f.fix.clone(),
+        fix: if large { None } else { f.fix.clone() },
+        fix_by_lookup: large,
     };
     Diagnostic {
         range,

@@ -61,7 +61,7 @@ fn trimmed(old: &str, span: std::ops::Range<usize>, new_text: &str) -> Edit {
     let suffix = common_prefix_rev(&before[prefix..], &new_text[prefix..]);
     Edit {
         span: span.start + prefix..span.end - suffix,
-        new_text: new_text[prefix..new_text.len() - suffix].to_string(),
+        new_text: new_text[prefix..new_text.len() - suffix].into(),
     }
 }
 
@@ -108,7 +108,7 @@ mod tests {
         let edits = minimal_edits(old, new);
         assert_eq!(apply(old, &edits), new);
         assert_eq!(edits.len(), 2);
-        assert_eq!(edits[0].new_text, "x");
+        assert_eq!(&*edits[0].new_text, "x");
         assert_eq!(&old[edits[0].span.clone()], "<p>x</p>");
     }
 

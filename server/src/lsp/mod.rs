@@ -29,9 +29,18 @@ pub mod session;
 pub mod settings;
 pub mod transport;
 
+use session::Closing;
+use std::sync::Arc;
+use std::time::Duration;
 use tower_lsp_server::{LspService, Server};
 
-/// Runs the server on stdin/stdout until the client sends `exit` or closes stdin.
+/// How long work in flight gets to stop after the client closed our input or said `exit`
+/// (whole-document lints stop between lines; a single huge line cannot be interrupted), and
+/// how long the last frames get to reach stdout. Then the process exits regardless.
+const CLOSING_GRACE: Duration = Duration::from_secs(2);
+
+/// Runs the server on stdin/stdout until the client sends `exit` or closes stdin; either one
+/// cancels the work in flight, and the process exits within [`CLOSING_GRACE`] of it.
 pub fn run_stdio() -> anyhow::Result<()> {
     memory::limit_malloc_arenas();
     // One thread runs the protocol (tower-lsp-server polls every handler inside one future
@@ -43,8 +52,10 @@ pub fn run_stdio() -> anyhow::Result<()> {
     runtime.block_on(async {
         let (frames, queue) = tokio::sync::mpsc::unbounded_channel();
         let direct = frames.clone();
+        let closing = Arc::new(Closing::new());
+        let server_closing = closing.clone();
         let (service, socket) =
-            LspService::build(move |client| api::Server::new(client, Some(direct)))
+            LspService::build(move |client| api::Server::new(client, Some(direct), server_closing))
                 .custom_method(
                     "window/workDoneProgress/cancel",
                     api::Server::cancel_progress,
@@ -58,22 +69,34 @@ pub fn run_stdio() -> anyhow::Result<()> {
         // 1 MiB buffers carry a large publishDiagnostics in one go rather than in 64 KiB turns.
         let (to_server, server_in) = tokio::io::duplex(1 << 20);
         let (server_out, from_server) = tokio::io::duplex(1 << 20);
+        let input_closing = closing.clone();
         tokio::spawn(transport::filter_input(
             tokio::io::stdin(),
             to_server,
             frames.clone(),
+            move || input_closing.close(),
         ));
         let pump = tokio::spawn(transport::pump_frames(from_server, frames.clone()));
         let writer = tokio::spawn(transport::write_frames(queue, tokio::io::stdout()));
-        Server::new(server_in, server_out, socket)
-            .serve(service)
-            .await;
-        // Everything the server wrote (the last response included) reaches stdout first.
-        let _ = pump.await;
-        let _ = frames.send(Vec::new());
-        let _ = writer.await;
+        // tower-lsp-server waits for every handler in flight once its input ends; those stop
+        // when `closing` closes, and any that cannot are left behind after the grace period.
+        tokio::select! {
+            _ = Server::new(server_in, server_out, socket).serve(service) => {}
+            _ = async {
+                closing.closed().await;
+                tokio::time::sleep(CLOSING_GRACE).await;
+            } => {}
+        }
+        // Everything the server wrote (the last response included) reaches stdout first,
+        // unless nobody reads it any more.
+        let _ = tokio::time::timeout(CLOSING_GRACE, async {
+            let _ = pump.await;
+            let _ = frames.send(Vec::new());
+            let _ = writer.await;
+        })
+        .await;
     });
-    // Blocking tasks (a fix-all in flight) must not keep the process alive after `exit`.
-    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    // Blocking tasks (a fix-all or a lint in flight) must not keep the process alive.
+    runtime.shutdown_timeout(Duration::from_millis(100));
     Ok(())
 }

@@ -3,8 +3,10 @@
 //! line lands on the line's end, a line past the end of the document lands on its end, and a
 //! character inside a UTF-16 surrogate pair or a UTF-8 sequence rounds down to its char start.
 
+use crate::dataset::columns::{Columns, Unit};
 use ropey::Rope;
 use std::borrow::Cow;
+use std::ops::Range;
 use tower_lsp_server::ls_types::{Position, PositionEncodingKind};
 
 /// The position encoding agreed at `initialize`.
@@ -22,6 +24,14 @@ impl Encoding {
         match offered {
             Some(kinds) if kinds.contains(&PositionEncodingKind::UTF8) => Encoding::Utf8,
             _ => Encoding::Utf16,
+        }
+    }
+
+    /// What a column counts in this encoding.
+    pub fn unit(self) -> Unit {
+        match self {
+            Encoding::Utf8 => Unit::Bytes,
+            Encoding::Utf16 => Unit::Utf16,
         }
     }
 
@@ -93,6 +103,47 @@ pub fn position_of(rope: &Rope, byte: usize, enc: Encoding) -> Position {
     Position::new(line as u32, column(&text, in_line, enc))
 }
 
+/// LSP positions of many byte offsets of one text: O(n) to build, then O(log lines) per
+/// lookup, where [`position_of`] costs the length of the line each time (quadratic for a long
+/// line full of findings).
+pub struct Positions<'a> {
+    text: &'a str,
+    starts: Vec<usize>,
+    columns: Columns<'a>,
+}
+
+impl<'a> Positions<'a> {
+    pub fn new(text: &'a str, enc: Encoding) -> Positions<'a> {
+        Positions {
+            text,
+            starts: crate::dataset::line_starts(text),
+            columns: Columns::new(text, enc.unit()),
+        }
+    }
+
+    /// The position of `byte` (clamped to the text, rounded down to a character), as
+    /// [`position_of`] gives it.
+    pub fn position(&self, byte: usize) -> Position {
+        let mut byte = byte.min(self.text.len());
+        while !self.text.is_char_boundary(byte) {
+            byte -= 1;
+        }
+        let line = self.starts.partition_point(|&s| s <= byte) - 1;
+        let line_end = self.starts.get(line + 1).map_or(self.text.len(), |&s| s);
+        let text_end =
+            self.starts[line] + strip_break(&self.text[self.starts[line]..line_end]).len();
+        let column_end = byte.min(text_end);
+        Position::new(
+            line as u32,
+            self.columns.count(self.starts[line]..column_end) as u32,
+        )
+    }
+
+    pub fn range(&self, span: &Range<usize>) -> tower_lsp_server::ls_types::Range {
+        tower_lsp_server::ls_types::Range::new(self.position(span.start), self.position(span.end))
+    }
+}
+
 /// The byte offset of an LSP position (clamped: a line past the end is the end of the text).
 pub fn byte_of(rope: &Rope, pos: Position, enc: Encoding) -> usize {
     let line = pos.line as usize;
@@ -111,6 +162,23 @@ pub fn char_of(rope: &Rope, pos: Position, enc: Encoding) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// The indexed conversion gives what the per-offset one gives, at every byte.
+        #[test]
+        fn positions_equal_position_of(
+            pieces in proptest::collection::vec(proptest::sample::select(vec!["a", "é", "中", "😀", "\n", "\r\n", "e\u{301}"]), 0..60),
+            utf8 in proptest::bool::ANY,
+        ) {
+            let text: String = pieces.concat();
+            let enc = if utf8 { Encoding::Utf8 } else { Encoding::Utf16 };
+            let rope = Rope::from_str(&text);
+            let positions = Positions::new(&text, enc);
+            for byte in 0..=text.len() + 1 {
+                proptest::prop_assert_eq!(positions.position(byte), position_of(&rope, byte, enc), "byte {}", byte);
+            }
+        }
+    }
 
     #[test]
     fn utf16_columns_count_surrogate_pairs_and_combining_marks() {

@@ -166,10 +166,13 @@ fn admit(body: Vec<u8>) -> Result<Vec<u8>, (i64, String)> {
 }
 
 /// Copies client frames from `input` to `to_server`, rejecting what the server cannot decode.
+/// `closing` is called when the input ends or the client sends `exit` (the message still goes
+/// on to the server).
 pub async fn filter_input(
     input: impl AsyncRead + Unpin,
     mut to_server: impl AsyncWrite + Unpin,
     errors: mpsc::UnboundedSender<Vec<u8>>,
+    closing: impl Fn(),
 ) {
     let mut reader = BufReader::new(input);
     loop {
@@ -184,6 +187,7 @@ pub async fn filter_input(
         };
         match admit(body) {
             Ok(body) => {
+                let exit = is_exit(&body);
                 // Header and body written separately: no second copy of a large message.
                 let header = format!("Content-Length: {}\r\n\r\n", body.len());
                 if to_server.write_all(header.as_bytes()).await.is_err()
@@ -192,6 +196,9 @@ pub async fn filter_input(
                     break;
                 }
                 let _ = to_server.flush().await;
+                if exit {
+                    closing();
+                }
             }
             Err((code, message)) => {
                 eprintln!("voicetune lsp: rejected a message: {message}");
@@ -199,7 +206,16 @@ pub async fn filter_input(
             }
         }
     }
+    closing();
     let _ = to_server.shutdown().await;
+}
+
+/// Whether an admitted message is the `exit` notification (small: checked without parsing a
+/// large message again).
+fn is_exit(body: &[u8]) -> bool {
+    body.len() < 256
+        && serde_json::from_slice::<Value>(body)
+            .is_ok_and(|v| v.get("method").and_then(Value::as_str) == Some("exit"))
 }
 
 fn error_response(code: i64, message: &str) -> Vec<u8> {

@@ -73,10 +73,114 @@ impl JsonString<'_> {
     pub fn raw_range(&self, decoded: Range<usize>) -> Range<usize> {
         self.raw_offset(decoded.start)..self.raw_offset(decoded.end)
     }
+
+    /// The escapes of this string, for many lookups: [`Self::raw_offset`] scans from the start
+    /// of the string, which is fine once per record but quadratic for a finding at every URL of
+    /// a long string.
+    pub fn offset_map(&self) -> OffsetMap {
+        OffsetMap::new(self)
+    }
+}
+
+/// Decoded -> raw offsets of one [`JsonString`], the same as [`JsonString::raw_offset`] gives.
+/// Built in one pass over the raw text (O(n)); each lookup is a binary search over the escapes
+/// (O(log e)), so mapping every finding of a string is O(n + f log e), not O(n * f).
+#[derive(Debug, Clone)]
+pub struct OffsetMap {
+    raw_start: usize,
+    raw_len: usize,
+    decoded_len: usize,
+    /// No escapes: offsets map one to one (clamped), as `raw_offset` does for borrowed text.
+    borrowed: bool,
+    /// Every escape, in order.
+    escapes: Vec<EscapeSpan>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct EscapeSpan {
+    decoded: usize,
+    raw: usize,
+    decoded_len: u8,
+    raw_len: u8,
+}
+
+impl OffsetMap {
+    fn new(string: &JsonString) -> OffsetMap {
+        let raw = string.raw.as_bytes();
+        let borrowed = matches!(string.text, Cow::Borrowed(_));
+        let mut escapes = Vec::new();
+        let (mut r, mut d) = (0usize, 0usize);
+        while !borrowed && r < raw.len() {
+            match memchr::memchr(b'\\', &raw[r..]) {
+                None => {
+                    d += raw.len() - r;
+                    r = raw.len();
+                }
+                Some(plain) => {
+                    // Plain bytes decode to themselves.
+                    r += plain;
+                    d += plain;
+                    let (raw_len, decoded_len) = escape_unit(raw, r);
+                    escapes.push(EscapeSpan {
+                        decoded: d,
+                        raw: r,
+                        decoded_len: decoded_len as u8,
+                        raw_len: raw_len as u8,
+                    });
+                    r += raw_len;
+                    d += decoded_len;
+                }
+            }
+        }
+        OffsetMap {
+            raw_start: string.raw_start,
+            raw_len: raw.len(),
+            decoded_len: if borrowed { raw.len() } else { d },
+            borrowed,
+            escapes,
+        }
+    }
+
+    /// [`JsonString::raw_offset`] of `decoded`, with `raw` the string's raw text.
+    pub fn raw_offset(&self, raw: &str, decoded: usize) -> usize {
+        if self.borrowed {
+            return self.raw_start + decoded.min(self.raw_len);
+        }
+        if decoded >= self.decoded_len {
+            return self.raw_start + self.raw_len;
+        }
+        let after = self.escapes.partition_point(|e| e.decoded <= decoded);
+        let (plain_decoded, plain_raw) = match after.checked_sub(1).map(|i| self.escapes[i]) {
+            Some(e) if decoded == e.decoded => return self.raw_start + e.raw,
+            // Inside an escape's character: the scan stops after the whole escape.
+            Some(e) if decoded < e.decoded + e.decoded_len as usize => {
+                return self.raw_start + e.raw + e.raw_len as usize
+            }
+            Some(e) => (
+                e.decoded + e.decoded_len as usize,
+                e.raw + e.raw_len as usize,
+            ),
+            None => (0, 0),
+        };
+        // A plain stretch: raw and decoded bytes are the same; inside a character the scan
+        // stops after it.
+        let mut r = plain_raw + (decoded - plain_decoded);
+        while !raw.is_char_boundary(r) {
+            r += 1;
+        }
+        self.raw_start + r
+    }
+
+    /// [`JsonString::raw_range`] through the map.
+    pub fn raw_range(&self, raw: &str, decoded: Range<usize>) -> Range<usize> {
+        self.raw_offset(raw, decoded.start)..self.raw_offset(raw, decoded.end)
+    }
 }
 
 /// The raw and decoded byte lengths of the unit (char or escape) at `raw[r]`.
 fn escape_unit(raw: &[u8], r: usize) -> (usize, usize) {
+    #[cfg(test)]
+    tests::UNITS_SCANNED.with(|n| n.set(n.get() + 1));
     if raw[r] != b'\\' {
         let len = utf8_len(raw[r]);
         return (len, len);
@@ -186,8 +290,14 @@ impl<'a> Node<'a> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    thread_local! {
+        /// How many units (characters or escapes) [`escape_unit`] stepped over on this thread.
+        pub(crate) static UNITS_SCANNED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
 
     fn string_at<'a>(node: &'a Node<'a>, key: &str) -> &'a JsonString<'a> {
         node.get(key).and_then(Node::as_str).unwrap()
@@ -271,5 +381,54 @@ mod tests {
             content.text,
             theirs["messages"][0]["content"].as_str().unwrap()
         );
+    }
+
+    /// Strings with every kind of escape, CJK, emoji and combining marks.
+    fn hostile_string() -> impl Strategy<Value = String> {
+        let piece = prop::sample::select(vec![
+            "a",
+            " ",
+            "<p>",
+            "中",
+            "😀",
+            "e\u{301}",
+            "\"",
+            "\\",
+            "\n",
+            "\u{7}",
+            "\u{2028}",
+            "é",
+            "https://x.example/a",
+            "\u{ad}",
+        ]);
+        prop::collection::vec(piece, 0..40).prop_map(|p| p.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+        /// The one-pass map gives exactly what the scan gives, at every offset (char boundaries
+        /// or not, past the end too), whichever way the string was escaped.
+        #[test]
+        fn offset_map_equals_the_scan(text in hostile_string(), ascii in any::<bool>(), pad in 0usize..3) {
+            let literal = if ascii {
+                // Everything non-ASCII as \u escapes (surrogate pairs for emoji).
+                serde_json::to_string(&text).unwrap().chars().flat_map(|c| {
+                    if c.is_ascii() { vec![c.to_string()] } else {
+                        let mut units = [0u16; 2];
+                        c.encode_utf16(&mut units).iter().map(|u| format!("\\u{u:04x}")).collect()
+                    }
+                }).collect::<String>()
+            } else {
+                serde_json::to_string(&text).unwrap()
+            };
+            let line = format!("{}{{\"s\": {literal}}}", " ".repeat(pad));
+            let node = parse(&line).unwrap();
+            let s = string_at(&node, "s");
+            prop_assert_eq!(&s.text, &text);
+            let map = s.offset_map();
+            for d in 0..=text.len() + 2 {
+                prop_assert_eq!(map.raw_offset(s.raw, d), s.raw_offset(d), "offset {}", d);
+            }
+        }
     }
 }

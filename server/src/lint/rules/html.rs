@@ -2,7 +2,7 @@
 
 use crate::clean;
 use crate::lint::rule::TextRule;
-use crate::lint::text::{TextField, TextFix};
+use crate::lint::text::{Cover, TextField, TextFix};
 use crate::lint::{Finding, LintOptions, RuleInfo, Severity};
 
 pub static HTML: RuleInfo = RuleInfo {
@@ -39,56 +39,55 @@ fn check(field: &TextField, opts: &LintOptions, out: &mut Vec<Finding>) {
         .find_iter(text)
         .filter(|m| !field.in_code(&m.range()))
         .collect();
-    // A document's structure lives in its tags: clean it as a whole, never tag by tag.
+    // A document's structure lives in its tags: clean it as a whole, never tag by tag. Converted
+    // once; every finding's fix shares the one converted text (a copy per tag would make memory
+    // quadratic in the number of tags).
     let document_fix = if clean::is_html_document(text) && field.code.is_empty() {
-        Some(TextFix::replace(
+        Some(field.fix(TextFix::replace(
             "Convert the HTML to plain text",
             0..text.len(),
             clean::html_to_text(text),
-        ))
+        )))
     } else {
         None
     };
     for tag in &tags {
-        let fix = document_fix.clone().or_else(|| {
-            Some(TextFix::remove(
+        let fix = document_fix.clone().unwrap_or_else(|| {
+            field.fix(TextFix::remove(
                 format!("Remove `{}`", short(tag.as_str())),
                 tag.range(),
             ))
         });
-        out.extend(field.finding(
+        out.extend(field.finding_with_fix(
             opts,
             &HTML,
             tag.range(),
             format!("HTML tag `{}` in training text", short(tag.as_str())),
-            fix,
+            Some(fix),
         ));
     }
+    let in_tags = Cover::new(tags.iter().map(|t| t.range()).collect());
     for entity in clean::HTML_ENTITY.find_iter(text) {
-        if field.in_code(&entity.range())
-            || tags
-                .iter()
-                .any(|t| t.start() <= entity.start() && entity.end() <= t.end())
-        {
+        if field.in_code(&entity.range()) || in_tags.covers(&entity.range()) {
             continue;
         }
         let decoded = clean::decode_entities(entity.as_str());
         if decoded == entity.as_str() {
             continue; // Not a real entity ("AT&T;").
         }
-        let fix = document_fix.clone().or_else(|| {
-            Some(TextFix::replace(
+        let fix = document_fix.clone().unwrap_or_else(|| {
+            field.fix(TextFix::replace(
                 format!("Replace `{}` with `{decoded}`", entity.as_str()),
                 entity.range(),
                 decoded.clone(),
             ))
         });
-        out.extend(field.finding(
+        out.extend(field.finding_with_fix(
             opts,
             &HTML,
             entity.range(),
             format!("HTML entity `{}` in training text", entity.as_str()),
-            fix,
+            Some(fix),
         ));
     }
 }

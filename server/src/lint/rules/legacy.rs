@@ -289,7 +289,7 @@ fn check_dataset(records: &[LineRef], opts: &LintOptions, out: &mut Vec<Finding>
             (Some(e), Some(span)) => {
                 let edit = Edit {
                     span: base + span.start..base + span.end,
-                    new_text: escape_str(sep_text),
+                    new_text: escape_str(sep_text).into(),
                 };
                 let fix = Fix::safe(format!("Use the separator {sep_text:?}"), vec![edit]);
                 out.extend(opts.finding(
@@ -305,7 +305,7 @@ fn check_dataset(records: &[LineRef], opts: &LintOptions, out: &mut Vec<Finding>
             _ => {
                 let edit = Edit {
                     span: base + l.prompt_end..base + l.prompt_end,
-                    new_text: escape_str(sep_text),
+                    new_text: escape_str(sep_text).into(),
                 };
                 let fix = Fix::safe(format!("Append the separator {sep_text:?}"), vec![edit]);
                 out.extend(opts.finding(
@@ -324,7 +324,7 @@ fn check_dataset(records: &[LineRef], opts: &LintOptions, out: &mut Vec<Finding>
             (Some(e), Some(span)) => {
                 let edit = Edit {
                     span: base + span.start..base + span.end,
-                    new_text: escape_str(stop_text),
+                    new_text: escape_str(stop_text).into(),
                 };
                 let fix = Fix::safe(format!("Use the stop sequence {stop_text:?}"), vec![edit]);
                 out.extend(opts.finding(&MISSING_STOP, base + span.start..base + span.end, format!("the completion ends with {:?} but the file's stop sequence is {stop_text:?}", opts.stops[e]), Some(fix)));
@@ -332,7 +332,7 @@ fn check_dataset(records: &[LineRef], opts: &LintOptions, out: &mut Vec<Finding>
             _ => {
                 let edit = Edit {
                     span: base + l.completion_end..base + l.completion_end,
-                    new_text: escape_str(stop_text),
+                    new_text: escape_str(stop_text).into(),
                 };
                 let fix = Fix::safe(
                     format!("Append the stop sequence {stop_text:?}"),

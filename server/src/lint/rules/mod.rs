@@ -28,4 +28,4 @@ pub mod whitespace;
 pub use crate::hashkey::HashKeyMap;
 
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;

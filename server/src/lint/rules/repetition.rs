@@ -2,7 +2,7 @@
 
 use super::HashKeyMap;
 use crate::lint::rule::TextRule;
-use crate::lint::text::{FieldRole, TextField, TextFix};
+use crate::lint::text::{Cover, FieldRole, TextField, TextFix};
 use crate::lint::{Applicability, Finding, LintOptions, RuleInfo, Severity};
 use std::ops::Range;
 
@@ -117,20 +117,12 @@ fn word_hash(word: &str) -> u64 {
 }
 
 /// Words of `text` outside `code`: byte range and case-folded hash of each.
-fn words(text: &str, code: &[Range<usize>]) -> Vec<(Range<usize>, u64)> {
+fn words(text: &str, code: &Cover) -> Vec<(Range<usize>, u64)> {
     let mut out = Vec::new();
-    let mut code_iter = code.iter().peekable();
-    let mut push = |range: Range<usize>, out: &mut Vec<(Range<usize>, u64)>| {
-        while code_iter.peek().is_some_and(|c| c.end <= range.start) {
-            code_iter.next();
+    let push = |range: Range<usize>, out: &mut Vec<(Range<usize>, u64)>| {
+        if !code.covers(&range) {
+            out.push((range.clone(), word_hash(&text[range])));
         }
-        if code_iter
-            .peek()
-            .is_some_and(|c| c.start <= range.start && range.end <= c.end)
-        {
-            return;
-        }
-        out.push((range.clone(), word_hash(&text[range])));
     };
     let mut start = None;
     for (i, ch) in text.char_indices() {
@@ -160,7 +152,7 @@ fn window_hash(words: &[(Range<usize>, u64)], i: usize) -> u64 {
 
 /// Measures repetition in linear time: one pass to hash every 8-word window, one to count, one
 /// to count the words of windows seen 4+ times, one for the longest back-to-back run.
-pub fn measure(text: &str, code: &[Range<usize>]) -> Option<Measure> {
+pub fn measure(text: &str, code: &Cover) -> Option<Measure> {
     // Too few words to ever reach the threshold: skip the hashing (most texts).
     if text.len() < MIN_REPEATED_WORDS * 2 {
         return None;
@@ -290,7 +282,7 @@ whistles, the cat wakes, and the day starts slowly the way I like it to start.";
     #[test]
     fn measure_is_linear_and_counts_words() {
         let text = repeated(100);
-        let m = measure(&text, &[]).unwrap();
+        let m = measure(&text, &Cover::default()).unwrap();
         assert_eq!(m.words, 1100);
         assert!(m.share() > 0.99);
         assert_eq!(m.copies, Some(100));

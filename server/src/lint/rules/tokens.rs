@@ -200,11 +200,11 @@ fn split_fix(record: &Record) -> Option<Fix> {
         vec![
             Edit {
                 span: raw,
-                new_text: escape_str(first),
+                new_text: escape_str(first).into(),
             },
             Edit {
                 span: end..end,
-                new_text: format!("\n{second_line}"),
+                new_text: format!("\n{second_line}").into(),
             },
         ],
     ))

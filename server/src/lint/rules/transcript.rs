@@ -36,14 +36,17 @@ fn check(field: &TextField, opts: &LintOptions, out: &mut Vec<Finding>) {
     if !opts.enabled(&TRANSCRIPT) {
         return;
     }
+    // Line breaks found once: looking for them around each match would be quadratic in a
+    // long text without breaks.
+    let breaks: Vec<usize> = memchr::memchr_iter(b'\n', text.as_bytes()).collect();
     if has_clock_time(text) {
         for m in clean::TRANSCRIPT_ARTEFACT.find_iter(text) {
-            report(field, opts, out, m.range(), "transcript artefact");
+            report(field, opts, out, &breaks, m.range(), "transcript artefact");
         }
     }
     if text.contains(['[', '(']) {
         for m in clean::TRANSCRIPT_NOISE.find_iter(text) {
-            report(field, opts, out, m.range(), "stage direction");
+            report(field, opts, out, &breaks, m.range(), "stage direction");
         }
     }
 }
@@ -55,6 +58,7 @@ fn report(
     field: &TextField,
     opts: &LintOptions,
     out: &mut Vec<Finding>,
+    breaks: &[usize],
     range: std::ops::Range<usize>,
     what: &str,
 ) {
@@ -64,11 +68,21 @@ fn report(
         return;
     }
     let start = range.start + (text[range.clone()].len() - text[range.clone()].trim_start().len());
-    let line_start = text[..range.start].rfind('\n').map_or(0, |i| i + 1);
-    let line_end = text[range.end..]
-        .find('\n')
-        .map_or(text.len(), |i| range.end + i);
+    let before = breaks.partition_point(|&b| b < range.start);
+    let line_start = before.checked_sub(1).map_or(0, |i| breaks[i] + 1);
+    let line_end = breaks[breaks.partition_point(|&b| b < range.end)..]
+        .first()
+        .copied()
+        .unwrap_or(text.len());
     let at_line_start = text[line_start..range.start].trim().is_empty();
+    // A run of timestamps at the start of a line goes in one fix: one per round would take a
+    // fix-all round per timestamp (found by the fuzz harness, tests/lint_fuzz).
+    let (rest, stamps) = clean::strip_line_timestamp(&text[range.start..line_end]);
+    let range = if at_line_start && stamps > 1 {
+        range.start..line_end - rest.len()
+    } else {
+        range
+    };
     let removal = if at_line_start && text[range.end..line_end].trim().is_empty() {
         line_removal(text, line_start..line_end)
     } else if at_line_start {
@@ -110,6 +124,15 @@ fn has_clock_time(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use crate::lint::rules::test_support::*;
+
+    /// Found by the fuzz harness: 41 timestamps in a row took one fix-all round each, more
+    /// than fix-all runs.
+    #[test]
+    fn a_run_of_timestamps_is_removed_in_one_round() {
+        let line = reply(&format!("{}We talked about tea.", "[00:12:05]".repeat(41)));
+        assert_eq!(line_findings(&line, "transcript").len(), 1);
+        assert!(fixed(&line, "transcript").contains("\"We talked about tea.\""));
+    }
 
     #[test]
     fn removes_label_lines_and_timestamps() {

@@ -2,7 +2,7 @@
 
 use crate::clean;
 use crate::lint::rule::TextRule;
-use crate::lint::text::{TextField, TextFix};
+use crate::lint::text::{Cover, TextField, TextFix};
 use crate::lint::{Finding, LintOptions, RuleInfo, Severity};
 use std::ops::Range;
 
@@ -38,11 +38,7 @@ fn check(field: &TextField, opts: &LintOptions, out: &mut Vec<Finding>) {
     }
     let covered = covered_by_other_rules(text);
     for span in clean::url_spans(text) {
-        if field.in_code(&span)
-            || covered
-                .iter()
-                .any(|c| c.start <= span.start && span.end <= c.end)
-        {
+        if field.in_code(&span) || covered.covers(&span) {
             continue;
         }
         let removal = clean::removal_range(text, span.clone());
@@ -58,7 +54,7 @@ fn check(field: &TextField, opts: &LintOptions, out: &mut Vec<Finding>) {
 }
 
 /// URLs inside markdown links, link definitions, autolinks and HTML tags belong to those rules.
-fn covered_by_other_rules(text: &str) -> Vec<Range<usize>> {
+fn covered_by_other_rules(text: &str) -> Cover {
     let mut covered: Vec<Range<usize>> = clean::MARKDOWN_LINK
         .find_iter(text)
         .map(|m| m.range())
@@ -68,7 +64,7 @@ fn covered_by_other_rules(text: &str) -> Vec<Range<usize>> {
     if text.contains('<') {
         covered.extend(clean::HTML_TAG.find_iter(text).map(|m| m.range()));
     }
-    covered
+    Cover::new(covered)
 }
 
 #[cfg(test)]

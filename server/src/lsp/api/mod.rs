@@ -23,8 +23,9 @@ pub mod notifications;
 pub mod requests;
 
 use super::guard;
-use super::session::Session;
+use super::session::{Closing, Session};
 use std::future::Future;
+use std::sync::Arc;
 use tower_lsp_server::jsonrpc::{Error, Result};
 use tower_lsp_server::ls_types::*;
 use tower_lsp_server::{Client, LanguageServer};
@@ -36,13 +37,15 @@ pub struct Server {
 
 impl Server {
     /// A server that writes its `publishDiagnostics` straight into `output` (whole frames for
-    /// stdout), see [`crate::lsp::session::Publisher`].
+    /// stdout), see [`crate::lsp::session::Publisher`], and stops its work when `closing`
+    /// closes.
     pub fn new(
         client: Client,
         output: Option<tokio::sync::mpsc::UnboundedSender<Vec<u8>>>,
+        closing: Arc<Closing>,
     ) -> Server {
         Server {
-            session: Session::new(client, output),
+            session: Session::new(client, output, closing),
         }
     }
 

@@ -6,13 +6,16 @@
 //! - [`publisher`]: `publishDiagnostics`, serialized once straight into an output frame;
 //! - [`jobs`]: progress tokens and cancel flags of long-running work;
 //! - [`ghost`]: the ghostwriting service, the chosen voice and the newest suggestion request
-//!   of each document.
+//!   of each document;
+//! - [`closing`]: the end of the session, which stops work in flight.
 
+pub mod closing;
 pub mod ghost;
 pub mod jobs;
 pub mod publisher;
 pub mod slot;
 
+pub use closing::Closing;
 pub use ghost::Ghosting;
 pub use jobs::Jobs;
 pub use publisher::Publisher;
@@ -44,15 +47,29 @@ pub struct Session {
     pub ghost: Arc<Ghosting>,
     /// The workspace folder (from `initialize`), where commands resolve relative paths.
     pub root: Mutex<Option<PathBuf>>,
+    /// Set when the client is gone: whole-document lints stop between lines.
+    pub closing: Arc<Closing>,
 }
 
 impl Session {
     /// A session that writes its `publishDiagnostics` straight into `output` (whole frames for
-    /// stdout), see [`Publisher`].
+    /// stdout), see [`Publisher`]. When `closing` closes, running jobs and suggestions are
+    /// cancelled and whole-document lints stop.
     pub fn new(
         client: Client,
         output: Option<tokio::sync::mpsc::UnboundedSender<Vec<u8>>>,
+        closing: Arc<Closing>,
     ) -> Session {
+        let jobs = Arc::new(Jobs::new());
+        let ghost: Arc<Ghosting> = Arc::default();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let (jobs, ghost, closing) = (jobs.clone(), ghost.clone(), closing.clone());
+            runtime.spawn(async move {
+                closing.closed().await;
+                jobs.cancel_all();
+                ghost.cancel_all();
+            });
+        }
         Session {
             publisher: Publisher::new(client.clone(), output),
             client,
@@ -61,10 +78,18 @@ impl Session {
             encoding: Mutex::default(),
             progress: AtomicBool::new(false),
             watch_dynamic: AtomicBool::new(false),
-            jobs: Arc::new(Jobs::new()),
-            ghost: Arc::default(),
+            jobs,
+            ghost,
             root: Mutex::default(),
+            closing,
         }
+    }
+
+    /// Whether work on the document in `slot` at `generation` is no longer wanted: a newer
+    /// change is queued, or the session is ending. Checked between lines of a whole lint.
+    pub fn superseded(&self, slot: &Arc<Slot>, generation: u64) -> impl Fn() -> bool + Sync + Send {
+        let (slot, closing) = (slot.clone(), self.closing.clone());
+        move || !slot.is_latest(generation) || closing.is_closed()
     }
 
     pub fn slot(&self, uri: &Uri) -> Option<Arc<Slot>> {

@@ -55,7 +55,11 @@ impl Publisher {
         if slot.is_closed() || !slot.is_latest(open.generation) {
             return;
         }
-        let diagnostics = open.doc.diagnostics();
+        let file = match &open.path {
+            Some(path) => path.display().to_string(),
+            None => uri.as_str().to_string(),
+        };
+        let diagnostics = open.doc.diagnostics(&file);
         self.publish_diagnostics(uri.clone(), diagnostics, Some(open.doc.version))
             .await;
     }

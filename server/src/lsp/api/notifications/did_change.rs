@@ -33,14 +33,22 @@ pub async fn did_change(session: &Session, params: DidChangeTextDocumentParams) 
     let Some(open) = state.take() else { return };
     let version = params.text_document.version;
     let changes = params.content_changes;
+    // Long lines or a whole-document lint go to the blocking pool, so that the request loop
+    // (and the end of the session) is never stuck behind them.
     let big = changes.iter().any(|c| match c.range {
         None => true,
         Some(r) => r.end.line.saturating_sub(r.start.line) as usize > INLINE_LINES,
-    }) || changes.iter().map(|c| c.text.len()).sum::<usize>() > 1 << 20;
+    }) || changes.iter().map(|c| c.text.len()).sum::<usize>() > 1 << 20
+        || changes.iter().any(|c| open.doc.is_heavy_edit(c.range));
+    let cancelled = session.superseded(&slot, generation);
     let apply = move |mut open: Open| {
         let opts = open.opts.clone();
         // Caught here, not by the handler: the text survives a failed edit, see below.
-        let ok = guard::catch(|| open.doc.apply_changes(&changes, version, &opts)).is_some();
+        let ok = guard::catch(|| {
+            open.doc
+                .apply_changes_until(&changes, version, &opts, &cancelled)
+        })
+        .is_some();
         (open, ok)
     };
     let (mut open, ok) = if big {

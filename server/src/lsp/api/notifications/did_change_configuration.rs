@@ -38,9 +38,10 @@ pub(super) async fn reload_all(session: &Session) {
         };
         open.opts = session.options_for(open.path.as_deref()).await;
         let opts = open.opts.clone();
+        let cancelled = session.superseded(&slot, generation);
         let relinted = tokio::task::spawn_blocking(move || {
             // Caught here, not by the handler: the document must survive a failed re-lint.
-            let ok = guard::catch(|| open.doc.relint_all(&opts)).is_some();
+            let ok = guard::catch(|| open.doc.relint_all_until(&opts, &cancelled)).is_some();
             (open, ok)
         })
         .await;

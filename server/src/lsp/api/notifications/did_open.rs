@@ -35,10 +35,20 @@ pub async fn did_open(session: &Session, params: DidOpenTextDocumentParams) {
         true => transport::take_large_text(item.uri.as_str(), item.version).unwrap_or_default(),
         false => item.text,
     };
+    // A newer change or the end of the session stops the lint between lines; the change
+    // then lints the whole text.
+    let cancelled = session.superseded(&slot, 1);
     // A panic while linting ends the blocking task with an error: reported below.
     let built = tokio::task::spawn_blocking(move || {
         let large = text.len() > 1 << 20;
-        let doc = Document::new(&text, kind, item.version, encoding, &worker_opts);
+        let doc = Document::new_until(
+            &text,
+            kind,
+            item.version,
+            encoding,
+            &worker_opts,
+            &cancelled,
+        );
         drop(text);
         if large {
             release_memory();
