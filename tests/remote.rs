@@ -1326,6 +1326,35 @@ fn compare_runs_remote_voices_through_the_api() {
     let html = std::fs::read_to_string(&request.output).unwrap();
     assert!(html.contains("🔪 (研ぐ)") && html.contains("<svg id=\"chart\""));
 
+    // The command line: the same run, the summary table on stdout, the files beside -o.
+    let cli = voicetune(
+        ws.path(),
+        &[
+            "compare",
+            "--voices",
+            "mini,compat",
+            "heldout.jsonl",
+            "--max-tokens",
+            "32",
+            "-o",
+            "cli/r.html",
+        ],
+        "",
+    );
+    assert!(cli.status.success(), "{}", text(&cli));
+    let stdout = String::from_utf8_lossy(&cli.stdout);
+    assert!(
+        stdout.contains("cosine Delta") && stdout.contains("compat") && stdout.contains("$0.0012"),
+        "{}",
+        text(&cli)
+    );
+    for ext in ["html", "md", "json"] {
+        assert!(
+            ws.path().join("cli/r").with_extension(ext).is_file(),
+            "{ext}"
+        );
+    }
+
     // Cancelled before it starts: nothing is asked of the API.
     let before = chat_requests();
     let err = compare(&request, &AtomicBool::new(true), &mut |_| {}).unwrap_err();
