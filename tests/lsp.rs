@@ -1549,3 +1549,124 @@ fn train_local_lints_first_reports_progress_registers_and_cancels_to_a_checkpoin
         .is_some());
     assert!(client.shutdown().success());
 }
+
+/// `voicetune.compare` with a remote voice on the fake API: progress with percentages, the
+/// report written and opened with `window/showDocument`; a long run cancelled through its
+/// progress; bad arguments refused.
+#[test]
+fn compare_reports_progress_opens_the_report_and_cancels() {
+    use voicetune::voices::{Registry, Voice};
+    const KEY: &str = "sk-voicetune-compare-test-5b1e";
+    let server = fake_openai::FakeOpenAi::start(KEY);
+    let dir = tempdir("compare");
+    std::fs::write(
+        dir.join("voicetune.toml"),
+        format!(
+            "[remote]\nbase_url = \"{}\"\napi_key_env = \"VT_COMPARE_KEY\"\n",
+            server.base_url()
+        ),
+    )
+    .unwrap();
+    let voice = Voice::Remote {
+        model: "gpt-4o-mini-2024-07-18".into(),
+        base_url: None,
+        job_id: None,
+    };
+    Registry::register(&dir, "mini", voice).unwrap();
+    let line = |i: usize| {
+        json!({"messages": [
+            {"role": "user", "content": format!("Write post {i} about 😀 and 中文.")},
+            {"role": "assistant", "content": format!("Post {i}: the author's own words, 😀 中文, plainly put.")},
+        ]})
+        .to_string()
+    };
+    let held: Vec<String> = (0..3).map(line).collect();
+    std::fs::write(dir.join("held.jsonl"), held.join("\n") + "\n").unwrap();
+    let long: Vec<String> = (0..400).map(line).collect();
+    std::fs::write(dir.join("long.jsonl"), long.join("\n") + "\n").unwrap();
+
+    let mut client = Client::spawn_with_env(&binary(), &dir, &[("VT_COMPARE_KEY", KEY)]);
+    let init = client.initialize(caps(), Value::Null);
+    assert!(init["capabilities"]["executeCommandProvider"]["commands"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("voicetune.compare")));
+
+    let reply = client.request(
+        "workspace/executeCommand",
+        json!({"command": "voicetune.compare", "arguments": [{"heldout": "held.jsonl", "voices": ["mini"], "maxTokens": 16}]}),
+    );
+    assert_eq!(reply["started"], true, "{reply}");
+    let token = reply["token"].clone();
+    let begin = client.wait_notification(progress_of(&token, "begin"));
+    assert_eq!(begin["params"]["value"]["cancellable"], true, "{begin}");
+    let wrote = client.wait_notification(|m| {
+        progress_of(&token, "report")(m)
+            && m["params"]["value"]["message"]
+                .as_str()
+                .is_some_and(|s| s.contains("mini: wrote 3/3"))
+    });
+    assert_eq!(wrote["params"]["value"]["percentage"], 100, "{wrote}");
+    client.wait_notification(progress_of(&token, "end"));
+    let done = client.wait_notification(shown_containing("compare report written to"));
+    assert_eq!(done["params"]["type"], 3, "{done}");
+    let opened = client.wait_server_request("window/showDocument");
+    let report = dir.join(".voicetune/compare/report.html");
+    assert_eq!(opened["params"]["uri"], json!(file_uri(&report)));
+    let html = std::fs::read_to_string(&report).unwrap();
+    assert!(html.contains("<table id=\"scores\">") && html.contains("😀 and 中文"));
+    assert!(report.with_extension("md").is_file() && report.with_extension("json").is_file());
+
+    // A long run, cancelled through its progress after the first answer.
+    let reply = client.request(
+        "workspace/executeCommand",
+        json!({"command": "voicetune.compare", "arguments": [{"heldout": "long.jsonl", "voices": ["mini"], "output": "long.html"}]}),
+    );
+    let token = reply["token"].clone();
+    client.wait_notification(|m| {
+        progress_of(&token, "report")(m)
+            && m["params"]["value"]["message"]
+                .as_str()
+                .is_some_and(|s| s.contains("wrote 1/400"))
+    });
+    client.notify("window/workDoneProgress/cancel", json!({"token": token}));
+    client.wait_notification(progress_of(&token, "end"));
+    client.wait_notification(shown_containing("compare cancelled"));
+    assert!(!dir.join("long.html").exists());
+    assert!(
+        server
+            .state
+            .lock()
+            .unwrap()
+            .requests("POST", "/chat/completions")
+            < 3 + 400
+    );
+
+    // Bad arguments: an error reply naming the command, and the server lives on.
+    let bad = client.request_raw(
+        "workspace/executeCommand",
+        json!({"command": "voicetune.compare", "arguments": [{"heldout": "held.jsonl", "voices": []}]}),
+    );
+    assert!(
+        bad["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("voicetune.compare"),
+        "{bad}"
+    );
+    let missing = client.request(
+        "workspace/executeCommand",
+        json!({"command": "voicetune.compare", "arguments": [{"heldout": "nope.jsonl", "voices": ["mini"]}]}),
+    );
+    assert_eq!(missing["started"], true);
+    let failed = client.wait_notification(shown_containing("compare failed"));
+    assert!(
+        failed["params"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("nope.jsonl"),
+        "{failed}"
+    );
+    server.assert_no_violations();
+    assert!(client.shutdown().success());
+}

@@ -1086,3 +1086,7 @@ fn local_config_reads_the_local_table_and_rejects_bad_values() {
 // Ghostwriting with the real model.
 #[path = "model_ghost.rs"]
 mod ghost;
+
+// The bake-off's scores and report on fixtures.
+#[path = "model_compare.rs"]
+mod compare;

@@ -377,6 +377,7 @@ fn remote_voice_answers_completions() {
         max_tokens: Some(64),
         temperature: Some(0.7),
         stop: vec!["\n\n".into()],
+        ..Default::default()
     };
     server.fault("POST", "/chat/completions", FaultKind::ServerError);
     let completion = rt
@@ -1235,5 +1236,141 @@ fn base_url_comes_from_openai_base_url_when_the_config_has_none() {
     assert_eq!(
         headers.get("openai-project").map(String::as_str),
         Some("proj-1")
+    );
+}
+
+/// The bake-off with remote voices: a fine-tuned model on the configured endpoint and an
+/// OpenAI-compatible endpoint of its own, both answering through the fake with the same seed
+/// and sampling; cost from the price table, no perplexity, a complete report.
+#[test]
+fn compare_runs_remote_voices_through_the_api() {
+    use std::sync::atomic::AtomicBool;
+    use voicetune::compare::{compare, CompareRequest};
+    let server = FakeOpenAi::start(KEY);
+    let ws = workspace(&server);
+    let _ = config(ws.path());
+    let remote = |model: &str, base_url: Option<String>| Voice::Remote {
+        model: model.into(),
+        base_url,
+        job_id: None,
+    };
+    Registry::register(ws.path(), "mini", remote("gpt-4o-mini-2024-07-18", None)).unwrap();
+    Registry::register(
+        ws.path(),
+        "compat",
+        remote("gpt-4.1-mini-2025-04-14", Some(server.base_url())),
+    )
+    .unwrap();
+    let heldout = ws.path().join("heldout.jsonl");
+    let lines: Vec<String> = [
+        "The canal path in January",
+        "Bread without a recipe",
+        "Sharpening a chisel 🔪 (研ぐ)",
+    ]
+    .iter()
+    .map(|title| {
+        json!({"messages": [
+            {"role": "system", "content": "You write like the author."},
+            {"role": "user", "content": format!("Write a blog post titled \"{title}\".")},
+            {"role": "assistant", "content": format!("{title}: a real post by the author, with several words in it.")},
+        ]})
+        .to_string()
+    })
+    .collect();
+    std::fs::write(&heldout, lines.join("\n") + "\n").unwrap();
+    let mut request = CompareRequest::new(
+        ws.path().to_path_buf(),
+        vec!["mini".into(), "compat".into()],
+        heldout,
+        ws.path().join("out/report.html"),
+    );
+    request.sampling.seed = 7;
+    request.sampling.max_tokens = 32;
+    let chat_requests = || {
+        server
+            .state
+            .lock()
+            .unwrap()
+            .requests("POST", "/chat/completions")
+    };
+    let mut steps = Vec::new();
+    let report = compare(&request, &AtomicBool::new(false), &mut |s| steps.push(s)).unwrap();
+    server.assert_no_violations();
+    assert_eq!(chat_requests(), 6);
+    assert_eq!(steps.last().map(|s| s.percent), Some(100), "{steps:?}");
+    for (v, model, usd) in [
+        (0, "gpt-4o-mini-2024-07-18", 1.2),
+        (1, "gpt-4.1-mini-2025-04-14", 3.2),
+    ] {
+        let voice = &report.voices[v];
+        assert!(
+            voice.perplexity.is_none(),
+            "no log probabilities from chat completions"
+        );
+        assert_eq!(voice.usd_per_1000_tokens, Some(usd / 1000.0));
+        assert!(voice.generated_tokens > 0 && voice.tokens_per_sec > 0.0);
+        for (row, line) in report.rows.iter().zip(&lines) {
+            let question: serde_json::Value = serde_json::from_str(line).unwrap();
+            let asked = question["messages"][1]["content"].as_str().unwrap();
+            assert_eq!(
+                row.answers[v].output.text,
+                fake_openai::completion_for(model, asked)
+            );
+            assert_eq!(row.answers[v].output.finish, "stop");
+        }
+    }
+    for path in [
+        request.output.clone(),
+        request.markdown_path(),
+        request.json_path(),
+    ] {
+        assert!(path.is_file(), "{}", path.display());
+    }
+    let html = std::fs::read_to_string(&request.output).unwrap();
+    assert!(html.contains("🔪 (研ぐ)") && html.contains("<svg id=\"chart\""));
+
+    // The command line: the same run, the summary table on stdout, the files beside -o.
+    let cli = voicetune(
+        ws.path(),
+        &[
+            "compare",
+            "--voices",
+            "mini,compat",
+            "heldout.jsonl",
+            "--max-tokens",
+            "32",
+            "-o",
+            "cli/r.html",
+        ],
+        "",
+    );
+    assert!(cli.status.success(), "{}", text(&cli));
+    let stdout = String::from_utf8_lossy(&cli.stdout);
+    assert!(
+        stdout.contains("cosine Delta") && stdout.contains("compat") && stdout.contains("$0.0012"),
+        "{}",
+        text(&cli)
+    );
+    for ext in ["html", "md", "json"] {
+        assert!(
+            ws.path().join("cli/r").with_extension(ext).is_file(),
+            "{ext}"
+        );
+    }
+
+    // Cancelled before it starts: nothing is asked of the API.
+    let before = chat_requests();
+    let err = compare(&request, &AtomicBool::new(true), &mut |_| {}).unwrap_err();
+    assert_eq!(err.to_string(), "cancelled");
+    assert_eq!(chat_requests(), before);
+
+    // An unknown voice is named, with what to do.
+    request.voices = vec!["nobody".into()];
+    let err = compare(&request, &AtomicBool::new(false), &mut |_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("no voice named `nobody`") && err.contains("voicetune train"),
+        "{err}"
     );
 }

@@ -2,11 +2,12 @@
 //! (locally with candle or remotely on the OpenAI API) and ghostwrite with it.
 //!
 //! Layers, top to bottom, each using only those below (see `docs/ARCHITECTURE.md`):
-//! faces (`main.rs` with its `cli/`, [`lsp`]) -> services ([`ghost`], [`train`])
+//! faces (`main.rs` with its `cli/`, [`lsp`]) -> services ([`ghost`], [`train`], [`compare`])
 //! -> core ([`lint`], [`import`], [`infer`]) -> primitives ([`dataset`], [`clean`], [`tokens`], [`model`],
 //! [`openai`], [`config`], [`fsutil`], [`hashkey`], [`voices`]).
 
 pub mod clean;
+pub mod compare;
 pub mod config;
 pub mod dataset;
 pub mod fsutil;

@@ -3,6 +3,7 @@
 //! into text and an exit code.
 
 mod build;
+mod compare;
 mod complete;
 mod config;
 mod convert;
@@ -61,6 +62,8 @@ enum Command {
     Train(train::TrainArgs),
     /// Perplexity of held-out texts under the base model and a voice model.
     Eval(eval::EvalArgs),
+    /// Bake-off: which voice writes most like the author, with numbers (an HTML report).
+    Compare(compare::CompareArgs),
     /// Fine-tune a model on the OpenAI API (lint, estimate, confirm, upload, train, follow).
     Tune(tune::TuneArgs),
     /// List, follow, cancel fine-tuning jobs, or print their events.
@@ -92,6 +95,7 @@ pub fn main() -> ExitCode {
         Command::Learn(args) => learn::run(&args),
         Command::Train(args) => train::run(&args),
         Command::Eval(args) => eval::run(&args).map(|()| ExitCode::SUCCESS),
+        Command::Compare(args) => compare::run(&args).map(|()| ExitCode::SUCCESS),
         Command::Tune(args) => Ok(tune::run(args)),
         Command::Jobs(args) => Ok(jobs::run(args)),
         Command::Lsp => lsp::run().map(|()| ExitCode::SUCCESS),

@@ -80,6 +80,7 @@ impl RemoteBackend {
             max_tokens: Some(max_tokens as u32),
             temperature: Some(0.7),
             stop: vec!["\n\n".into()],
+            ..Default::default()
         };
         let request = self.voice.complete(&prompt, &options);
         let cancelled = async {

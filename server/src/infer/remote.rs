@@ -13,6 +13,9 @@ pub struct CompletionOptions {
     /// `max_completion_tokens`; None lets the server decide.
     pub max_tokens: Option<u32>,
     pub temperature: Option<f32>,
+    pub top_p: Option<f32>,
+    /// Asks for deterministic sampling (best effort on OpenAI's side).
+    pub seed: Option<u64>,
     /// Up to 4 stop sequences.
     pub stop: Vec<String>,
 }
@@ -32,6 +35,10 @@ struct Request<'a> {
     max_completion_tokens: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     temperature: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    top_p: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seed: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     stop: Option<&'a [String]>,
     n: u32,
@@ -140,11 +147,22 @@ impl RemoteVoice {
             role: "user",
             content: prompt,
         });
+        self.request_for(messages, options, stream)
+    }
+
+    fn request_for<'a>(
+        &'a self,
+        messages: Vec<Message<'a>>,
+        options: &'a CompletionOptions,
+        stream: bool,
+    ) -> Request<'a> {
         Request {
             model: &self.model,
             messages,
             max_completion_tokens: options.max_tokens,
             temperature: options.temperature,
+            top_p: options.top_p,
+            seed: options.seed,
             stop: (!options.stop.is_empty()).then_some(&options.stop[..options.stop.len().min(4)]),
             n: 1,
             stream,
@@ -194,17 +212,41 @@ impl RemoteVoice {
         &self,
         prompt: &str,
         options: &CompletionOptions,
+        on_delta: impl FnMut(&str),
+    ) -> Result<Completion, Error> {
+        self.stream(&self.request(prompt, options, true), on_delta)
+            .await
+    }
+
+    /// Answers a whole conversation (`options.system` is not used: the messages carry their
+    /// own), streamed as [`complete_streaming`](Self::complete_streaming).
+    pub async fn chat_streaming(
+        &self,
+        messages: &[crate::model::tokenizer::Message],
+        options: &CompletionOptions,
+        on_delta: impl FnMut(&str),
+    ) -> Result<Completion, Error> {
+        let messages = messages
+            .iter()
+            .map(|m| Message {
+                role: &m.role,
+                content: &m.content,
+            })
+            .collect();
+        self.stream(&self.request_for(messages, options, true), on_delta)
+            .await
+    }
+
+    async fn stream(
+        &self,
+        request: &Request<'_>,
         mut on_delta: impl FnMut(&str),
     ) -> Result<Completion, Error> {
         use futures_util::StreamExt;
         let what = format!("completing with {}", self.model);
         let response = self
             .client
-            .post_streaming(
-                &what,
-                "chat/completions",
-                &self.request(prompt, options, true),
-            )
+            .post_streaming(&what, "chat/completions", request)
             .await?;
         let mut body = response.bytes_stream();
         let mut pending: Vec<u8> = Vec::new();

@@ -10,6 +10,7 @@ pub const JOBS: &str = "voicetune.jobs";
 pub const CANCEL_JOB: &str = "voicetune.cancelJob";
 pub const SELECT_VOICE: &str = "voicetune.selectVoice";
 pub const GHOST_STATS: &str = "voicetune.ghostStats";
+pub const COMPARE: &str = "voicetune.compare";
 /// Run by the client when the user accepts an inline suggestion (the item's `command`, sent
 /// only with `[completion] learn = true`).
 pub const ACCEPT_SUGGESTION: &str = "voicetune.acceptSuggestion";
@@ -25,5 +26,6 @@ pub const ALL: &[&str] = &[
     CANCEL_JOB,
     SELECT_VOICE,
     GHOST_STATS,
+    COMPARE,
     ACCEPT_SUGGESTION,
 ];

@@ -6,6 +6,7 @@
 //! - [`llama`]: our llama forward (quantized for inference, dequantized f32 and differentiable
 //!   for training) with LoRA adapters on any of q/k/v/o/gate/up/down.
 //! - [`ops`]: the frozen-weight matmul custom op (backward computes only the activation gradient).
+//! - [`loss`]: per-token loss of sequences (training objective, held-out perplexity).
 //! - [`adapter`]: LoRA adapter save/load in Hugging Face PEFT layout.
 //! - [`generate`]: sampling, stop sequences, streaming and cancellation.
 //! - [`rng`]: the seedable random numbers of sampling, dropout and initialisation.
@@ -15,6 +16,7 @@ pub mod attend;
 pub mod generate;
 pub mod gguf;
 pub mod llama;
+pub mod loss;
 pub mod ops;
 pub mod pull;
 pub mod q4;

@@ -11,27 +11,7 @@ use std::path::Path;
 use super::config::LongExamples;
 use crate::model::tokenizer::{GgufTokenizer, Message};
 
-/// One training sequence. `mask[i]` says whether token `i` is a target (predicted from the
-/// tokens before it); `mask[0]` is never used.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Example {
-    pub ids: Vec<u32>,
-    pub mask: Vec<bool>,
-}
-
-impl Example {
-    /// Positions `i` (0-based, in `0..len-1`) whose next token is a target.
-    pub fn target_positions(&self) -> Vec<u32> {
-        (1..self.ids.len())
-            .filter(|&i| self.mask[i])
-            .map(|i| (i - 1) as u32)
-            .collect()
-    }
-
-    pub fn n_targets(&self) -> usize {
-        self.mask.iter().skip(1).filter(|&&m| m).count()
-    }
-}
+pub use crate::model::loss::Example;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct DataReport {
@@ -140,15 +120,7 @@ pub fn fit(
         }
         LongExamples::Split => {
             report.split_long += 1;
-            ex.ids
-                .chunks(max_len)
-                .zip(ex.mask.chunks(max_len))
-                .map(|(i, m)| Example {
-                    ids: i.to_vec(),
-                    mask: m.to_vec(),
-                })
-                .filter(|e| e.ids.len() >= 2 && e.n_targets() > 0)
-                .collect()
+            ex.windows(max_len)
         }
     }
 }

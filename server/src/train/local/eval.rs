@@ -5,10 +5,10 @@ use std::path::Path;
 
 use super::config::LongExamples;
 use super::data::load_jsonl;
-use super::trainer::mean_loss;
 use crate::model::adapter::load_adapter;
 use crate::model::gguf::GgufFile;
 use crate::model::llama::{Llama, Mode};
+use crate::model::loss::mean_loss;
 use crate::model::tokenizer::GgufTokenizer;
 use crate::voices::{Registry, Voice};
 

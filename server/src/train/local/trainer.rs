@@ -14,8 +14,9 @@ use super::config::LocalConfig;
 use super::data::Example;
 use super::optim::{clip_grad_norm, lr_at, AdamW};
 use crate::model::adapter::write_safetensors;
-use crate::model::llama::{BaseWeight, Llama};
-use crate::model::ops::linear_cross_entropy;
+use crate::model::llama::Llama;
+use crate::model::loss::on_matmul_pool;
+pub use crate::model::loss::{example_loss, mean_loss};
 use crate::model::rng::Rng;
 
 #[derive(Debug, Clone, Serialize)]
@@ -65,59 +66,6 @@ pub struct TrainOutcome {
     pub secs: f64,
     /// Tokens processed in this run.
     pub tokens: usize,
-}
-
-/// Mean negative log-likelihood of `ex`'s target tokens (a scalar tensor, differentiable when
-/// `train`), and the number of targets. Logits are computed only at target positions.
-pub fn example_loss(model: &Llama, ex: &Example, train: bool) -> Result<(Tensor, usize)> {
-    let n = ex.ids.len();
-    anyhow::ensure!(n >= 2, "an example needs at least two tokens");
-    let pos = ex.target_positions();
-    anyhow::ensure!(
-        !pos.is_empty(),
-        "an example needs at least one target token"
-    );
-    let targets: Vec<u32> = pos.iter().map(|&p| ex.ids[p as usize + 1]).collect();
-    let input = Tensor::new(&ex.ids[..n - 1], &Device::Cpu)?.unsqueeze(0)?;
-    let hidden = model.forward_hidden(&input, 0, None, train)?.squeeze(0)?;
-    let hidden = if pos.len() == n - 1 {
-        hidden
-    } else {
-        hidden.index_select(&Tensor::new(pos.as_slice(), &Device::Cpu)?, 0)?
-    };
-    let targets = Tensor::new(targets.as_slice(), &Device::Cpu)?;
-    let loss = match &model.output {
-        // Chunked over the vocabulary: the [targets, vocab] logits are never kept.
-        BaseWeight::Dense(w) => linear_cross_entropy(&hidden, w, &targets)?.mean_all()?,
-        BaseWeight::Quant(_) | BaseWeight::Q4(_) => {
-            candle_nn::loss::cross_entropy(&model.logits(&hidden)?, &targets)?
-        }
-    };
-    Ok((loss, pos.len()))
-}
-
-/// Runs `f` on one of rayon's threads. candle splits its f32 matmuls over rayon's pool; called
-/// from a thread outside the pool, each matmul hands its work over and sleeps until it is done
-/// (two context switches per matmul, and a step has thousands); from inside, the calling thread
-/// does its share and another worker takes the rest.
-fn on_matmul_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
-    rayon::join(f, || ()).0
-}
-
-/// Token-weighted mean NLL over `examples`, without gradients.
-pub fn mean_loss(model: &Llama, examples: &[Example]) -> Result<(f64, usize)> {
-    let mut sum = 0f64;
-    let mut count = 0usize;
-    for ex in examples {
-        let (loss, n) = on_matmul_pool(|| -> Result<_> {
-            let (loss, n) = example_loss(model, ex, false)?;
-            Ok((loss.detach().to_scalar::<f32>()? as f64, n))
-        })?;
-        sum += loss * n as f64;
-        count += n;
-    }
-    anyhow::ensure!(count > 0, "no target tokens to score");
-    Ok((sum / count as f64, count))
 }
 
 /// The optimiser steps: for each epoch a seeded shuffle, cut into groups of `grad_accum`.

@@ -3,6 +3,7 @@
 
 pub mod accept_suggestion;
 pub mod build_dataset;
+pub mod compare;
 pub mod fix_all;
 pub mod ghost_stats;
 pub mod select_voice;

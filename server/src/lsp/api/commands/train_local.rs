@@ -121,7 +121,7 @@ fn parse(args: &[Value], root: &Path) -> Result<Request> {
 }
 
 /// A file named by a `file://` URI, or by a path (relative to the workspace folder).
-fn file_arg(text: &str, root: &Path) -> Result<PathBuf> {
+pub(crate) fn file_arg(text: &str, root: &Path) -> Result<PathBuf> {
     if text.contains("://") {
         let uri: Uri = text
             .parse()

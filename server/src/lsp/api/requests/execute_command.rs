@@ -3,8 +3,8 @@
 //! [`crate::lsp::api::background::Job`]; the request returns at once.
 
 use crate::lsp::api::commands::{
-    accept_suggestion, build_dataset, fix_all, ghost_stats, select_voice, stats, train_local,
-    tune_remote,
+    accept_suggestion, build_dataset, compare, fix_all, ghost_stats, select_voice, stats,
+    train_local, tune_remote,
 };
 use crate::lsp::commands::*;
 use crate::lsp::session::Session;
@@ -27,6 +27,7 @@ pub async fn execute_command(
         BUILD_DATASET => build_dataset::start_build(session, args, token).await,
         SELECT_VOICE => select_voice::select_voice(session, args).await,
         GHOST_STATS => ghost_stats::ghost_stats(session).await,
+        COMPARE => compare::start_compare(session, args, token).await,
         ACCEPT_SUGGESTION => accept_suggestion::accept_suggestion(session, args).await,
         FIX_ALL => fix_all::start_fix_all(session, uri_arg(args)?, token).await,
         other => Err(Error::invalid_params(format!(
