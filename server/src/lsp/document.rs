@@ -228,9 +228,7 @@ impl Document {
     pub fn is_heavy_edit(&self, range: Option<LspRange>) -> bool {
         const INLINE_BYTES: usize = 256 << 10;
         let Some(range) = range else { return true };
-        if !self.complete
-            || (!self.kind.is_line_based() && self.rope.len_bytes() > INLINE_BYTES)
-        {
+        if !self.complete || (!self.kind.is_line_based() && self.rope.len_bytes() > INLINE_BYTES) {
             return true; // linted whole
         }
         let n = self.rope.len_lines();
