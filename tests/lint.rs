@@ -701,18 +701,39 @@ fn many_html_findings_in_one_text_lint_in_bounded_memory() {
     std::fs::write(&draft, format!("---\ntitle: Tea\n---\n{body}")).unwrap();
     let jsonl = dir.join("data.jsonl");
     std::fs::write(&jsonl, chat("Tell me about tea.", &body) + "\n").unwrap();
-    for file in [&draft, &jsonl] {
-        let (code, stdout, stderr) = run(Command::new("sh")
+    // `voicetune lint FORMAT FILE` with 2 GiB of data memory at most.
+    let lint_in_2_gib = |format: &str, file: &std::path::Path| {
+        run(Command::new("sh")
             .arg("-c")
-            .arg(r#"ulimit -d 2097152 && exec "$0" lint "$1""#)
+            .arg(r#"ulimit -d 2097152 && exec "$0" lint --format "$1" "$2""#)
             .arg(env!("CARGO_BIN_EXE_voicetune"))
-            .arg(file));
+            .arg(format)
+            .arg(file))
+    };
+    for file in [&draft, &jsonl] {
+        let (code, stdout, stderr) = lint_in_2_gib("text", file);
         assert_eq!(code, 1, "{}: {stderr}", file.display());
         let tags = stdout
             .lines()
             .filter(|l| l.contains("VT101 [html]"))
             .count();
         assert_eq!(tags, 12_000, "{}", file.display());
+        // JSON carries the shared whole-text fix once, not once per tag.
+        let (code, stdout, stderr) = lint_in_2_gib("json", file);
+        assert_eq!(code, 1, "{}: {stderr}", file.display());
+        let size = std::fs::metadata(file).unwrap().len() as usize;
+        assert!(stdout.len() < 20 * size, "{} bytes of JSON", stdout.len());
+        let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        let all = json.as_array().unwrap();
+        let html: Vec<usize> = (0..all.len())
+            .filter(|&i| all[i]["code"] == "VT101")
+            .collect();
+        assert_eq!(html.len(), 12_000);
+        let carrier = html[0];
+        assert!(all[carrier]["fix"]["edits"][0]["new_text"].is_string());
+        assert!(html[1..]
+            .iter()
+            .all(|&i| all[i]["fix_same_as"] == carrier && all[i]["fix"].is_null()));
     }
 }
 

@@ -87,7 +87,7 @@ pub(crate) fn run(args: LintArgs) -> anyhow::Result<ExitCode> {
     };
     let mut total = 0;
     let mut fixed_total = 0;
-    let mut json = Vec::new();
+    let mut json = report::JsonReport::default();
     for path in &files {
         let config = config_for(path, args.model.as_deref(), &args.select, &args.ignore)?;
         let opts = LintOptions::new(&config);
@@ -134,14 +134,14 @@ pub(crate) fn run(args: LintArgs) -> anyhow::Result<ExitCode> {
                 OutputFormat::Github => {
                     writeln!(stdout, "{}", report::to_github(path, &index, finding))?
                 }
-                OutputFormat::Json => json.push(report::to_json(path, &index, finding)),
+                OutputFormat::Json => json.push(path, &index, finding),
             }
         }
         stdout.flush()?;
         total += report.findings.len();
     }
     match args.format {
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&json)?),
+        OutputFormat::Json => println!("{}", json.to_string_pretty()?),
         OutputFormat::Text => {
             if total == 0 {
                 eprintln!(

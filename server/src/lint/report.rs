@@ -109,17 +109,75 @@ struct JsonFinding<'a> {
     end: LineCol,
     #[serde(flatten)]
     finding: &'a Finding,
+    /// The index in the output of the finding that carries this one's fix (see [`JsonReport`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fix_same_as: Option<usize>,
 }
 
-/// One finding as JSON (for `--format json`).
-pub fn to_json(path: &Path, index: &LineIndex, finding: &Finding) -> serde_json::Value {
-    serde_json::to_value(JsonFinding {
-        file: path.display().to_string(),
-        start: index.line_col(finding.span.start),
-        end: index.line_col(finding.span.end),
-        finding,
-    })
-    .expect("findings serialise")
+/// Edits at least this long are printed once per report: the findings of one HTML document all
+/// carry the same whole-text conversion, and printing it with each would make the output (and
+/// its memory) quadratic in the number of tags.
+const SHARED_FIX_BYTES: usize = 1024;
+
+/// The findings of `voicetune lint --format json`, in order. A finding whose fix is a large one
+/// already printed for an earlier finding (the same edits) has no `fix` but `fix_same_as`, the
+/// index of that earlier finding in the array. Linear in the findings and the text.
+#[derive(Default)]
+pub struct JsonReport {
+    findings: Vec<serde_json::Value>,
+    /// Large fixes printed so far: their edits (text pointer and span) and the finding's index.
+    printed_fixes: std::collections::HashMap<Vec<(usize, usize, usize)>, usize>,
+}
+
+impl JsonReport {
+    pub fn push(&mut self, path: &Path, index: &LineIndex, finding: &Finding) {
+        let here = self.findings.len();
+        let shared = finding.fix.as_ref().and_then(|fix| {
+            if !fix
+                .edits
+                .iter()
+                .any(|e| e.new_text.len() >= SHARED_FIX_BYTES)
+            {
+                return None;
+            }
+            let key = fix
+                .edits
+                .iter()
+                .map(|e| (e.new_text.as_ptr() as usize, e.span.start, e.span.end))
+                .collect();
+            match self.printed_fixes.entry(key) {
+                std::collections::hash_map::Entry::Occupied(first) => Some(*first.get()),
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert(here);
+                    None
+                }
+            }
+        });
+        let without_fix;
+        let finding = match shared {
+            Some(_) => {
+                without_fix = Finding {
+                    fix: None,
+                    ..finding.clone()
+                };
+                &without_fix
+            }
+            None => finding,
+        };
+        let value = serde_json::to_value(JsonFinding {
+            file: path.display().to_string(),
+            start: index.line_col(finding.span.start),
+            end: index.line_col(finding.span.end),
+            finding,
+            fix_same_as: shared,
+        })
+        .expect("findings serialise");
+        self.findings.push(value);
+    }
+
+    pub fn to_string_pretty(&self) -> serde_json::Result<String> {
+        serde_json::to_string_pretty(&self.findings)
+    }
 }
 
 /// One finding as a GitHub Actions workflow command.
