@@ -373,3 +373,57 @@ fn cli_partial_build_exits_3_and_strict_exits_2() {
     assert_eq!(o.status.code(), Some(3), "{stdout}");
     assert!(stdout.contains("choose one with --speaker"), "{stdout}");
 }
+
+/// Entries in a folder that look like posts but cannot be opened are skipped per file, like
+/// any other unusable file: a link to a file that is gone and a link to a folder, both named
+/// `.md` (chmod 000 would not do: the tests may run as root, who reads it anyway).
+#[cfg(unix)]
+#[test]
+fn a_folder_build_skips_md_entries_that_cannot_be_opened() {
+    let posts = tempfile::tempdir().unwrap();
+    for name in ["2021-01-02-first-snow.md", "hugo-style.md"] {
+        std::fs::copy(fixture("markdown/blog").join(name), posts.path().join(name)).unwrap();
+    }
+    std::os::unix::fs::symlink("deleted-draft.md", posts.path().join("gone.md")).unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(elsewhere.path(), posts.path().join("folder-link.md")).unwrap();
+
+    let (_d, out, report) = run(&[posts.path().to_path_buf()], cfg());
+    assert_eq!(report.files, 4);
+    let reasons: Vec<&str> = report.skipped.iter().map(|s| s.reason.as_str()).collect();
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert!(
+        reasons[0].contains("folder-link.md: cannot read: ")
+            && reasons[1].contains("gone.md: cannot read: "),
+        "{reasons:?}"
+    );
+    assert_eq!(kept(&report, Stage::Read), 2);
+    assert_eq!(examples(&out).len(), kept(&report, Stage::Templated));
+
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = out_dir.path().join("train.jsonl");
+    let build = |extra: &[&str]| {
+        voicetune()
+            .arg("build")
+            .arg(posts.path())
+            .arg("-o")
+            .arg(&out)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let o = build(&[]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(3), "{stdout}");
+    assert!(
+        stdout.contains("gone.md: cannot read: ")
+            && stdout.contains("partial build: 2 of 4 files skipped"),
+        "{stdout}"
+    );
+    std::fs::remove_file(&out).unwrap();
+    let o = build(&["--strict"]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("folder-link.md: cannot read: "), "{stderr}");
+    assert!(!out.exists());
+}

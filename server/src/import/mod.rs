@@ -169,7 +169,7 @@ pub fn build(
         let mut kinds: Vec<&str> = files
             .iter()
             .filter(|f| f.2 == i)
-            .map(|f| f.1.name())
+            .filter_map(|f| f.1.as_ref().ok().map(|kind| kind.name()))
             .collect();
         kinds.sort_unstable();
         kinds.dedup();
@@ -204,12 +204,17 @@ pub fn build(
             examples_written: 0,
         };
         let checkpoint = skip_bad_files.then(|| builder.checkpoint());
-        let result = builder.read_source(path, *kind, *spec_index, &mut |bytes, items, written| {
-            last.bytes_read = bytes;
-            last.items_read = items;
-            last.examples_written = written;
-            progress(&last);
-        });
+        let result = match kind {
+            Ok(kind) => {
+                builder.read_source(path, *kind, *spec_index, &mut |bytes, items, written| {
+                    last.bytes_read = bytes;
+                    last.items_read = items;
+                    last.examples_written = written;
+                    progress(&last);
+                })
+            }
+            Err(unreadable) => Err(anyhow::Error::new(unreadable.clone())),
+        };
         if let (Err(err), Some(checkpoint)) = (&result, checkpoint) {
             let error = err.downcast_ref::<SourceError>().cloned();
             let reason = match &error {

@@ -1,13 +1,15 @@
 //! Which files a build reads: folders listed, each file's kind from its name or content, and
 //! the output checked against the sources.
 
-use super::{markdown, output, transcript, wxr, BuildError, BuildOptions, SourceKind};
+use super::{markdown, output, transcript, wxr, BuildError, BuildOptions, SourceError, SourceKind};
 use std::path::{Path, PathBuf};
 
+/// A file to read: its path, its kind (or why a file found in a folder cannot be read, which
+/// the build reports per file like any other unusable file), and the index of its source.
+pub(super) type PlannedFile = (PathBuf, Result<SourceKind, SourceError>, usize);
+
 /// The files to read, each with its kind; refuses an output that would overwrite a source.
-pub(super) fn plan(
-    options: &BuildOptions,
-) -> Result<Vec<(PathBuf, SourceKind, usize)>, BuildError> {
+pub(super) fn plan(options: &BuildOptions) -> Result<Vec<PlannedFile>, BuildError> {
     let mut files = Vec::new();
     for (index, spec) in options.sources.iter().enumerate() {
         let path = &spec.path;
@@ -31,12 +33,13 @@ pub(super) fn plan(
                 )));
             }
             for file in listed {
-                let kind = classify(&file, spec.kind).map_err(BuildError::plain)?;
+                let kind = classify(&file, spec.kind);
                 files.push((file, kind, index));
             }
         } else {
-            let kind = classify(path, spec.kind).map_err(BuildError::plain)?;
-            files.push((path.clone(), kind, index));
+            // A file named on its own is what the user asked for: stop at once if unusable.
+            let kind = classify(path, spec.kind).map_err(|e| BuildError::plain(e.to_string()))?;
+            files.push((path.clone(), Ok(kind), index));
         }
     }
     // Never overwrite a source (the output or its validation file).
@@ -62,7 +65,7 @@ pub(super) fn plan(
 }
 
 /// A file's kind from the forced kind, its extension, or (for `.md`) its content.
-fn classify(path: &Path, forced: Option<SourceKind>) -> Result<SourceKind, String> {
+fn classify(path: &Path, forced: Option<SourceKind>) -> Result<SourceKind, SourceError> {
     if let Some(kind) = forced {
         return Ok(kind);
     }
@@ -76,8 +79,7 @@ fn classify(path: &Path, forced: Option<SourceKind>) -> Result<SourceKind, Strin
         "csv" | "tsv" => SourceKind::Csv,
         "txt" | "vtt" | "srt" => SourceKind::Transcript,
         "md" | "markdown" => {
-            let head =
-                wxr::head(path, 16 * 1024).map_err(|e| format!("{}: {e}", path.display()))?;
+            let head = wxr::head(path, 16 * 1024).map_err(|e| cannot_read(path, e))?;
             if transcript::looks_like_transcript(&String::from_utf8_lossy(&head)) {
                 SourceKind::Transcript
             } else {
@@ -85,15 +87,21 @@ fn classify(path: &Path, forced: Option<SourceKind>) -> Result<SourceKind, Strin
             }
         }
         _ => {
-            let head = wxr::head(path, 4096).map_err(|e| format!("{}: {e}", path.display()))?;
+            let head = wxr::head(path, 4096).map_err(|e| cannot_read(path, e))?;
             if wxr::sniff(&head) {
                 SourceKind::Wxr
             } else {
-                return Err(format!(
-                    "{}: unknown source kind; name it KIND:PATH with KIND one of wxr, csv, markdown, transcript",
-                    path.display()
+                return Err(SourceError::new(
+                    path,
+                    None,
+                    "unknown source kind; name it KIND:PATH with KIND one of wxr, csv, markdown, transcript",
                 ));
             }
         }
     })
+}
+
+/// The error for a file whose first bytes cannot be read (a broken link, a folder named `x.md`).
+fn cannot_read(path: &Path, e: std::io::Error) -> SourceError {
+    SourceError::new(path, None, format!("cannot read: {e}"))
 }
