@@ -574,42 +574,98 @@ fn markdown_drafts_are_linted() {
 fn a_burst_of_edits_never_publishes_an_older_version_after_a_newer_one() {
     let dir = tempdir("burst");
     let path = dir.join("d.jsonl");
-    let mut text = dataset(&[], 300);
+    let text = dataset(&[], 300);
     let uri = file_uri(&path);
     let mut client = start(&dir);
     client.open(&uri, "jsonl", 1, &text);
     client.diagnostics(&uri, Some(1));
-    let line = text.lines().nth(150).unwrap().to_string();
-    let at = line.find("plain").unwrap();
-    for v in 2..=40 {
-        client.change(
-            &uri,
-            v,
-            json!([{"range": {"start": {"line": 150, "character": at}, "end": {"line": 150, "character": at}}, "text": "<"}]),
-        );
-    }
-    let start: usize = text.lines().take(150).map(|l| l.len() + 1).sum();
-    text.insert_str(start + at, &"<".repeat(39));
+    let text = type_on_line_150(&mut client, &uri, &text, 40);
     let last = client.diagnostics(&uri, Some(40));
     assert_eq!(
         published(&last),
         expected(&text, FileKind::Jsonl, &default_opts())
     );
     // Everything published before the last was for an older version, in order.
-    let versions: Vec<i64> = std::mem::take(&mut client.inbox)
+    let versions = take_published_versions(&mut client);
+    assert!(versions.windows(2).all(|w| w[0] < w[1]), "{versions:?}");
+    assert!(versions.iter().all(|&v| v < 40));
+    assert_nothing_published_later(client);
+}
+
+/// Types `<` before "plain" on line 150 of `text` (a clean record), one change per version
+/// from 2 to `last`; returns the text after them.
+fn type_on_line_150(client: &mut Client, uri: &str, text: &str, last: i64) -> String {
+    let line = text.lines().nth(150).unwrap();
+    let at = line.find("plain").unwrap();
+    for v in 2..=last {
+        client.change(
+            uri,
+            v,
+            json!([{"range": {"start": {"line": 150, "character": at}, "end": {"line": 150, "character": at}}, "text": "<"}]),
+        );
+    }
+    let start: usize = text.lines().take(150).map(|l| l.len() + 1).sum();
+    let mut text = text.to_string();
+    text.insert_str(start + at, &"<".repeat(last as usize - 1));
+    text
+}
+
+/// The versions of the publishes received and not consumed yet, in order.
+fn take_published_versions(client: &mut Client) -> Vec<i64> {
+    std::mem::take(&mut client.inbox)
         .iter()
         .filter(|m| m["method"] == "textDocument/publishDiagnostics")
         .map(|m| m["params"]["version"].as_i64().unwrap())
-        .collect();
-    assert!(versions.windows(2).all(|w| w[0] < w[1]), "{versions:?}");
-    assert!(versions.iter().all(|&v| v < 40));
-    // Nothing else arrives after the newest.
+        .collect()
+}
+
+/// Nothing is published after the newest, and the server shuts down cleanly.
+fn assert_nothing_published_later(mut client: Client) {
     let late = client.try_wait_notification(
         &|m: &Value| m["method"] == "textDocument/publishDiagnostics",
         Duration::from_millis(300),
     );
     assert!(late.is_none(), "late publish: {late:?}");
     assert!(client.shutdown().success());
+}
+
+/// A client that stops reading stdout while it keeps editing gets, once it reads again, the
+/// newest diagnostics of the document and few of the older ones: a publish waiting to be
+/// written is replaced by a newer one of the same document, so the server's memory does not
+/// grow per edit. Each publish here is larger than a pipe's buffer, so the server's writes
+/// really wait.
+#[test]
+fn a_client_that_reads_slowly_gets_the_newest_diagnostics_not_every_edit() {
+    let dir = tempdir("slow-reader");
+    let path = dir.join("d.jsonl");
+    let dirty: Vec<usize> = (0..600).filter(|&i| i != 150).collect();
+    let text = dataset(&dirty, 600);
+    let uri = file_uri(&path);
+    let mut client = start(&dir);
+    client.open(&uri, "jsonl", 1, &text);
+    let first = client.diagnostics(&uri, Some(1));
+    assert!(
+        first.to_string().len() > 256 << 10,
+        "publishes must fill the pipe"
+    );
+
+    client.pause_reading();
+    let text = type_on_line_150(&mut client, &uri, &text, 51);
+    // Time for the server to take in every edit while nobody reads its output.
+    std::thread::sleep(Duration::from_secs(3));
+    client.resume_reading();
+
+    let last = client.diagnostics(&uri, Some(51));
+    assert_eq!(
+        published(&last),
+        expected(&text, FileKind::Jsonl, &default_opts())
+    );
+    let older = take_published_versions(&mut client);
+    assert!(
+        older.len() <= 3,
+        "older publishes after the pause: {older:?}"
+    );
+    assert_nothing_published_later(client);
 }
 
 #[test]

@@ -8,7 +8,9 @@ use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub const TIMEOUT: Duration = Duration::from_secs(60);
@@ -27,6 +29,8 @@ pub struct Client {
     pub server_requests: Vec<Value>,
     /// Whether to accept `workspace/applyEdit` (answered `applied: true`).
     pub apply_edits: bool,
+    /// While set, nothing more is read from the server's stdout (a client that reads slowly).
+    reading_paused: Arc<AtomicBool>,
 }
 
 /// Reads one frame's body; None at end of stream. Panics on a malformed frame: anything but
@@ -77,9 +81,17 @@ impl Client {
         let stdin = child.stdin.take().unwrap();
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = mpsc::channel();
+        let reading_paused = Arc::new(AtomicBool::new(false));
+        let paused = reading_paused.clone();
         std::thread::spawn(move || {
             let mut reader = BufReader::new(stdout);
-            while let Some(frame) = read_frame(&mut reader) {
+            loop {
+                while paused.load(Ordering::SeqCst) {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                let Some(frame) = read_frame(&mut reader) else {
+                    break;
+                };
                 let arrived = Instant::now();
                 let msg = serde_json::from_slice(&frame).expect("server sent valid JSON");
                 if tx.send((msg, arrived)).is_err() {
@@ -96,7 +108,18 @@ impl Client {
             inbox: VecDeque::new(),
             server_requests: Vec::new(),
             apply_edits: true,
+            reading_paused,
         }
+    }
+
+    /// Stops reading the server's stdout (at most the frame being read still arrives), so the
+    /// pipe fills and the server's writes wait, until [`Client::resume_reading`].
+    pub fn pause_reading(&self) {
+        self.reading_paused.store(true, Ordering::SeqCst);
+    }
+
+    pub fn resume_reading(&self) {
+        self.reading_paused.store(false, Ordering::SeqCst);
     }
 
     pub fn send_raw(&mut self, body: &[u8]) {

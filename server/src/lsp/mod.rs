@@ -91,7 +91,7 @@ pub fn run_stdio() -> anyhow::Result<()> {
         // unless nobody reads it any more.
         let _ = tokio::time::timeout(CLOSING_GRACE, async {
             let _ = pump.await;
-            let _ = frames.send(Vec::new());
+            let _ = frames.send(Vec::new().into());
             let _ = writer.await;
         })
         .await;

@@ -60,6 +60,22 @@ async fn read_frame<R: AsyncBufRead + Unpin>(
     }
 }
 
+/// A whole frame on its way to stdout; `written`, when set, is told once the frame was written
+/// (or dropped because the client is gone), which lets a sender wait for a slow client.
+pub struct Frame {
+    pub bytes: Vec<u8>,
+    pub written: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl From<Vec<u8>> for Frame {
+    fn from(bytes: Vec<u8>) -> Frame {
+        Frame {
+            bytes,
+            written: None,
+        }
+    }
+}
+
 /// A JSON-RPC notification serialized in one pass into a whole frame.
 pub fn notification_frame<P: serde::Serialize>(method: &str, params: &P) -> Option<Vec<u8>> {
     #[derive(serde::Serialize)]
@@ -171,7 +187,7 @@ fn admit(body: Vec<u8>) -> Result<Vec<u8>, (i64, String)> {
 pub async fn filter_input(
     input: impl AsyncRead + Unpin,
     mut to_server: impl AsyncWrite + Unpin,
-    errors: mpsc::UnboundedSender<Vec<u8>>,
+    errors: mpsc::UnboundedSender<Frame>,
     closing: impl Fn(),
 ) {
     let mut reader = BufReader::new(input);
@@ -180,7 +196,7 @@ pub async fn filter_input(
             Ok(Some(Ok(body))) => body,
             Ok(Some(Err(reason))) => {
                 eprintln!("voicetune lsp: rejected a message: {reason}");
-                let _ = errors.send(error_response(-32700, &reason));
+                let _ = errors.send(error_response(-32700, &reason).into());
                 continue;
             }
             Ok(None) | Err(_) => break, // end of input: the server shuts down
@@ -202,7 +218,7 @@ pub async fn filter_input(
             }
             Err((code, message)) => {
                 eprintln!("voicetune lsp: rejected a message: {message}");
-                let _ = errors.send(error_response(code, &message));
+                let _ = errors.send(error_response(code, &message).into());
             }
         }
     }
@@ -224,11 +240,11 @@ fn error_response(code: i64, message: &str) -> Vec<u8> {
 }
 
 /// Forwards the server's frames, whole, to the output queue (shared with our error replies).
-pub async fn pump_frames(from_server: impl AsyncRead + Unpin, out: mpsc::UnboundedSender<Vec<u8>>) {
+pub async fn pump_frames(from_server: impl AsyncRead + Unpin, out: mpsc::UnboundedSender<Frame>) {
     let mut reader = BufReader::new(from_server);
     while let Ok(Some(body)) = read_frame(&mut reader).await {
         if let Ok(body) = body {
-            if out.send(frame(&body)).is_err() {
+            if out.send(frame(&body).into()).is_err() {
                 break;
             }
         }
@@ -237,14 +253,17 @@ pub async fn pump_frames(from_server: impl AsyncRead + Unpin, out: mpsc::Unbound
 
 /// Writes queued frames to `output` until an empty frame (the end marker) or a closed queue.
 pub async fn write_frames(
-    mut frames: mpsc::UnboundedReceiver<Vec<u8>>,
+    mut frames: mpsc::UnboundedReceiver<Frame>,
     mut output: impl AsyncWrite + Unpin,
 ) {
     while let Some(f) = frames.recv().await {
-        if f.is_empty() || output.write_all(&f).await.is_err() {
+        if f.bytes.is_empty() || output.write_all(&f.bytes).await.is_err() {
             break;
         }
         let _ = output.flush().await;
+        if let Some(written) = f.written {
+            let _ = written.send(());
+        }
     }
     let _ = output.flush().await;
 }

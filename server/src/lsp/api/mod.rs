@@ -24,6 +24,7 @@ pub mod requests;
 
 use super::guard;
 use super::session::{Closing, Session};
+use super::transport::Frame;
 use std::future::Future;
 use std::sync::Arc;
 use tower_lsp_server::jsonrpc::{Error, Result};
@@ -41,7 +42,7 @@ impl Server {
     /// closes.
     pub fn new(
         client: Client,
-        output: Option<tokio::sync::mpsc::UnboundedSender<Vec<u8>>>,
+        output: Option<tokio::sync::mpsc::UnboundedSender<Frame>>,
         closing: Arc<Closing>,
     ) -> Server {
         Server {

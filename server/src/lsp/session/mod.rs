@@ -25,6 +25,7 @@ use super::actions::Snapshot;
 use super::position::Encoding;
 use super::settings::Settings;
 use crate::lint::LintOptions;
+use crate::lsp::transport::Frame;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -57,7 +58,7 @@ impl Session {
     /// cancelled and whole-document lints stop.
     pub fn new(
         client: Client,
-        output: Option<tokio::sync::mpsc::UnboundedSender<Vec<u8>>>,
+        output: Option<tokio::sync::mpsc::UnboundedSender<Frame>>,
         closing: Arc<Closing>,
     ) -> Session {
         let jobs = Arc::new(Jobs::new());
@@ -140,8 +141,8 @@ impl Session {
         opts
     }
 
-    pub async fn publish(&self, uri: &Uri, slot: &Slot, open: &Open) {
-        self.publisher.publish(uri, slot, open).await;
+    pub fn publish(&self, uri: &Uri, slot: &Slot, open: &Open) {
+        self.publisher.publish(uri, slot, open);
     }
 
     pub async fn log(&self, typ: MessageType, message: impl std::fmt::Display) {

@@ -76,7 +76,7 @@ pub async fn did_change(session: &Session, params: DidChangeTextDocumentParams) 
         }
     }
     open.generation = generation;
-    session.publish(&uri, &slot, &open).await;
+    session.publish(&uri, &slot, &open);
     if !open.doc.dataset_fresh() {
         schedule_dataset(session.publisher.clone(), uri, slot.clone(), &open);
     }
@@ -111,7 +111,7 @@ fn schedule_dataset(publisher: Publisher, uri: Uri, slot: Arc<Slot>, open: &Open
             if open.doc.generation == doc_generation
                 && open.doc.set_dataset(doc_generation, findings)
             {
-                publisher.publish(&uri, &slot, open).await;
+                publisher.publish(&uri, &slot, open);
             }
         }
     });

@@ -53,7 +53,7 @@ pub(super) async fn reload_all(session: &Session) {
                         .await;
                 }
                 open.generation = generation;
-                session.publish(&uri, &slot, &open).await;
+                session.publish(&uri, &slot, &open);
                 *state = Some(open);
             }
             Err(e) => {

@@ -20,9 +20,6 @@ pub async fn did_close(session: &Session, params: DidCloseTextDocumentParams) {
             }
         }
         slot.close();
-        session
-            .publisher
-            .publish_diagnostics(uri, Vec::new(), None)
-            .await;
+        session.publisher.publish_diagnostics(uri, Vec::new(), None);
     }
 }

@@ -64,7 +64,7 @@ pub async fn did_open(session: &Session, params: DidOpenTextDocumentParams) {
                 path,
                 generation: 1,
             };
-            session.publish(&item.uri, &slot, &open).await;
+            session.publish(&item.uri, &slot, &open);
             *guard = Some(open);
         }
         Err(_) => {
