@@ -288,6 +288,35 @@ impl JobStore {
             .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
     }
 
+    /// The cancel marker of job `id`: `<id>.cancel` beside its JSON. A local job is trained by
+    /// whichever process started it (a terminal's `voicetune train`, another editor's server);
+    /// any other process asks it to stop by writing this file, which the trainer polls for.
+    fn cancel_marker(&self, id: &str) -> anyhow::Result<PathBuf> {
+        crate::voices::check_path_name("job id", id)?;
+        Ok(self.dir.join(format!("{id}.cancel")))
+    }
+
+    /// Asks the process training local job `id` to stop at its next step with a checkpoint.
+    pub fn request_cancel(&self, id: &str) -> anyhow::Result<()> {
+        let path = self.cancel_marker(id)?;
+        std::fs::create_dir_all(&self.dir)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", self.dir.display()))?;
+        crate::fsutil::write_atomic(&path, b"")
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    }
+
+    /// Whether some process asked job `id` to stop (one stat).
+    pub fn cancel_requested(&self, id: &str) -> bool {
+        self.cancel_marker(id).is_ok_and(|p| p.exists())
+    }
+
+    /// Removes job `id`'s cancel marker once the request is answered (or before a run starts).
+    pub fn clear_cancel(&self, id: &str) {
+        if let Ok(path) = self.cancel_marker(id) {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+
     /// The job `id`, or None if there is no such file.
     pub fn get(&self, id: &str) -> anyhow::Result<Option<Job>> {
         let path = self.path(id)?;
