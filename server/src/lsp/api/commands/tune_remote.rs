@@ -168,7 +168,7 @@ pub async fn cancel(session: &Session, args: &[Value]) -> Result<Option<Value>> 
         JobKind::Local => {
             format!("voicetune: cancelling job {id}; it stops at its next step with a checkpoint")
         }
-        JobKind::Remote => format!("voicetune: job {id} {}", job.status),
+        JobKind::Remote => format!("voicetune: job {id} {:?}", job.status),
     };
     session
         .client
