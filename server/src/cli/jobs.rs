@@ -104,11 +104,15 @@ pub(crate) fn run(args: JobsArgs) -> ExitCode {
                 let mut job =
                     rt.block_on(voicetune::train::cancel_job(&workspace, &config, &id))?;
                 if job.kind == JobKind::Local {
-                    // Its trainer, in whatever process runs it, stops at its next step: wait
-                    // for that, so the answer is the job's final state.
                     println!("job {id}: cancelling (it stops at its next step with a checkpoint)");
-                    let shown = job.log.len();
-                    job = rt.block_on(watch_file(&store, job, shown, &config))?;
+                    // Its trainer, in whatever process runs it, stops at its next step: wait
+                    // for that, so the answer is the job's final state. A job that names its
+                    // process is settled as failed if that process dies meanwhile; one from an
+                    // older version does not, so it is not waited on.
+                    if job.details.contains_key("owner") {
+                        let shown = job.log.len();
+                        job = rt.block_on(watch_file(&store, job, shown, &config))?;
+                    }
                 }
                 println!("job {}: {}", job.id, job.status);
                 Ok(ExitCode::SUCCESS)

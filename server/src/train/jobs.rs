@@ -433,6 +433,26 @@ mod tests {
     }
 
     #[test]
+    fn a_cancel_request_is_a_marker_beside_the_job_until_cleared() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = JobStore::new(dir.path());
+        let job = Job::new("local-pirate-1", JobKind::Local, "base.gguf");
+        store.save(&job).unwrap();
+        assert!(!store.cancel_requested(&job.id));
+        store.request_cancel(&job.id).unwrap();
+        assert!(store.cancel_requested(&job.id));
+        assert!(dir
+            .path()
+            .join(".voicetune/jobs/local-pirate-1.cancel")
+            .exists());
+        // The marker is not a job: the list is unchanged.
+        assert_eq!(store.list().unwrap(), std::slice::from_ref(&job));
+        store.clear_cancel(&job.id);
+        assert!(!store.cancel_requested(&job.id));
+        assert!(store.request_cancel("../x").is_err());
+    }
+
+    #[test]
     fn status_only_moves_forward_and_final_states_stay() {
         use JobStatus::*;
         let mut job = Job::new("ftjob-1", JobKind::Remote, "gpt-4o-mini-2024-07-18");
