@@ -1075,15 +1075,13 @@ fn jobs_cancel_from_another_process_stops_a_cli_training_with_a_checkpoint() {
     // The request is answered: no marker is left to stop a later run.
     assert!(!store.cancel_requested(&id));
 
-    // A finished job says so, and stays as it was.
+    // Cancelling it again says so, and leaves it as it was.
     let again = cancel(&id);
-    let complained = String::from_utf8_lossy(&again.stderr).to_string();
-    assert!(!again.status.success());
-    assert!(
-        complained.contains(&format!("job {id} already cancelled")),
-        "{complained}"
-    );
+    assert!(again.status.success());
+    let said = String::from_utf8_lossy(&again.stdout).to_string();
+    assert_eq!(said.trim_end(), format!("job {id}: already cancelled"));
     assert_eq!(store.load(&id).unwrap(), job);
+    assert!(!store.cancel_requested(&id));
 }
 
 #[test]
@@ -1109,6 +1107,18 @@ fn cli_train_killed_outright_leaves_a_failed_job_not_a_running_one() {
     let jobs = voicetune::train::jobs::JobStore::new(&ws).list().unwrap();
     let error = jobs[0].error.as_deref().unwrap_or_default();
     assert!(error.contains("killed or crashed"), "{error}");
+    // A failed job cannot be cancelled, and `jobs cancel` says why.
+    let cancel = std::process::Command::new(voicetune)
+        .args(["jobs", "cancel", &jobs[0].id])
+        .current_dir(&ws)
+        .output()
+        .unwrap();
+    assert!(!cancel.status.success());
+    let complained = String::from_utf8_lossy(&cancel.stderr);
+    assert!(
+        complained.contains("already failed; there is nothing to cancel"),
+        "{complained}"
+    );
 }
 
 #[test]

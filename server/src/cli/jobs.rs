@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use voicetune::lint::report::escape_controls;
 use voicetune::train::jobs::{Job, JobKind, JobStore};
 use voicetune::train::remote::{self, RemoteConfig};
+use voicetune::train::{cancel_job, Cancelling};
 
 #[derive(Debug, Args)]
 pub struct JobsArgs {
@@ -101,19 +102,27 @@ pub(crate) fn run(args: JobsArgs) -> ExitCode {
             JobsCommand::Cancel { id } => {
                 let config = remote_config(&workspace)?;
                 let rt = runtime()?;
-                let mut job =
-                    rt.block_on(voicetune::train::cancel_job(&workspace, &config, &id))?;
-                if job.kind == JobKind::Local {
-                    println!("job {id}: cancelling (it stops at its next step with a checkpoint)");
-                    // Its trainer, in whatever process runs it, stops at its next step: wait
-                    // for that, so the answer is the job's final state. A job that names its
-                    // process is settled as failed if that process dies meanwhile; one from an
-                    // older version does not, so it is not waited on.
-                    if job.details.contains_key("owner") {
-                        let shown = job.log.len();
-                        job = rt.block_on(watch_file(&store, job, shown, &config))?;
+                let job = match rt.block_on(cancel_job(&workspace, &config, &id))? {
+                    Cancelling::Already(_) => {
+                        println!("job {id}: already cancelled");
+                        return Ok(ExitCode::SUCCESS);
                     }
-                }
+                    Cancelling::Answered(job) => job,
+                    Cancelling::Asked(job) => {
+                        println!(
+                            "job {id}: cancelling (it stops at its next step with a checkpoint)"
+                        );
+                        // Its trainer, in whatever process runs it, stops at its next step:
+                        // wait for that, so the answer is the job's final state. A job that
+                        // names its process is settled as failed if that process dies
+                        // meanwhile; one from an older version is not, so it is not waited on.
+                        if !job.details.contains_key("owner") {
+                            return Ok(ExitCode::SUCCESS);
+                        }
+                        let shown = job.log.len();
+                        rt.block_on(watch_file(&store, job, shown, &config))?
+                    }
+                };
                 println!("job {}: {}", job.id, job.status);
                 Ok(ExitCode::SUCCESS)
             }

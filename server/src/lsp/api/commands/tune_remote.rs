@@ -5,8 +5,9 @@
 use crate::lsp::api::background::{Job, Outcome};
 use crate::lsp::commands::{CANCEL_JOB, TUNE_REMOTE};
 use crate::lsp::session::Session;
-use crate::train::jobs::{JobKind, JobStore};
+use crate::train::jobs::JobStore;
 use crate::train::remote::{self, Plan, RemoteConfig, TuneRequest, Update, CANCEL_TITLE};
+use crate::train::Cancelling;
 use serde::Deserialize;
 use serde_json::Value;
 use std::path::PathBuf;
@@ -160,16 +161,18 @@ pub async fn cancel(session: &Session, args: &[Value]) -> Result<Option<Value>> 
         .ok_or_else(|| Error::invalid_params(format!("{CANCEL_JOB} expects the job id")))?
         .to_string();
     let (root, config) = remote_config(session)?;
-    let job = crate::train::cancel_job(&root, &config, &id)
+    let cancelling = crate::train::cancel_job(&root, &config, &id)
         .await
         .map_err(|e| Error::invalid_params(format!("cancel {id}: {e:#}")))?;
-    let message = match job.kind {
+    let message = match &cancelling {
+        Cancelling::Already(_) => format!("voicetune: job {id} already cancelled"),
         // Its trainer, here or in another process, notices within a step.
-        JobKind::Local => {
+        Cancelling::Asked(_) => {
             format!("voicetune: cancelling job {id}; it stops at its next step with a checkpoint")
         }
-        JobKind::Remote => format!("voicetune: job {id} {:?}", job.status),
+        Cancelling::Answered(job) => format!("voicetune: job {id} {:?}", job.status),
     };
+    let job = cancelling.job();
     session
         .client
         .show_message(MessageType::INFO, message)
