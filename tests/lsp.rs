@@ -1606,6 +1606,85 @@ fn train_local_lints_first_reports_progress_registers_and_cancels_to_a_checkpoin
     assert!(client.shutdown().success());
 }
 
+/// A local training started from a terminal (another process) is cancelled from the editor's
+/// job list: `voicetune.cancelJob` asks it to stop, and it stops as on Ctrl-C, with a
+/// checkpoint; cancelling it again says it is already cancelled.
+#[test]
+fn cancel_job_stops_a_local_training_run_by_another_process() {
+    use std::io::BufRead;
+    let _ = model_path();
+    let dir = tempdir("cancel-local");
+    std::fs::write(dir.join("train.jsonl"), dataset(&[], 12)).unwrap();
+    std::fs::write(
+        dir.join("voicetune.toml"),
+        "[local]\ngrad_accum = 1\nwarmup_steps = 1\nval_fraction = 0.0\nmax_seq_len = 64\n",
+    )
+    .unwrap();
+    let mut trainer = std::process::Command::new(binary())
+        .args([
+            "train",
+            "train.jsonl",
+            "--name",
+            "terminal",
+            "--epochs",
+            "200",
+        ])
+        .current_dir(&dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(trainer.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.starts_with("training on") {
+        line.clear();
+        if stderr.read_line(&mut line).unwrap() == 0 {
+            let _ = trainer.kill();
+            panic!("training ended before it started");
+        }
+    }
+
+    let mut client = Client::spawn(&binary(), &dir);
+    client.initialize(caps(), Value::Null);
+    let jobs = client.request(
+        "workspace/executeCommand",
+        json!({"command": "voicetune.jobs", "arguments": []}),
+    );
+    let id = jobs[0]["id"].as_str().unwrap().to_string();
+    assert_eq!(jobs[0]["kind"], "local", "{jobs}");
+    assert_eq!(jobs[0]["status"], "running", "{jobs}");
+    let job = client.request(
+        "workspace/executeCommand",
+        json!({"command": "voicetune.cancelJob", "arguments": [id]}),
+    );
+    assert_eq!(job["id"], json!(id), "{job}");
+    client.wait_notification(shown_containing(
+        "it stops at its next step with a checkpoint",
+    ));
+
+    let status = trainer.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "stopped as on Ctrl-C");
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(&mut trainer.stdout.take().unwrap(), &mut stdout).unwrap();
+    assert!(stdout.contains("cancelled at step "), "{stdout}");
+    assert!(dir
+        .join(".voicetune/voices/terminal/checkpoint/state.json")
+        .exists());
+    let jobs = client.request(
+        "workspace/executeCommand",
+        json!({"command": "voicetune.jobs", "arguments": []}),
+    );
+    assert_eq!(jobs[0]["status"], "cancelled", "{jobs}");
+
+    let again = client.request(
+        "workspace/executeCommand",
+        json!({"command": "voicetune.cancelJob", "arguments": [id]}),
+    );
+    assert_eq!(again["status"], "cancelled", "{again}");
+    client.wait_notification(shown_containing("already cancelled"));
+    assert!(client.shutdown().success());
+}
+
 /// `voicetune.compare` with a remote voice on the fake API: progress with percentages, the
 /// report written and opened with `window/showDocument`; a long run cancelled through its
 /// progress; bad arguments refused.

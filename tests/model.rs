@@ -984,16 +984,16 @@ fn start_long_training(
     }
 }
 
-#[test]
-fn cli_train_stops_on_ctrl_c_with_a_checkpoint_and_a_resume_hint() {
+/// Waits for the training `start_long_training` began in `ws` to end after it was asked to
+/// stop, and checks that it stopped as a cancel should: status 130, a checkpoint, the command
+/// that resumes, no voice registered, the job cancelled early. Returns its stderr.
+fn assert_stopped_with_a_checkpoint(
+    ws: &Path,
+    mut child: std::process::Child,
+    mut stderr: std::io::BufReader<std::process::ChildStderr>,
+    mut seen: String,
+) -> String {
     use std::io::Read;
-    let ws = tempdir("ctrlc");
-    let (mut child, mut stderr, mut seen) = start_long_training(&ws);
-    let kill = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
     stderr.read_to_string(&mut seen).unwrap();
     let mut stdout = String::new();
     child
@@ -1004,7 +1004,6 @@ fn cli_train_stops_on_ctrl_c_with_a_checkpoint_and_a_resume_hint() {
         .unwrap();
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130), "{stdout}\n{seen}");
-    assert!(seen.contains("Ctrl-C again to quit now"), "{seen}");
     assert!(stdout.contains("cancelled at step "), "{stdout}");
     assert!(
         stdout.contains(
@@ -1015,16 +1014,74 @@ fn cli_train_stops_on_ctrl_c_with_a_checkpoint_and_a_resume_hint() {
     assert!(ws
         .join(".voicetune/voices/pirate/checkpoint/state.json")
         .exists());
-    assert!(voicetune::voices::Registry::load(&ws)
+    assert!(voicetune::voices::Registry::load(ws)
         .unwrap()
         .get("pirate")
         .is_none());
-    let jobs = voicetune::train::jobs::JobStore::new(&ws).list().unwrap();
+    let jobs = voicetune::train::jobs::JobStore::new(ws).list().unwrap();
     assert_eq!(jobs.len(), 1, "{jobs:?}");
     assert_eq!(jobs[0].status, voicetune::train::jobs::JobStatus::Cancelled);
     // Cancelled right after it started: at step 0 or a few steps in, of many.
     assert!(jobs[0].progress.step.is_some());
     assert!(jobs[0].progress.total_steps.is_some_and(|t| t > 100));
+    seen
+}
+
+#[test]
+fn cli_train_stops_on_ctrl_c_with_a_checkpoint_and_a_resume_hint() {
+    let ws = tempdir("ctrlc");
+    let (child, stderr, seen) = start_long_training(&ws);
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let seen = assert_stopped_with_a_checkpoint(&ws, child, stderr, seen);
+    assert!(seen.contains("Ctrl-C again to quit now"), "{seen}");
+}
+
+#[test]
+fn jobs_cancel_from_another_process_stops_a_cli_training_with_a_checkpoint() {
+    let ws = tempdir("jobs-cancel");
+    let (child, stderr, seen) = start_long_training(&ws);
+    let store = voicetune::train::jobs::JobStore::new(&ws);
+    let id = store.list().unwrap()[0].id.clone();
+    let voicetune = env!("CARGO_BIN_EXE_voicetune");
+    let cancel = |id: &str| {
+        std::process::Command::new(voicetune)
+            .args(["jobs", "cancel", id])
+            .current_dir(&ws)
+            .output()
+            .unwrap()
+    };
+    let answer = cancel(&id);
+    let said = String::from_utf8_lossy(&answer.stdout).to_string();
+    let complained = String::from_utf8_lossy(&answer.stderr).to_string();
+    assert!(answer.status.success(), "{said}\n{complained}");
+    // It waits for the trainer in the other process, so its last word is the final state.
+    assert!(said.contains(&format!("job {id}: cancelling")), "{said}");
+    assert!(
+        said.trim_end().ends_with(&format!("job {id}: cancelled")),
+        "{said}"
+    );
+    // The training process stopped exactly as on Ctrl-C.
+    assert_stopped_with_a_checkpoint(&ws, child, stderr, seen);
+    let job = store.load(&id).unwrap();
+    assert!(
+        job.log.iter().any(|l| l.message.contains("checkpoint in")),
+        "{:?}",
+        job.log
+    );
+    // The request is answered: no marker is left to stop a later run.
+    assert!(!store.cancel_requested(&id));
+
+    // Cancelling it again says so, and leaves it as it was.
+    let again = cancel(&id);
+    assert!(again.status.success());
+    let said = String::from_utf8_lossy(&again.stdout).to_string();
+    assert_eq!(said.trim_end(), format!("job {id}: already cancelled"));
+    assert_eq!(store.load(&id).unwrap(), job);
+    assert!(!store.cancel_requested(&id));
 }
 
 #[test]
@@ -1050,6 +1107,18 @@ fn cli_train_killed_outright_leaves_a_failed_job_not_a_running_one() {
     let jobs = voicetune::train::jobs::JobStore::new(&ws).list().unwrap();
     let error = jobs[0].error.as_deref().unwrap_or_default();
     assert!(error.contains("killed or crashed"), "{error}");
+    // A failed job cannot be cancelled, and `jobs cancel` says why.
+    let cancel = std::process::Command::new(voicetune)
+        .args(["jobs", "cancel", &jobs[0].id])
+        .current_dir(&ws)
+        .output()
+        .unwrap();
+    assert!(!cancel.status.success());
+    let complained = String::from_utf8_lossy(&cancel.stderr);
+    assert!(
+        complained.contains("already failed; there is nothing to cancel"),
+        "{complained}"
+    );
 }
 
 #[test]

@@ -166,6 +166,20 @@ fn neovim_plugin_sets_up_runs_every_command_and_checks_health() {
     );
     assert!(train.contains("cancelled at step"), "{train}");
     assert!(train.contains("begin voicetune: train tiny"), "{train}");
+    // The training a terminal started, cancelled from Neovim: it stopped as on Ctrl-C.
+    let terminal = read("cancel_terminal.txt");
+    assert!(
+        terminal.contains("cancelling job local-terminal-"),
+        "{terminal}"
+    );
+    assert!(terminal.contains("\nexit 130\n"), "{terminal}");
+    assert!(
+        terminal.contains("cancelled at step") && terminal.contains("--resume"),
+        "{terminal}"
+    );
+    assert!(dir
+        .join(".voicetune/voices/terminal/checkpoint/state.json")
+        .exists());
 
     // :checkhealth voicetune: binary and version, model, voices, the key set but not shown.
     let health = read("health.txt");

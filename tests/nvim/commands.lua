@@ -55,6 +55,21 @@ vim.api.nvim_create_autocmd('LspProgress', {
   end,
 })
 
+-- The running local job training `voice`, once the server lists it (nil after a while).
+local function running_local_job(voice)
+  local client = vim.lsp.get_clients({ name = 'voicetune' })[1]
+  for _ = 1, 600 do
+    local reply = client:request_sync('workspace/executeCommand',
+      { command = 'voicetune.jobs', arguments = {} }, 5000, 0)
+    for _, job in ipairs(reply and reply.result or {}) do
+      if job.kind == 'local' and job.voice == voice and job.status == 'running' then
+        return job
+      end
+    end
+    vim.wait(500)
+  end
+end
+
 local ok, err = xpcall(function()
   vim.opt.rtp:prepend(assert(os.getenv('VOICETUNE_PLUGIN')))
   local bin = assert(os.getenv('VOICETUNE_BIN'))
@@ -173,20 +188,7 @@ local ok, err = xpcall(function()
   clear_messages()
   progress = {}
   vim.cmd('VoicetuneTrain tiny')
-  local running_local
-  for _ = 1, 600 do
-    local reply = client:request_sync('workspace/executeCommand',
-      { command = 'voicetune.jobs', arguments = {} }, 5000, 0)
-    for _, job in ipairs(reply and reply.result or {}) do
-      if job.kind == 'local' and job.status == 'running' then
-        running_local = job
-      end
-    end
-    if running_local then
-      break
-    end
-    vim.wait(500)
-  end
+  local running_local = running_local_job('tiny')
   if not running_local then
     error('the local training never showed as a running job; messages:\n' .. table.concat(messages, '\n'))
   end
@@ -202,6 +204,21 @@ local ok, err = xpcall(function()
   local cancelled = wait_message('cancelled at step', 'that the training stopped')
   write('train.txt', table.concat(shown_lists[1].lines, '\n') .. '\n---\n' .. cancelled .. '\n'
     .. table.concat(progress, '\n') .. '\n')
+
+  -- A local training started from a terminal (another process): :VoicetuneCancel ID asks the
+  -- server, which has that process stop at its next step with a checkpoint, as Ctrl-C would.
+  clear_messages()
+  local terminal = vim.system({ bin, 'train', 'train.jsonl', '--name', 'terminal', '--epochs', '200' },
+    { cwd = workspace, text = true })
+  local terminal_job = running_local_job('terminal')
+  if not terminal_job then
+    terminal:kill(9)
+    error('the terminal training never showed as a running job')
+  end
+  vim.cmd('VoicetuneCancel ' .. terminal_job.id)
+  local cancelling = wait_message('it stops at its next step', 'that the job is being cancelled')
+  local done = terminal:wait(120000)
+  write('cancel_terminal.txt', cancelling .. '\nexit ' .. tostring(done.code) .. '\n' .. (done.stdout or '') .. '\n')
 
   -- :checkhealth voicetune
   vim.cmd('checkhealth voicetune')

@@ -81,21 +81,17 @@ async function pickDataset(title: string): Promise<vscode.Uri | undefined> {
 }
 
 async function cancelJob(vt: Voicetune, job: Job): Promise<void> {
-  if (job.kind === 'remote') {
-    await execute(vt, 'voicetune.cancelJob', [job.id]);
-    return;
-  }
-  // A local training runs inside the server that started it: cancel its progress.
-  const token = job.voice ? vt.training.get(job.voice) : undefined;
+  // A local training started from this window: cancel its progress, which ends it here too.
+  const token = job.kind === 'local' && job.voice ? vt.training.get(job.voice) : undefined;
   const client = vt.client();
   if (token !== undefined && client) {
     await client.sendNotification(WorkDoneProgressCancelNotification.type, { token });
     void vscode.window.showInformationMessage(`voicetune: cancelling ${job.id}; it stops at its next step with a checkpoint`);
-  } else {
-    void vscode.window.showWarningMessage(
-      `voicetune: ${job.id} was not started from this window: stop it with Ctrl-C where it runs`,
-    );
+    return;
   }
+  // A remote job, or a local one trained by another process (a terminal's `voicetune train`,
+  // another window): the server asks it to stop at its next step, with a checkpoint.
+  await execute(vt, 'voicetune.cancelJob', [job.id]);
 }
 
 /** Shows one job as VS Code progress until it ends; its Cancel button cancels the job. */

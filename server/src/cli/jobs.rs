@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use voicetune::lint::report::escape_controls;
 use voicetune::train::jobs::{Job, JobKind, JobStore};
 use voicetune::train::remote::{self, RemoteConfig};
+use voicetune::train::{cancel_job, Cancelling};
 
 #[derive(Debug, Args)]
 pub struct JobsArgs {
@@ -94,13 +95,34 @@ pub(crate) fn run(args: JobsArgs) -> ExitCode {
                         rt.block_on(remote::follow(&workspace, &config, &id, printer()))?
                     }
                     // Local jobs are run by their own process; watch their file.
-                    JobKind::Local => rt.block_on(watch_file(&store, job, &config))?,
+                    JobKind::Local => rt.block_on(watch_file(&store, job, 0, &config))?,
                 };
                 Ok(report_final(&job))
             }
             JobsCommand::Cancel { id } => {
                 let config = remote_config(&workspace)?;
-                let job = runtime()?.block_on(remote::cancel(&workspace, &config, &id))?;
+                let rt = runtime()?;
+                let job = match rt.block_on(cancel_job(&workspace, &config, &id))? {
+                    Cancelling::Already(_) => {
+                        println!("job {id}: already cancelled");
+                        return Ok(ExitCode::SUCCESS);
+                    }
+                    Cancelling::Answered(job) => job,
+                    Cancelling::Asked(job) => {
+                        println!(
+                            "job {id}: cancelling (it stops at its next step with a checkpoint)"
+                        );
+                        // Its trainer, in whatever process runs it, stops at its next step:
+                        // wait for that, so the answer is the job's final state. A job that
+                        // names its process is settled as failed if that process dies
+                        // meanwhile; one from an older version is not, so it is not waited on.
+                        if !job.details.contains_key("owner") {
+                            return Ok(ExitCode::SUCCESS);
+                        }
+                        let shown = job.log.len();
+                        rt.block_on(watch_file(&store, job, shown, &config))?
+                    }
+                };
                 println!("job {}: {}", job.id, job.status);
                 Ok(ExitCode::SUCCESS)
             }
@@ -132,9 +154,14 @@ pub(crate) fn run(args: JobsArgs) -> ExitCode {
     result.unwrap_or_else(fail)
 }
 
-/// Follows a job by re-reading its file (for jobs another process runs).
-async fn watch_file(store: &JobStore, mut job: Job, config: &RemoteConfig) -> anyhow::Result<Job> {
-    let mut shown = 0;
+/// Follows a job by re-reading its file (for jobs another process runs), printing its log
+/// lines after the first `shown`.
+async fn watch_file(
+    store: &JobStore,
+    mut job: Job,
+    mut shown: usize,
+    config: &RemoteConfig,
+) -> anyhow::Result<Job> {
     loop {
         for e in job.log.iter().skip(shown) {
             println!("[{}] {}", e.level, escape_controls(&e.message));

@@ -288,6 +288,35 @@ impl JobStore {
             .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
     }
 
+    /// The cancel marker of job `id`: `<id>.cancel` beside its JSON. A local job is trained by
+    /// whichever process started it (a terminal's `voicetune train`, another editor's server);
+    /// any other process asks it to stop by writing this file, which the trainer polls for.
+    fn cancel_marker(&self, id: &str) -> anyhow::Result<PathBuf> {
+        crate::voices::check_path_name("job id", id)?;
+        Ok(self.dir.join(format!("{id}.cancel")))
+    }
+
+    /// Asks the process training local job `id` to stop at its next step with a checkpoint.
+    pub fn request_cancel(&self, id: &str) -> anyhow::Result<()> {
+        let path = self.cancel_marker(id)?;
+        std::fs::create_dir_all(&self.dir)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", self.dir.display()))?;
+        crate::fsutil::write_atomic(&path, b"")
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    }
+
+    /// Whether some process asked job `id` to stop (one stat).
+    pub fn cancel_requested(&self, id: &str) -> bool {
+        self.cancel_marker(id).is_ok_and(|p| p.exists())
+    }
+
+    /// Removes job `id`'s cancel marker once the request is answered (or before a run starts).
+    pub fn clear_cancel(&self, id: &str) {
+        if let Ok(path) = self.cancel_marker(id) {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+
     /// The job `id`, or None if there is no such file.
     pub fn get(&self, id: &str) -> anyhow::Result<Option<Job>> {
         let path = self.path(id)?;
@@ -401,6 +430,26 @@ mod tests {
         let text =
             std::fs::read_to_string(dir.path().join(".voicetune/jobs/local-gone.json")).unwrap();
         assert!(text.contains("\"failed\""), "{text}");
+    }
+
+    #[test]
+    fn a_cancel_request_is_a_marker_beside_the_job_until_cleared() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = JobStore::new(dir.path());
+        let job = Job::new("local-pirate-1", JobKind::Local, "base.gguf");
+        store.save(&job).unwrap();
+        assert!(!store.cancel_requested(&job.id));
+        store.request_cancel(&job.id).unwrap();
+        assert!(store.cancel_requested(&job.id));
+        assert!(dir
+            .path()
+            .join(".voicetune/jobs/local-pirate-1.cancel")
+            .exists());
+        // The marker is not a job: the list is unchanged.
+        assert_eq!(store.list().unwrap(), std::slice::from_ref(&job));
+        store.clear_cancel(&job.id);
+        assert!(!store.cancel_requested(&job.id));
+        assert!(store.request_cancel("../x").is_err());
     }
 
     #[test]

@@ -68,20 +68,17 @@ local function show_job(job)
 end
 
 function M.cancel(job)
-  if job.kind == 'remote' then
-    vt().execute('voicetune.cancelJob', { job.id })
-    return
-  end
-  -- A local training runs inside the server that started it: cancel its progress.
-  local token = present(job.voice) and vt().training[job.voice]
+  -- A local training started from this editor: cancel its progress, which ends it here too.
+  local token = job.kind == 'local' and present(job.voice) and vt().training[job.voice]
   local client = vt().client_for(0)
   if token and client then
     client:notify('window/workDoneProgress/cancel', { token = token })
     vt().notify('cancelling ' .. job.id .. ' (it stops at its next step, with a checkpoint)')
-  else
-    vt().notify(job.id .. ' was not started from this editor: stop it with Ctrl-C where it runs',
-      vim.log.levels.WARN)
+    return
   end
+  -- A remote job, or a local one trained by another process (a terminal's `voicetune train`,
+  -- another editor): the server asks it to stop at its next step, with a checkpoint.
+  vt().execute('voicetune.cancelJob', { job.id })
 end
 
 local function select_voice(name)

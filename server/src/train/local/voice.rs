@@ -4,7 +4,8 @@
 
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use super::config::LocalConfig;
 use super::data::{load_jsonl, DataReport, Example};
@@ -148,6 +149,7 @@ impl LocalJob {
         job.details
             .insert("owner".into(), crate::train::jobs::this_process());
         let _ = job.set_status(JobStatus::Running);
+        store.clear_cancel(&job.id);
         store.save(&job)?;
         Ok(LocalJob { store, job })
     }
@@ -202,6 +204,22 @@ impl LocalJob {
     }
 }
 
+/// How often the trainer looks for a cancel request from another process: one stat, well
+/// under one training step.
+const CANCEL_POLL: Duration = Duration::from_millis(100);
+
+/// Sets `stop` once the caller's `cancel` is set or another process asks job `id` to stop
+/// (`voicetune jobs cancel`, an editor's job list); returns when `stop` is set.
+fn watch_for_cancel(store: &JobStore, id: &str, cancel: &AtomicBool, stop: &AtomicBool) {
+    while !stop.load(Ordering::Relaxed) {
+        if cancel.load(Ordering::Relaxed) || store.cancel_requested(id) {
+            stop.store(true, Ordering::Relaxed);
+            return;
+        }
+        std::thread::sleep(CANCEL_POLL);
+    }
+}
+
 /// Trains voice `name` on `dataset` in `workspace` and, when it finishes, registers it.
 /// With `resume`, continues from the voice's checkpoint.
 #[allow(clippy::too_many_arguments)]
@@ -235,19 +253,30 @@ pub fn train_voice(
     // The run is a job in `.voicetune/jobs/` like a remote fine-tune: `voicetune jobs` and the
     // editor's job list show it, with its progress, while it runs and after.
     let mut job = LocalJob::start(workspace, name, &base, dataset)?;
-    let trained = train(
-        &model,
-        &train_set,
-        &val_set,
-        cfg,
-        &dir,
-        resume,
-        cancel,
-        &mut |e: &TrainEvent| {
-            job.record(e);
-            on_event(e);
-        },
-    );
+    let job_id = job.job.id.clone();
+    let store = job.store.clone();
+    let stop = AtomicBool::new(false);
+    let trained = std::thread::scope(|scope| {
+        let watcher = scope.spawn(|| watch_for_cancel(&store, &job_id, cancel, &stop));
+        let trained = train(
+            &model,
+            &train_set,
+            &val_set,
+            cfg,
+            &dir,
+            resume,
+            &stop,
+            &mut |e: &TrainEvent| {
+                job.record(e);
+                on_event(e);
+            },
+        );
+        // Ends the watcher, which stops at the next poll.
+        stop.store(true, Ordering::Relaxed);
+        let _ = watcher.join();
+        trained
+    });
+    store.clear_cancel(&job_id);
     let outcome = match trained {
         Ok(outcome) => outcome,
         Err(e) => {

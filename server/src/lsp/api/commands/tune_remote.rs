@@ -7,6 +7,7 @@ use crate::lsp::commands::{CANCEL_JOB, TUNE_REMOTE};
 use crate::lsp::session::Session;
 use crate::train::jobs::JobStore;
 use crate::train::remote::{self, Plan, RemoteConfig, TuneRequest, Update, CANCEL_TITLE};
+use crate::train::Cancelling;
 use serde::Deserialize;
 use serde_json::Value;
 use std::path::PathBuf;
@@ -160,15 +161,21 @@ pub async fn cancel(session: &Session, args: &[Value]) -> Result<Option<Value>> 
         .ok_or_else(|| Error::invalid_params(format!("{CANCEL_JOB} expects the job id")))?
         .to_string();
     let (root, config) = remote_config(session)?;
-    let job = remote::cancel(&root, &config, &id)
+    let cancelling = crate::train::cancel_job(&root, &config, &id)
         .await
         .map_err(|e| Error::invalid_params(format!("cancel {id}: {e:#}")))?;
+    let message = match &cancelling {
+        Cancelling::Already(_) => format!("voicetune: job {id} already cancelled"),
+        // Its trainer, here or in another process, notices within a step.
+        Cancelling::Asked(_) => {
+            format!("voicetune: cancelling job {id}; it stops at its next step with a checkpoint")
+        }
+        Cancelling::Answered(job) => format!("voicetune: job {id} {:?}", job.status),
+    };
+    let job = cancelling.job();
     session
         .client
-        .show_message(
-            MessageType::INFO,
-            format!("voicetune: job {id} {:?}", job.status),
-        )
+        .show_message(MessageType::INFO, message)
         .await;
     Ok(serde_json::to_value(job).ok())
 }
