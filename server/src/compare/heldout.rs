@@ -2,7 +2,7 @@
 //! against. JSONL in any of the shapes the trainer takes: chat (`messages`), `prompt` +
 //! `completion`, or `text`.
 
-use crate::model::tokenizer::Message;
+use crate::model::tokenizer::{Message, TrainingLine};
 use anyhow::{bail, Context, Result};
 use std::path::Path;
 
@@ -28,20 +28,13 @@ impl HeldOut {
     }
 }
 
-#[derive(serde::Deserialize)]
-struct Line {
-    messages: Option<Vec<Message>>,
-    prompt: Option<String>,
-    completion: Option<String>,
-    text: Option<String>,
-}
-
 /// Words of a `text` line that become its prompt (the rest is the reference).
 const TEXT_PROMPT_WORDS: usize = 30;
 
 /// Splits one JSONL line into prompt and reference; the error says what the line lacks.
 pub fn parse_line(line: &str) -> std::result::Result<(Vec<Message>, String), String> {
-    let parsed: Line = serde_json::from_str(line).map_err(|e| format!("invalid JSON: {e}"))?;
+    let parsed: TrainingLine =
+        serde_json::from_str(line).map_err(|e| format!("invalid JSON: {e}"))?;
     if let Some(messages) = parsed.messages {
         let last = messages
             .iter()
@@ -116,10 +109,10 @@ pub fn load_author_texts(path: &Path) -> Result<Vec<String>> {
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(n, line)| {
-            let parsed: Line = serde_json::from_str(line)
+            let parsed: TrainingLine = serde_json::from_str(line)
                 .map_err(|e| anyhow::anyhow!("{}:{}: invalid JSON: {e}", path.display(), n + 1))?;
             Ok(match parsed {
-                Line {
+                TrainingLine {
                     messages: Some(m), ..
                 } => m
                     .into_iter()
@@ -127,11 +120,11 @@ pub fn load_author_texts(path: &Path) -> Result<Vec<String>> {
                     .map(|m| m.content)
                     .collect::<Vec<_>>()
                     .join("\n\n"),
-                Line {
+                TrainingLine {
                     completion: Some(c),
                     ..
                 } => c,
-                Line { text: Some(t), .. } => t,
+                TrainingLine { text: Some(t), .. } => t,
                 _ => String::new(),
             })
         })

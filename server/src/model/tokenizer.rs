@@ -22,6 +22,16 @@ pub struct Message {
     pub content: String,
 }
 
+/// One JSONL training line in any of the OpenAI formats (chat, prompt/completion, text), as the
+/// trainer and the bake-off read it.
+#[derive(serde::Deserialize)]
+pub struct TrainingLine {
+    pub messages: Option<Vec<Message>>,
+    pub prompt: Option<String>,
+    pub completion: Option<String>,
+    pub text: Option<String>,
+}
+
 impl Message {
     pub fn new(role: &str, content: &str) -> Message {
         Message {

@@ -9,7 +9,7 @@ use serde::Serialize;
 use std::path::Path;
 
 use super::config::LongExamples;
-use crate::model::tokenizer::{GgufTokenizer, Message};
+use crate::model::tokenizer::{GgufTokenizer, Message, TrainingLine};
 
 pub use crate::model::loss::Example;
 
@@ -51,17 +51,10 @@ impl std::fmt::Display for DataReport {
     }
 }
 
-#[derive(serde::Deserialize)]
-struct Line {
-    messages: Option<Vec<Message>>,
-    prompt: Option<String>,
-    completion: Option<String>,
-    text: Option<String>,
-}
-
 /// Token ids and mask of one JSONL line.
 pub fn encode_line(tok: &GgufTokenizer, line: &str) -> std::result::Result<Example, String> {
-    let parsed: Line = serde_json::from_str(line).map_err(|e| format!("invalid JSON: {e}"))?;
+    let parsed: TrainingLine =
+        serde_json::from_str(line).map_err(|e| format!("invalid JSON: {e}"))?;
     let (ids, mask) = if let Some(messages) = parsed.messages {
         if let Some(m) = messages
             .iter()
