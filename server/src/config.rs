@@ -15,6 +15,8 @@ pub const CONFIG_FILE: &str = "voicetune.toml";
 pub struct Config {
     /// The model the data is for: picks the tokenizer, token limit and price.
     pub target_model: String,
+    /// Who trains on the data: picks the dataset formats the linter accepts.
+    pub provider: Provider,
     /// `auto` detects per file; otherwise every line is checked as this format.
     pub format: FormatSetting,
     /// The voice that ghostwrites (a name in `.voicetune/voices.json`); none: the local base
@@ -33,6 +35,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             target_model: crate::tokens::DEFAULT_MODEL.to_string(),
+            provider: Provider::default(),
             format: FormatSetting::Auto,
             voice: None,
             lint: LintConfig::default(),
@@ -42,6 +45,43 @@ impl Default for Config {
             build: toml::Table::new(),
             completion: toml::Table::new(),
         }
+    }
+}
+
+/// The fine-tuning service the data is for (`provider = "together"` in `voicetune.toml`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Provider {
+    #[default]
+    Openai,
+    Together,
+}
+
+impl Provider {
+    pub const ALL: [Provider; 2] = [Provider::Openai, Provider::Together];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Provider::Openai => "openai",
+            Provider::Together => "together",
+        }
+    }
+}
+
+impl std::fmt::Display for Provider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Provider {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Provider, String> {
+        Provider::ALL
+            .into_iter()
+            .find(|p| p.name().eq_ignore_ascii_case(s))
+            .ok_or_else(|| format!("unknown provider {s:?}; use openai or together"))
     }
 }
 
@@ -73,6 +113,10 @@ pub struct LintConfig {
     pub template_min_examples: usize,
     /// How long (in characters) a shared prefix/suffix must be to count as templated.
     pub template_min_chars: usize,
+    /// The training token limit per example; None: the target model's own limit. The tune
+    /// command sets it from the provider's published limits for the chosen model.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<usize>,
 }
 
 impl Default for LintConfig {
@@ -86,6 +130,7 @@ impl Default for LintConfig {
             recommended_examples: 100,
             template_min_examples: 3,
             template_min_chars: 80,
+            max_tokens: None,
         }
     }
 }
@@ -180,6 +225,14 @@ impl Config {
             crate::tokens::lookup(crate::tokens::DEFAULT_MODEL).expect("default")
         })
     }
+
+    /// Tokens one training example may hold: `lint.max_tokens` when set, else the target
+    /// model's limit.
+    pub fn max_training_tokens(&self) -> usize {
+        self.lint
+            .max_tokens
+            .unwrap_or(self.model().max_training_tokens)
+    }
 }
 
 /// Walks up from `start` (a file or folder) to the nearest `voicetune.toml`.
@@ -194,4 +247,39 @@ pub fn find_config(start: &Path) -> Option<PathBuf> {
         .ancestors()
         .map(|dir| dir.join(CONFIG_FILE))
         .find(|candidate| candidate.is_file())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provider_and_max_tokens_are_read_from_toml() {
+        let path = Path::new("voicetune.toml");
+        let config =
+            Config::from_toml("provider = \"together\"\n[lint]\nmax_tokens = 8192\n", path)
+                .unwrap();
+        assert_eq!(config.provider, Provider::Together);
+        assert_eq!(config.lint.max_tokens, Some(8192));
+        assert_eq!(config.max_training_tokens(), 8192);
+    }
+
+    #[test]
+    fn defaults_are_openai_and_the_model_limit() {
+        let config = Config::default();
+        assert_eq!(config.provider, Provider::Openai);
+        assert_eq!(
+            config.max_training_tokens(),
+            config.model().max_training_tokens
+        );
+    }
+
+    #[test]
+    fn an_unknown_provider_names_the_choices() {
+        let err = Config::from_toml("provider = \"acme\"\n", Path::new("v.toml")).unwrap_err();
+        assert!(err.message.contains("openai"), "{}", err.message);
+        assert_eq!("Together".parse::<Provider>(), Ok(Provider::Together));
+        assert_eq!(Provider::Together.to_string(), "together");
+        assert!("acme".parse::<Provider>().unwrap_err().contains("together"));
+    }
 }

@@ -52,7 +52,7 @@ pub(crate) fn run(args: StatsArgs) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(ExitCode::SUCCESS);
     }
-    let limit = opts.counter.model.max_training_tokens;
+    let limit = opts.config.max_training_tokens();
     println!(
         "{}: {} examples, counted for {}",
         shown, stats.examples, stats.model

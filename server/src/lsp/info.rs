@@ -56,6 +56,7 @@ pub fn code_lens(
 
 pub fn hover(doc: &Document, pos: Position, opts: &LintOptions) -> Option<Hover> {
     let model = opts.config.model();
+    let limit = opts.config.max_training_tokens();
     let line = pos.line as usize;
     let text = match doc.kind {
         FileKind::Markdown | FileKind::Json => {
@@ -64,21 +65,21 @@ pub fn hover(doc: &Document, pos: Position, opts: &LintOptions) -> Option<Hover>
                 "**{}** tokens in this draft ({} counts up to {} per training example)",
                 thousands(tokens),
                 model.name,
-                thousands(model.max_training_tokens)
+                thousands(limit)
             )
         }
         FileKind::Jsonl => {
             let summary = &doc.line_result(line)?.summary;
             let tokens = summary.tokens?;
             let s = stats(doc, opts);
-            let billed = tokens.min(model.max_training_tokens);
+            let billed = tokens.min(limit);
             let mut out = format!(
                 "**{} tokens** of {} allowed per example ({})",
                 thousands(tokens),
-                thousands(model.max_training_tokens),
+                thousands(limit),
                 model.name
             );
-            if tokens > model.max_training_tokens {
+            if tokens > limit {
                 out.push_str("  \n**Over the limit**: the service truncates this example.");
             }
             out.push_str(&format!(

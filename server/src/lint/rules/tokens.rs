@@ -113,7 +113,7 @@ fn check_record(
             (total, output)
         }
     };
-    let limit = counter.model.max_training_tokens;
+    let limit = opts.config.max_training_tokens();
     if total > limit {
         let fix = split_fix(record);
         out.extend(opts.finding(
@@ -235,6 +235,18 @@ mod tests {
         assert_eq!(over.len(), 1);
         let (split, _) = crate::lint::apply_fixes(&line, &findings, crate::lint::FixMode::All);
         assert_eq!(split.lines().count(), 2);
+    }
+
+    #[test]
+    fn lint_max_tokens_overrides_the_model_limit() {
+        let mut config = crate::config::Config::default();
+        config.lint.max_tokens = Some(20);
+        let opts = crate::lint::LintOptions::new(&config);
+        let line = reply(&"tea leaves ".repeat(30));
+        let over = file_findings_with(&line, "too-many-tokens", &opts);
+        assert_eq!(over.len(), 1);
+        assert!(over[0].message.contains("20-token"), "{}", over[0].message);
+        assert!(line_findings(&line, "too-many-tokens").is_empty());
     }
 
     #[test]
