@@ -2,6 +2,7 @@
 //! that is a non-empty string.
 
 use super::{field_types, keys};
+use crate::config::Provider;
 use crate::dataset::json::{Node, Value};
 use crate::dataset::Format;
 use crate::lint::record::{Record, RecordLint};
@@ -15,7 +16,7 @@ pub static INVALID_ROLE: RuleInfo = RuleInfo {
     severity: Severity::Error,
     summary: "A message role other than system, user, assistant or tool",
     doc: "OpenAI chat fine-tuning accepts the roles system, user, assistant and tool (and the \
-deprecated function). Data exported from other tools often says `human`, `bot`, `gpt` or `model`. \
+deprecated function); Together the same four, without function. Data exported from other tools often says `human`, `bot`, `gpt` or `model`. \
 The fix renames common aliases to the standard role; `developer` is only valid for reinforcement \
 fine-tuning.",
     fixable: true,
@@ -30,7 +31,10 @@ pub static ROLE_ORDER: RuleInfo = RuleInfo {
     doc: "A training conversation starts with an optional system message, has at least one user \
 turn, and ends with the assistant reply the model should learn. A system message in the middle, \
 a conversation without a user turn, or a trailing user message (nothing to learn from) usually \
-means the export went wrong. Reorder or trim the messages.",
+means the export went wrong. Together also wants the turns after the system message to start \
+with the user and alternate user and assistant (tool messages may follow an assistant's tool \
+call); with `provider = \"together\"` two user or two assistant turns in a row are flagged. \
+Reorder, merge or trim the messages.",
     fixable: false,
 };
 
@@ -57,6 +61,14 @@ of the wrong JSON type is `field-type`'s finding.)",
 };
 
 const ROLES: &[&str] = &["system", "user", "assistant", "tool", "function"];
+
+/// The roles `provider` trains on.
+fn known_roles(provider: Provider) -> &'static [&'static str] {
+    match provider {
+        Provider::Openai => ROLES,
+        Provider::Together => &ROLES[..4],
+    }
+}
 
 fn role_alias(role: &str) -> Option<&'static str> {
     match role.trim().to_ascii_lowercase().as_str() {
@@ -174,6 +186,9 @@ pub fn check_messages<'a>(
             None,
         ));
     }
+    if opts.config.provider == Provider::Together {
+        check_alternation(list, &roles, opts, out);
+    }
     let last = list.len() - 1;
     match (needs_assistant_last, roles[last]) {
         (true, Some(role)) if role != "assistant" && known.contains(&"assistant") => {
@@ -185,6 +200,45 @@ pub fn check_messages<'a>(
         _ => {}
     }
     fields
+}
+
+/// Together's pattern: after an optional system message, user first, then user and assistant
+/// in turn; tool messages answer an assistant's tool call and do not count as a turn.
+fn check_alternation(
+    list: &[Node],
+    roles: &[Option<&str>],
+    opts: &LintOptions,
+    out: &mut Vec<Finding>,
+) {
+    let mut previous: Option<&str> = None;
+    for (i, role) in roles.iter().enumerate() {
+        let Some(role) = *role else {
+            previous = None; // unknown role: already reported; start over after it
+            continue;
+        };
+        if role == "tool" {
+            previous = Some(role); // the assistant may speak again after its tool's answer
+            continue;
+        }
+        if role == "system" {
+            continue;
+        }
+        let message = match previous {
+            None if role == "assistant" => Some(format!(
+                "the conversation starts with an assistant message (message {}); Together wants a user turn first, after an optional system message",
+                i + 1
+            )),
+            Some(prev) if prev == role => Some(format!(
+                "two {role} turns in a row (message {}); Together wants user and assistant turns to alternate: merge them or add the missing turn",
+                i + 1
+            )),
+            _ => None,
+        };
+        if let Some(message) = message {
+            out.extend(opts.finding(&ROLE_ORDER, list[i].span.clone(), message, None));
+        }
+        previous = Some(role);
+    }
 }
 
 fn check_role<'a>(
@@ -206,7 +260,8 @@ fn check_role<'a>(
         return None;
     };
     let text: &str = &role.text;
-    if ROLES.contains(&text) {
+    let known = known_roles(opts.config.provider);
+    if known.contains(&text) {
         // Borrow from the line when possible; escaped roles are rare and compared as owned.
         return ROLES.iter().copied().find(|r| *r == text);
     }
@@ -220,6 +275,9 @@ fn check_role<'a>(
     });
     let advice = match (alias, text) {
         (Some(a), _) => format!("; use `{a}`"),
+        (None, "function") => {
+            "; Together has no `function` role: use `tool` with a `tool_call_id`".to_string()
+        }
         (None, "developer") => {
             "; `developer` is only valid for reinforcement fine-tuning, use `system`".to_string()
         }
@@ -363,6 +421,44 @@ mod tests {
         assert_eq!(line_findings(&no_reply, "missing-assistant").len(), 1);
         let empty = reply("");
         assert_eq!(line_findings(&empty, "empty-content").len(), 1);
+    }
+
+    #[test]
+    fn together_wants_alternating_turns_and_no_function_role() {
+        let opts = together_opts();
+        let two_users = messages(
+            r#"[{"role": "system", "content": "Be kind."}, {"role": "user", "content": "Hi"}, {"role": "user", "content": "Hello?"}, {"role": "assistant", "content": "Hello there, my tea friend."}]"#,
+        );
+        let found = file_findings_with(&two_users, "role-order", opts);
+        assert_eq!(found.len(), 1);
+        assert!(
+            found[0].message.contains("message 3"),
+            "{}",
+            found[0].message
+        );
+        assert_eq!(
+            &two_users[found[0].span.clone()][..17],
+            r#"{"role": "user", "#
+        );
+        // OpenAI trains on the same conversation.
+        assert!(line_findings(&two_users, "role-order").is_empty());
+        let assistant_first = messages(
+            r#"[{"role": "assistant", "content": "Welcome."}, {"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello there, my tea friend."}]"#,
+        );
+        let found = file_findings_with(&assistant_first, "role-order", opts);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].message.contains("starts with an assistant"));
+        let tool_call = messages(
+            r#"[{"role": "user", "content": "Tea?"}, {"role": "assistant", "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "brew", "arguments": "{}"}}]}, {"role": "tool", "tool_call_id": "c1", "content": "brewed"}, {"role": "assistant", "content": "Your tea is ready, my friend."}]"#,
+        );
+        assert!(file_findings_with(&tool_call, "role-order", opts).is_empty());
+        let function = messages(
+            r#"[{"role": "user", "content": "Hi"}, {"role": "function", "name": "f", "content": "x"}, {"role": "assistant", "content": "Hello there, my tea friend."}]"#,
+        );
+        let found = file_findings_with(&function, "invalid-role", opts);
+        assert_eq!(found.len(), 1);
+        assert!(found[0].message.contains("tool"), "{}", found[0].message);
+        assert!(line_findings(&function, "invalid-role").is_empty());
     }
 
     #[test]
