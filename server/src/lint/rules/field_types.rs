@@ -2,6 +2,7 @@
 //! type them (`FineTuneChatRequestInput`, `FineTunePreferenceRequestInput`,
 //! `FineTuneCompletionRequestInput`), and image parts (URL scheme, media type, base64).
 
+use crate::config::Provider;
 use crate::dataset::json::{Node, Value};
 use crate::dataset::Format;
 use crate::lint::record::{Record, RecordLint};
@@ -110,9 +111,18 @@ impl RecordRule for FieldTypes {
                 }
             }
             Format::PromptCompletion | Format::Text => {
+                // Together also takes a list of content parts (checked where the texts are read).
+                let parts_allowed = opts.config.provider == Provider::Together;
+                let expected = if parts_allowed {
+                    "a string or a list of content parts"
+                } else {
+                    "a string"
+                };
                 for key in ["prompt", "completion", "text"] {
-                    if let Some(value) = node.get(key).filter(|v| !is_string(v)) {
-                        out.extend(wrong_type(value, key, "a string", opts));
+                    let allowed =
+                        |v: &Node| is_string(v) || (parts_allowed && v.as_array().is_some());
+                    if let Some(value) = node.get(key).filter(|v| !allowed(v)) {
+                        out.extend(wrong_type(value, key, expected, opts));
                     }
                 }
             }
@@ -261,6 +271,31 @@ pub fn image_url_problem(url: &str) -> Option<String> {
 mod tests {
     use super::*;
     use crate::lint::rules::test_support::*;
+
+    #[test]
+    fn together_takes_content_parts_in_instruction_and_text_records() {
+        let prompt = r#"{"prompt": [{"type": "text", "text": "What is in this photo?"}, {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}], "completion": "A cup of tea on a windowsill."}"#;
+        assert_eq!(line_findings(prompt, "field-type").len(), 1);
+        let opts = together_opts();
+        let clean = crate::lint::lint_line(prompt, opts).findings;
+        assert!(clean.is_empty(), "{clean:?}");
+        let image_reply = r#"{"prompt": "Draw tea.", "completion": [{"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}]}"#;
+        let found = file_findings_with(image_reply, "invalid-image", opts);
+        assert_eq!(found.len(), 1);
+        assert!(
+            found[0].message.contains("assistant"),
+            "{}",
+            found[0].message
+        );
+        let text = r#"{"text": [{"type": "text", "text": "Tea at dawn, <b>always</b>."}]}"#;
+        let html = file_findings_with(text, "html", opts);
+        assert_eq!(html.len(), 2, "the opening and closing tag");
+        assert_eq!(&text[html[0].span.clone()], "<b>");
+        assert_eq!(
+            file_findings_with(r#"{"text": 123}"#, "field-type", opts).len(),
+            1
+        );
+    }
 
     #[test]
     fn flags_non_string_text_and_typed_extras() {

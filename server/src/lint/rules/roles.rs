@@ -329,59 +329,7 @@ fn check_content<'a>(
             }
         }
         Some((node, Value::Array(parts))) => {
-            // Text parts are allowed for every role; image parts in user messages only.
-            let mut any_content = false;
-            for part in parts {
-                match part
-                    .get("type")
-                    .and_then(Node::as_str)
-                    .map(|t| t.text.as_ref())
-                {
-                    Some("text") => match part.get("text") {
-                        Some(text_node) => match text_node.as_str() {
-                            Some(text) => {
-                                any_content |= !text.text.trim().is_empty();
-                                fields.push(TextField::json(field_role, text.clone()));
-                            }
-                            None => out.extend(field_types::wrong_type(
-                                text_node, "text", "a string", opts,
-                            )),
-                        },
-                        None => out.extend(opts.finding(
-                            &keys::MISSING_KEY,
-                            part.span.clone(),
-                            "a text part without `text`".into(),
-                            None,
-                        )),
-                    },
-                    Some("image_url") if role == Some("user") => {
-                        any_content |= field_types::check_image_part(part, opts, out);
-                    }
-                    Some("image_url") => out.extend(opts.finding(
-                        &field_types::INVALID_IMAGE,
-                        part.span.clone(),
-                        format!(
-                            "images are allowed in user messages only, not in a {} message",
-                            role.unwrap_or("role-less")
-                        ),
-                        None,
-                    )),
-                    _ => out.extend(opts.finding(
-                        &field_types::FIELD_TYPE,
-                        part.span.clone(),
-                        "a content part must be {\"type\": \"text\", \"text\": ...} (or an image_url in a user message)".into(),
-                        None,
-                    )),
-                }
-            }
-            if !any_content {
-                out.extend(opts.finding(
-                    &EMPTY_CONTENT,
-                    node.span.clone(),
-                    "content parts hold no text".into(),
-                    None,
-                ));
-            }
+            check_parts(node, parts, role, field_role, opts, out, fields);
         }
         Some((node, _)) => {
             out.extend(field_types::wrong_type(
@@ -391,6 +339,72 @@ fn check_content<'a>(
                 opts,
             ));
         }
+    }
+}
+
+/// A list of content parts (the `content` of a message of `role`, or, on Together, a prompt,
+/// completion or text): text parts for every role, image parts in user turns only.
+pub fn check_parts<'a>(
+    node: &Node<'a>,
+    parts: &[Node<'a>],
+    role: Option<&str>,
+    field_role: FieldRole,
+    opts: &LintOptions,
+    out: &mut Vec<Finding>,
+    fields: &mut Vec<TextField<'a>>,
+) {
+    // Text parts are allowed for every role; image parts in user messages only.
+    let mut any_content = false;
+    for part in parts {
+        match part
+            .get("type")
+            .and_then(Node::as_str)
+            .map(|t| t.text.as_ref())
+        {
+            Some("text") => match part.get("text") {
+                Some(text_node) => match text_node.as_str() {
+                    Some(text) => {
+                        any_content |= !text.text.trim().is_empty();
+                        fields.push(TextField::json(field_role, text.clone()));
+                    }
+                    None => out.extend(field_types::wrong_type(
+                        text_node, "text", "a string", opts,
+                    )),
+                },
+                None => out.extend(opts.finding(
+                    &keys::MISSING_KEY,
+                    part.span.clone(),
+                    "a text part without `text`".into(),
+                    None,
+                )),
+            },
+            Some("image_url") if role == Some("user") => {
+                any_content |= field_types::check_image_part(part, opts, out);
+            }
+            Some("image_url") => out.extend(opts.finding(
+                &field_types::INVALID_IMAGE,
+                part.span.clone(),
+                format!(
+                    "images are allowed in user messages only, not in a {} message",
+                    role.unwrap_or("role-less")
+                ),
+                None,
+            )),
+            _ => out.extend(opts.finding(
+                &field_types::FIELD_TYPE,
+                part.span.clone(),
+                "a content part must be {\"type\": \"text\", \"text\": ...} (or an image_url in a user message)".into(),
+                None,
+            )),
+        }
+    }
+    if !any_content {
+        out.extend(opts.finding(
+            &EMPTY_CONTENT,
+            node.span.clone(),
+            "content parts hold no text".into(),
+            None,
+        ));
     }
 }
 
