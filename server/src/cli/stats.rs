@@ -1,6 +1,6 @@
 //! `voicetune stats`: token distribution, billed tokens, epochs and cost, as text or JSON.
 
-use super::config::config_for;
+use super::config::{config_for, Overrides};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use voicetune::dataset::FileKind;
@@ -20,7 +20,11 @@ pub struct StatsArgs {
 }
 
 pub(crate) fn run(args: StatsArgs) -> anyhow::Result<ExitCode> {
-    let config = config_for(&args.file, args.model.as_deref(), &[], &[])?;
+    let overrides = Overrides {
+        model: args.model.as_deref(),
+        ..Overrides::default()
+    };
+    let config = config_for(&args.file, &overrides)?;
     let opts = LintOptions::new(&config);
     let kind = FileKind::from_path(&args.file).ok_or_else(|| {
         anyhow::anyhow!("{}: not a .jsonl, .json or .md file", args.file.display())
