@@ -188,6 +188,7 @@ pub fn check_messages<'a>(
     }
     if opts.config.provider == Provider::Together {
         check_alternation(list, &roles, opts, out);
+        check_one_content_form(list, opts, out);
     }
     let last = list.len() - 1;
     match (needs_assistant_last, roles[last]) {
@@ -211,20 +212,23 @@ fn check_alternation(
     out: &mut Vec<Finding>,
 ) {
     let mut previous: Option<&str> = None;
+    let mut started = false;
     for (i, role) in roles.iter().enumerate() {
         let Some(role) = *role else {
-            previous = None; // unknown role: already reported; start over after it
+            // An unknown role is already reported; the turns after it are checked afresh.
+            (previous, started) = (None, true);
             continue;
         };
         if role == "tool" {
-            previous = Some(role); // the assistant may speak again after its tool's answer
+            // The assistant may speak again after its tool's answer.
+            (previous, started) = (Some(role), true);
             continue;
         }
         if role == "system" {
             continue;
         }
         let message = match previous {
-            None if role == "assistant" => Some(format!(
+            None if role == "assistant" && !started => Some(format!(
                 "the conversation starts with an assistant message (message {}); Together wants a user turn first, after an optional system message",
                 i + 1
             )),
@@ -237,7 +241,49 @@ fn check_alternation(
         if let Some(message) = message {
             out.extend(opts.finding(&ROLE_ORDER, list[i].span.clone(), message, None));
         }
-        previous = Some(role);
+        (previous, started) = (Some(role), true);
+    }
+}
+
+/// Together reads an example's messages either all as text or all as multimodal: a string
+/// `content` beside a list of content parts in one example is rejected.
+fn check_one_content_form(list: &[Node], opts: &LintOptions, out: &mut Vec<Finding>) {
+    let forms = list.iter().enumerate().filter_map(|(i, message)| {
+        let content = message.get("content")?;
+        match &content.value {
+            Value::String(s) if !s.text.is_empty() => Some((i, content, false)),
+            Value::Array(parts) if !parts.is_empty() => Some((i, content, true)),
+            _ => None, // empty or absent content is skipped, as Together's check skips it
+        }
+    });
+    let mut first = None;
+    for (i, content, is_parts) in forms {
+        let Some((first_index, first_parts)) = first else {
+            first = Some((i, is_parts));
+            continue;
+        };
+        if is_parts != first_parts {
+            let form = |parts| {
+                if parts {
+                    "a list of content parts"
+                } else {
+                    "a string"
+                }
+            };
+            out.extend(opts.finding(
+                &field_types::FIELD_TYPE,
+                content.span.clone(),
+                format!(
+                    "message {} content is {} but message {} content is {}; Together wants one form per example: make them all strings or all lists of parts",
+                    i + 1,
+                    form(is_parts),
+                    first_index + 1,
+                    form(first_parts)
+                ),
+                None,
+            ));
+            return;
+        }
     }
 }
 
@@ -473,6 +519,19 @@ mod tests {
         assert_eq!(found.len(), 1);
         assert!(found[0].message.contains("tool"), "{}", found[0].message);
         assert!(line_findings(&function, "invalid-role").is_empty());
+    }
+
+    #[test]
+    fn together_wants_one_content_form_per_example() {
+        let mixed = messages(
+            r#"[{"role": "user", "content": "Content as parts"}, {"role": "assistant", "content": [{"type": "text", "text": "Parts, as you asked."}]}]"#,
+        );
+        let found = file_findings_with(&mixed, "field-type", together_opts());
+        let [finding] = &found[..] else {
+            panic!("{found:?}")
+        };
+        assert!(finding.message.contains("message 2"), "{}", finding.message);
+        assert!(line_findings(&mixed, "field-type").is_empty());
     }
 
     #[test]
