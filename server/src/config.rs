@@ -251,6 +251,19 @@ impl Config {
         })
     }
 
+    /// Statistics of per-example token counts as this config trains them: its token limit,
+    /// and the provider's default epochs (OpenAI's "auto" rule; Together's `n_epochs` default
+    /// of 1 from its API spec).
+    pub fn dataset_stats(&self, counts: &[usize]) -> crate::tokens::stats::DatasetStats {
+        let epochs = (self.provider == Provider::Together).then_some(1);
+        crate::tokens::stats::DatasetStats::with_limit(
+            counts,
+            self.model(),
+            self.max_training_tokens(),
+            epochs,
+        )
+    }
+
     /// Below this many examples a training file is rejected: `lint.min_examples`, else the
     /// provider's minimum.
     pub fn min_examples(&self) -> usize {

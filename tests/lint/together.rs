@@ -105,6 +105,7 @@ fn each_broken_case_is_found_on_its_line() {
             ],
         ),
         ("mixed.jsonl", &[(3, "VT019")]), // a text line in a chat file
+        ("broken-text.jsonl", &[(2, "VT015"), (3, "VT020")]), // empty text, a number
     ];
     for (name, expected) in cases {
         let (code, findings) = lint(&dir.join(name), &["--provider", "together"]);
@@ -144,6 +145,12 @@ fn an_example_over_max_tokens_is_found_from_the_flag_or_the_config() {
     .unwrap();
     let (_, findings) = lint(&file, &[]);
     assert_eq!(findings.iter().filter(|f| f.1 == "VT301").count(), 1);
+    // `stats` counts against the same limit, with Together's default of one epoch.
+    let (code, stdout, stderr) = run(voicetune().arg("stats").arg(&file));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("over the 100-token limit: 1"), "{stdout}");
+    assert!(stdout.contains("default epochs: 1;"), "{stdout}");
+    assert!(stdout.contains("Together quotes it per job"), "{stdout}");
     // Without a limit of its own, Llama 3.1 8B on Together takes 131,072 tokens.
     let (_, findings) = lint(&file, &["--max-tokens", "100000"]);
     assert!(findings.iter().all(|f| f.1 != "VT301"), "{findings:?}");

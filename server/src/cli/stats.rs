@@ -3,6 +3,7 @@
 use super::config::{config_for, Overrides};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use voicetune::config::Provider;
 use voicetune::dataset::FileKind;
 use voicetune::lint::report::escape_controls;
 use voicetune::lint::{self, LintOptions};
@@ -73,7 +74,13 @@ pub(crate) fn run(args: StatsArgs) -> anyhow::Result<ExitCode> {
         "billed tokens per epoch: {}; default epochs: {}; trained tokens: {}",
         stats.billed_tokens, stats.epochs, stats.trained_tokens
     );
-    println!("estimated cost: ${:.2} on {}", stats.cost_usd, stats.model);
+    if opts.config.provider == Provider::Together {
+        println!(
+            "estimated cost: Together quotes it per job (`voicetune tune --provider together` shows its estimate)"
+        );
+    } else {
+        println!("estimated cost: ${:.2} on {}", stats.cost_usd, stats.model);
+    }
     for (model, cost) in cost_table(&stats) {
         if model != stats.model {
             println!("  ${cost:.2} on {model}");

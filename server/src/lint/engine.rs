@@ -103,6 +103,14 @@ pub fn lint_line(line: &str, opts: &LintOptions) -> LineResult {
                     fields,
                 );
             }
+            Some(text) if text.as_str().is_some_and(|s| s.text.trim().is_empty()) => {
+                lint.findings.extend(opts.finding(
+                    &rules::roles::EMPTY_CONTENT,
+                    text.span.clone(),
+                    "`text` is empty: nothing to learn; fill it in or drop the line".into(),
+                    None,
+                ));
+            }
             _ => lint.fields = text_fields_of(&node, "text", FieldRole::Text),
         }
     }
@@ -340,5 +348,5 @@ pub fn file_stats(
             ]
         }
     };
-    crate::tokens::stats::DatasetStats::from_counts(&counts, opts.counter.model)
+    opts.config.dataset_stats(&counts)
 }

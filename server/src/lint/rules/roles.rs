@@ -189,6 +189,7 @@ pub fn check_messages<'a>(
     if opts.config.provider == Provider::Together {
         check_alternation(list, &roles, opts, out);
         check_one_content_form(list, opts, out);
+        check_images_per_example(messages, list, opts, out);
     }
     let last = list.len() - 1;
     match (needs_assistant_last, roles[last]) {
@@ -284,6 +285,51 @@ fn check_one_content_form(list: &[Node], opts: &LintOptions, out: &mut Vec<Findi
             ));
             return;
         }
+    }
+}
+
+/// Together's image limits per example: at most 10, and none in a message whose `weight` is
+/// not 0.
+fn check_images_per_example(
+    messages: &Node,
+    list: &[Node],
+    opts: &LintOptions,
+    out: &mut Vec<Finding>,
+) {
+    const MAX_IMAGES: usize = 10;
+    let mut total = 0;
+    for message in list {
+        let images = message
+            .get("content")
+            .and_then(Node::as_array)
+            .unwrap_or_default()
+            .iter()
+            .filter(|part| {
+                part.get("type")
+                    .and_then(Node::as_str)
+                    .is_some_and(|t| t.text == "image_url")
+            })
+            .count();
+        total += images;
+        let weight = message
+            .get("weight")
+            .filter(|w| !matches!(w.value, Value::Number("0")));
+        if let (true, Some(weight)) = (images > 0, weight) {
+            out.extend(opts.finding(
+                &super::weight::INVALID_WEIGHT,
+                weight.span.clone(),
+                "a message with images must have `weight` 0 (or none) on Together".into(),
+                None,
+            ));
+        }
+    }
+    if total > MAX_IMAGES {
+        out.extend(opts.finding(
+            &field_types::INVALID_IMAGE,
+            messages.span.clone(),
+            format!("{total} images in one example; Together takes at most {MAX_IMAGES}: split the example"),
+            None,
+        ));
     }
 }
 
@@ -532,6 +578,27 @@ mod tests {
         };
         assert!(finding.message.contains("message 2"), "{}", finding.message);
         assert!(line_findings(&mixed, "field-type").is_empty());
+    }
+
+    #[test]
+    fn together_limits_images_per_example_and_their_weight() {
+        let image =
+            r#"{"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}"#;
+        let parts = [image; 11].join(", ");
+        let eleven = messages(&format!(
+            r#"[{{"role": "user", "content": [{{"type": "text", "text": "Which is the harbour?"}}, {parts}]}}, {{"role": "assistant", "content": [{{"type": "text", "text": "The third one, by the ferry."}}]}}]"#
+        ));
+        assert_eq!(
+            file_findings_with(&eleven, "invalid-image", together_opts()).len(),
+            1
+        );
+        assert!(line_findings(&eleven, "invalid-image").is_empty());
+        let weighted = messages(&format!(
+            r#"[{{"role": "user", "weight": 1, "content": [{{"type": "text", "text": "Which is the harbour?"}}, {image}]}}, {{"role": "assistant", "content": [{{"type": "text", "text": "The third one, by the ferry."}}]}}]"#
+        ));
+        let found = file_findings_with(&weighted, "invalid-weight", together_opts());
+        assert_eq!(found.len(), 1);
+        assert_eq!(&weighted[found[0].span.clone()], "1");
     }
 
     #[test]
