@@ -95,6 +95,16 @@ fn published(params: &Value) -> Vec<(String, [usize; 4])> {
     out
 }
 
+/// The codes of a publishDiagnostics notification's diagnostics.
+fn codes(published: &Value) -> Vec<String> {
+    published["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["code"].as_str().unwrap().to_string())
+        .collect()
+}
+
 fn default_opts() -> LintOptions {
     LintOptions::new(&Config::default())
 }
@@ -488,14 +498,6 @@ fn settings_come_from_voicetune_toml_and_the_client_and_bad_config_is_reported()
     let uri = file_uri(&path);
     let mut client = start(&dir);
     client.open(&uri, "jsonl", 1, &text);
-    let codes = |p: &Value| -> Vec<String> {
-        p["diagnostics"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|d| d["code"].as_str().unwrap().to_string())
-            .collect()
-    };
     let p = client.diagnostics(&uri, Some(1));
     assert!(!codes(&p).contains(&"VT101".into()) && codes(&p).contains(&"VT102".into()));
 
@@ -566,14 +568,6 @@ fn the_provider_comes_from_initialization_options_like_target_model() {
         }}),
     );
     client.open(&uri, "jsonl", 1, &text);
-    let codes = |p: &Value| -> Vec<String> {
-        p["diagnostics"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|d| d["code"].as_str().unwrap().to_string())
-            .collect()
-    };
     let p = client.diagnostics(&uri, Some(1));
     assert!(codes(&p).contains(&"VT013".into()), "{p}");
     assert!(!codes(&p).contains(&"VT016".into()), "{p}");
