@@ -212,6 +212,9 @@ fn check_alternation(
     opts: &LintOptions,
     out: &mut Vec<Finding>,
 ) {
+    if !roles.contains(&Some("user")) {
+        return; // "no user message" is reported already, and says it all
+    }
     let mut previous: Option<&str> = None;
     let mut started = false;
     for (i, role) in roles.iter().enumerate() {
