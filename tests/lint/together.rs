@@ -172,7 +172,7 @@ fn a_model_of_no_known_family_gets_the_stated_default_limit() {
     let (code, stdout, stderr) = run(voicetune().args(args).arg(&file));
     assert_eq!(code, 1, "{stderr}");
     assert!(
-        stdout.contains("over the 8192-token training limit of a Together model"),
+        stdout.contains("over the 8192-token training limit of an unlisted Together model"),
         "{stdout}"
     );
     // For OpenAI the name is not a model it fine-tunes.

@@ -13,8 +13,14 @@ use voicetune::tokens::stats::cost_table;
 pub struct StatsArgs {
     pub file: PathBuf,
     /// Target model (overrides voicetune.toml).
-    #[arg(long)]
+    #[arg(long, alias = "target-model")]
     pub model: Option<String>,
+    /// The fine-tuning service: openai or together (overrides voicetune.toml).
+    #[arg(long)]
+    pub provider: Option<Provider>,
+    /// Training token limit per example (overrides the target model's; `lint.max_tokens`).
+    #[arg(long)]
+    pub max_tokens: Option<usize>,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -23,6 +29,8 @@ pub struct StatsArgs {
 pub(crate) fn run(args: StatsArgs) -> anyhow::Result<ExitCode> {
     let overrides = Overrides {
         model: args.model.as_deref(),
+        provider: args.provider,
+        max_tokens: args.max_tokens,
         ..Overrides::default()
     };
     let config = config_for(&args.file, &overrides)?;

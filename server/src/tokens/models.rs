@@ -164,11 +164,8 @@ static TOGETHER_FAMILIES: &[(&str, ModelInfo)] = &[
 
 /// Any other Together model: the 8,192-token context that every model Together fine-tunes
 /// reaches (a stated default, not a published figure; set `lint.max_tokens` for more).
-static TOGETHER_OTHER: ModelInfo = together(
-    "a Together model (default limit)",
-    Encoding::Cl100kBase,
-    8_192,
-);
+static TOGETHER_OTHER: ModelInfo =
+    together("an unlisted Together model", Encoding::Cl100kBase, 8_192);
 
 const fn together(name: &'static str, encoding: Encoding, max_tokens: usize) -> ModelInfo {
     ModelInfo {
