@@ -39,7 +39,7 @@ impl<'a> Builder<'a> {
         let lint = LintOptions::new(&options.lint_config);
         let max_tokens = options
             .max_tokens
-            .unwrap_or(lint.counter.model.max_training_tokens);
+            .unwrap_or(lint.config.max_training_tokens());
         Builder {
             options,
             lint,

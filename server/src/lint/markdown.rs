@@ -46,7 +46,7 @@ pub fn lint_document(text: &str, opts: &LintOptions) -> Vec<Finding> {
         + body_tokens
         + 2 * crate::tokens::TOKENS_PER_MESSAGE
         + crate::tokens::REPLY_PRIMING_TOKENS;
-    let limit = counter.model.max_training_tokens;
+    let limit = opts.config.max_training_tokens();
     if total > limit {
         out.extend(opts.finding(
             &rules::tokens::TOO_MANY_TOKENS,
