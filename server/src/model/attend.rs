@@ -4,14 +4,25 @@
 //! (layout copies, cache concatenation, `repeat_kv`, two matmuls that wake rayon's threads, a
 //! softmax), which cost more than the arithmetic. Here the cache grows in place, position by
 //! position, and each query head reads its key/value head directly (grouped-query attention
-//! without copies).
+//! without copies). Keys and values are kept in f16, as llama.cpp does: decoding reads the
+//! whole cache once per token and layer, so half the bytes is most of attention's time.
+
+use half::f16;
 
 /// Keys and values of every cached position of one layer, position-major:
 /// `[position, kv_head, head_dim]`, so a new token is appended as one copy.
 #[derive(Debug, Clone, Default)]
 pub struct LayerKv {
-    pub k: Vec<f32>,
-    pub v: Vec<f32>,
+    pub k: Vec<f16>,
+    pub v: Vec<f16>,
+}
+
+impl LayerKv {
+    /// Appends the keys and values of new positions (`[t, kv_head, head_dim]` each).
+    pub fn push(&mut self, k: &[f32], v: &[f32]) {
+        self.k.extend(k.iter().map(|&x| f16::from_f32(x)));
+        self.v.extend(v.iter().map(|&x| f16::from_f32(x)));
+    }
 }
 
 /// Head counts and size.
@@ -184,7 +195,7 @@ fn attend_positions(
 
 /// `scores[j] = q · rows[j * stride..][..q.len()]`.
 #[allow(unused_variables)]
-fn scores(q: &[f32], rows: &[f32], stride: usize, avx2: bool, scores: &mut [f32]) {
+fn scores(q: &[f32], rows: &[f16], stride: usize, avx2: bool, scores: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
     if avx2 && q.len().is_multiple_of(8) {
         // SAFETY: `avx2` is true only where the CPU has AVX2 and FMA, and the rows are in
@@ -196,7 +207,7 @@ fn scores(q: &[f32], rows: &[f32], stride: usize, avx2: bool, scores: &mut [f32]
 
 /// `out += Σ_j w[j] rows[j * stride..][..out.len()]`.
 #[allow(unused_variables)]
-fn weighted_sum(w: &[f32], rows: &[f32], stride: usize, avx2: bool, out: &mut [f32]) {
+fn weighted_sum(w: &[f32], rows: &[f16], stride: usize, avx2: bool, out: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
     if avx2 && out.len().is_multiple_of(8) {
         // SAFETY: as in [`scores`].
@@ -204,13 +215,16 @@ fn weighted_sum(w: &[f32], rows: &[f32], stride: usize, avx2: bool, out: &mut [f
     }
     for (j, w) in w.iter().enumerate() {
         let value = &rows[j * stride..][..out.len()];
-        out.iter_mut().zip(value).for_each(|(o, v)| *o += w * v);
+        out.iter_mut()
+            .zip(value)
+            .for_each(|(o, v)| *o += w * v.to_f32());
     }
 }
 
-fn scores_scalar(q: &[f32], rows: &[f32], stride: usize, scores: &mut [f32]) {
+fn scores_scalar(q: &[f32], rows: &[f16], stride: usize, scores: &mut [f32]) {
     for (j, s) in scores.iter_mut().enumerate() {
-        *s = dot(q, &rows[j * stride..][..q.len()]);
+        let row = &rows[j * stride..][..q.len()];
+        *s = q.iter().zip(row).map(|(q, k)| q * k.to_f32()).sum();
     }
 }
 
@@ -218,8 +232,8 @@ fn scores_scalar(q: &[f32], rows: &[f32], stride: usize, scores: &mut [f32]) {
 /// products are summed across lanes together (one horizontal sum per eight rows instead of one
 /// per row). Needs `q.len()` a multiple of 8.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn scores_avx2(q: &[f32], rows: &[f32], stride: usize, scores: &mut [f32]) {
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn scores_avx2(q: &[f32], rows: &[f16], stride: usize, scores: &mut [f32]) {
     use std::arch::x86_64::*;
     let d = q.len();
     let n = scores.len();
@@ -229,7 +243,7 @@ unsafe fn scores_avx2(q: &[f32], rows: &[f32], stride: usize, scores: &mut [f32]
         for c in (0..d).step_by(8) {
             let qc = _mm256_loadu_ps(q.as_ptr().add(c));
             for (r, acc) in acc.iter_mut().enumerate() {
-                let k = _mm256_loadu_ps(rows.as_ptr().add((j + r) * stride + c));
+                let k = load_f16(rows.as_ptr().add((j + r) * stride + c));
                 *acc = _mm256_fmadd_ps(qc, k, *acc);
             }
         }
@@ -252,8 +266,8 @@ unsafe fn scores_avx2(q: &[f32], rows: &[f32], stride: usize, scores: &mut [f32]
 
 /// [`weighted_sum`] eight outputs at a time, held in four registers over all rows. Needs `out.len()` a multiple of 8.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn weighted_sum_avx2(w: &[f32], rows: &[f32], stride: usize, out: &mut [f32]) {
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn weighted_sum_avx2(w: &[f32], rows: &[f16], stride: usize, out: &mut [f32]) {
     use std::arch::x86_64::*;
     let n = w.len();
     for c in (0..out.len()).step_by(8) {
@@ -261,19 +275,27 @@ unsafe fn weighted_sum_avx2(w: &[f32], rows: &[f32], stride: usize, out: &mut [f
         let mut j = 0;
         while j + 4 <= n {
             for (r, acc) in acc.iter_mut().enumerate() {
-                let v = _mm256_loadu_ps(rows.as_ptr().add((j + r) * stride + c));
+                let v = load_f16(rows.as_ptr().add((j + r) * stride + c));
                 *acc = _mm256_fmadd_ps(_mm256_set1_ps(w[j + r]), v, *acc);
             }
             j += 4;
         }
         for (r, &wr) in w.iter().enumerate().skip(j) {
-            let v = _mm256_loadu_ps(rows.as_ptr().add(r * stride + c));
+            let v = load_f16(rows.as_ptr().add(r * stride + c));
             acc[0] = _mm256_fmadd_ps(_mm256_set1_ps(wr), v, acc[0]);
         }
         let sum = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
         let o = out.as_mut_ptr().add(c);
         _mm256_storeu_ps(o, _mm256_add_ps(_mm256_loadu_ps(o), sum));
     }
+}
+
+/// Eight f16 values from `p` as f32.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn load_f16(p: *const f16) -> std::arch::x86_64::__m256 {
+    use std::arch::x86_64::*;
+    _mm256_cvtph_ps(_mm_loadu_si128(p as *const __m128i))
 }
 
 #[cfg(test)]
@@ -302,10 +324,9 @@ mod tests {
         let mut draw =
             |len: usize| -> Vec<f32> { (0..len).map(|_| rng.next_f32() - 0.5).collect() };
         let q = draw(t * heads.n_head * heads.head_dim);
-        let kv = LayerKv {
-            k: draw(n * heads.n_kv_head * heads.head_dim),
-            v: draw(n * heads.n_kv_head * heads.head_dim),
-        };
+        let mut kv = LayerKv::default();
+        let cached = n * heads.n_kv_head * heads.head_dim;
+        kv.push(&draw(cached), &draw(cached));
         let ours = attend(&q, &kv, heads, t, offset);
 
         // The same with tensors: [head, pos, dim], kv heads repeated, causal mask.
@@ -321,7 +342,9 @@ mod tests {
             let x = x.unsqueeze(1).unwrap().repeat((1, 3, 1, 1)).unwrap();
             x.reshape((9, n, 64)).unwrap()
         };
-        let (k, v) = (as_heads(&kv.k), as_heads(&kv.v));
+        // The reference sees the cache's f16 values exactly.
+        let widen = |x: &[f16]| x.iter().map(|x| x.to_f32()).collect::<Vec<f32>>();
+        let (k, v) = (as_heads(&widen(&kv.k)), as_heads(&widen(&kv.v)));
         let scores =
             (qt.contiguous().unwrap().matmul(&k.t().unwrap()).unwrap() / 64f64.sqrt()).unwrap();
         let mask: Vec<f32> = (0..t)
@@ -358,7 +381,8 @@ mod tests {
         let mut rng = crate::model::rng::Rng::new(5);
         let mut draw =
             |len: usize| -> Vec<f32> { (0..len).map(|_| rng.next_f32() - 0.5).collect() };
-        let (q, rows, w) = (draw(d), draw(n * stride), draw(n));
+        let (q, w) = (draw(d), draw(n));
+        let rows: Vec<f16> = draw(n * stride).into_iter().map(f16::from_f32).collect();
         // Scores and weighted sums, vectorised (where the CPU has it) and scalar.
         let run = |avx2: bool| {
             let mut out = vec![0f32; n];

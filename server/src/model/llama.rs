@@ -666,8 +666,7 @@ impl Llama {
             let mut k = k.flatten_all()?.to_vec1::<f32>()?;
             attend::rope_interleaved(&mut q, c.head_dim, &rope.cos, &rope.sin);
             attend::rope_interleaved(&mut k, c.head_dim, &rope.cos, &rope.sin);
-            kv.k.extend_from_slice(&k);
-            kv.v.extend(v.flatten_all()?.to_vec1::<f32>()?);
+            kv.push(&k, &v.flatten_all()?.to_vec1::<f32>()?);
             let heads = attend::Heads {
                 n_head: c.n_head,
                 n_kv_head: c.n_kv_head,
