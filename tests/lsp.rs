@@ -1706,6 +1706,8 @@ fn compare_reports_progress_opens_the_report_and_cancels() {
         model: "gpt-4o-mini-2024-07-18".into(),
         base_url: None,
         job_id: None,
+        provider: None,
+        api_key_env: None,
     };
     Registry::register(&dir, "mini", voice).unwrap();
     let line = |i: usize| {

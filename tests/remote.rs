@@ -321,6 +321,8 @@ fn tune_end_to_end_from_the_cli() {
             model: model.clone(),
             base_url: Some(server.base_url()),
             job_id: Some(id.clone()),
+            provider: Some("openai".into()),
+            api_key_env: None,
         })
     );
 
@@ -1253,6 +1255,8 @@ fn compare_runs_remote_voices_through_the_api() {
         model: model.into(),
         base_url,
         job_id: None,
+        provider: None,
+        api_key_env: None,
     };
     Registry::register(ws.path(), "mini", remote("gpt-4o-mini-2024-07-18", None)).unwrap();
     Registry::register(

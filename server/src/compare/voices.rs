@@ -29,6 +29,9 @@ pub enum VoiceSource {
     Remote {
         model: String,
         base_url: String,
+        /// The variable the provider's key is in (None: `[remote]`'s).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        api_key_env: Option<String>,
     },
 }
 
@@ -61,10 +64,14 @@ pub fn resolve(
                 adapter: adapter.clone(),
             },
             Some(Voice::Remote {
-                model, base_url, ..
+                model,
+                base_url,
+                api_key_env,
+                ..
             }) => VoiceSource::Remote {
                 model: model.clone(),
                 base_url: base_url.clone().unwrap_or_else(|| remote.resolved_base_url()),
+                api_key_env: api_key_env.clone(),
             },
             None if name == BASE => VoiceSource::Local {
                 base_model: crate::model::pull::ensure_default_model()?,
@@ -145,8 +152,14 @@ pub fn generate_all(
             }
             Ok(out)
         }
-        VoiceSource::Remote { model, base_url } => {
-            let client = remote.client(Some(base_url))?;
+        VoiceSource::Remote {
+            model,
+            base_url,
+            api_key_env,
+        } => {
+            let client = remote
+                .with_key_env(api_key_env.as_deref())
+                .client(Some(base_url))?;
             let backend = RemoteVoice::new(client, model);
             let options = completion_options(params);
             let runtime = tokio::runtime::Builder::new_current_thread()

@@ -60,10 +60,14 @@ pub(super) fn load(gw: &Ghostwriter, voice: Option<&str>) -> Result<VoiceEngine,
                 ..
             }) => (base_model.clone(), adapter.clone()),
             Some(Voice::Remote {
-                model, base_url, ..
+                model,
+                base_url,
+                api_key_env,
+                ..
             }) => {
                 let config = crate::openai::RemoteConfig::load(&gw.workspace)
-                    .map_err(|e| GhostError::Other(e.to_string()))?;
+                    .map_err(|e| GhostError::Other(e.to_string()))?
+                    .with_key_env(api_key_env.as_deref());
                 let backend = RemoteBackend::new(&config, model, base_url.as_deref())?;
                 return Ok(VoiceEngine::new(Backend::Remote(backend), shape));
             }

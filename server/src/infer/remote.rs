@@ -117,9 +117,14 @@ impl RemoteVoice {
     pub fn from_voice(config: &RemoteConfig, voice: &Voice) -> anyhow::Result<RemoteVoice> {
         match voice {
             Voice::Remote {
-                model, base_url, ..
+                model,
+                base_url,
+                api_key_env,
+                ..
             } => Ok(RemoteVoice::new(
-                config.client(base_url.as_deref())?,
+                config
+                    .with_key_env(api_key_env.as_deref())
+                    .client(base_url.as_deref())?,
                 model.clone(),
             )),
             Voice::Local { .. } => anyhow::bail!("this voice is a local model, not a remote one"),
