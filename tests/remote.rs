@@ -1,10 +1,16 @@
 //! Remote fine-tuning end to end, against a fake OpenAI API on 127.0.0.1 that validates every
-//! request and response against the real OpenAPI spec (`tests/remote/fake_openai.rs`).
+//! request and response against the real OpenAPI spec (`tests/remote/fake_openai.rs`), and a
+//! fake Together AI on the same machinery (`tests/remote/fake_together.rs`, tests in
+//! `tests/remote/together.rs`).
 
 #[path = "remote/fake_openai.rs"]
 mod fake_openai;
+#[path = "remote/fake_together.rs"]
+mod fake_together;
 #[path = "remote/timeouts.rs"]
 mod timeouts;
+#[path = "remote/together.rs"]
+mod together;
 
 use fake_openai::{FakeOpenAi, FaultKind, Spec};
 use serde_json::json;

@@ -101,7 +101,7 @@ impl Plan {
             .as_ref()
             .and_then(|q| q.estimate.estimated_total_price)
         {
-            Some(p) => format!("${p:.2}"),
+            Some(p) => usd(p),
             None => self.estimate.cost_text(),
         };
         format!("Start fine-tune ({price})")
@@ -315,6 +315,15 @@ async fn prepare_together(
     Ok(plan)
 }
 
+/// Dollars to the cent, or to a hundredth of a cent below one cent (a small test run).
+fn usd(amount: f64) -> String {
+    if amount > 0.0 && amount < 0.01 {
+        format!("${amount:.4}")
+    } else {
+        format!("${amount:.2}")
+    }
+}
+
 /// Our estimate beside Together's, saying where they differ.
 fn compare_estimates(ours: &Estimate, theirs: &together::PriceEstimate) -> String {
     let our_tokens = ours.billed_tokens * ours.epochs as u64;
@@ -322,7 +331,7 @@ fn compare_estimates(ours: &Estimate, theirs: &together::PriceEstimate) -> Strin
         "Together's estimate: {}",
         theirs
             .estimated_total_price
-            .map(|p| format!("${p:.2}"))
+            .map(usd)
             .unwrap_or_else(|| "no price".into())
     );
     if let Some(t) = theirs.estimated_train_token_count {

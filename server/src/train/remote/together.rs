@@ -4,7 +4,8 @@
 //! a job's output. Calls go through the shared [`Client`] and its retry loop; responses are
 //! parsed leniently (only the fields we read).
 
-use crate::openai::client::{no_probe, Repeat};
+use super::endpoints::check_id;
+use crate::openai::client::Repeat;
 use crate::openai::{Client, Error};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -269,33 +270,17 @@ impl Client {
     }
 
     /// `POST /fine-tunes/{id}/cancel`; repeating it is harmless. A refusal because the job is
-    /// already cancelled counts as success.
+    /// already cancelled (or being cancelled) counts as success.
     pub async fn together_cancel(&self, id: &str) -> Result<TogetherJob, Error> {
         check_id(id)?;
-        let what = format!("cancelling job {id}");
-        let build = || async { Ok(self.post(&format!("fine-tunes/{id}/cancel"))) };
-        match self.execute(&what, Repeat::Safe, build, no_probe).await {
-            Ok(job) => Ok(job),
-            Err(
-                e @ Error::Api {
-                    status: 400..=499, ..
-                },
-            ) => {
-                let job = self.together_job(id).await?;
-                if matches!(job.status.as_str(), "cancelled" | "cancel_requested") {
-                    Ok(job)
-                } else {
-                    Err(e)
-                }
-            }
-            Err(e) => Err(e),
-        }
+        self.cancel_at(
+            id,
+            &format!("fine-tunes/{id}/cancel"),
+            || self.together_job(id),
+            |job: &TogetherJob| matches!(job.status.as_str(), "cancelled" | "cancel_requested"),
+        )
+        .await
     }
-}
-
-/// Ids go into URL paths: refuse anything that is not a plain id.
-fn check_id(id: &str) -> Result<(), Error> {
-    crate::voices::check_path_name("job id", id).map_err(|e| Error::Config(e.to_string()))
 }
 
 /// Unix seconds of an RFC 3339 time (`2026-05-17T17:35:45.123Z`, `...+02:00`), the way Together
