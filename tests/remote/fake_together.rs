@@ -260,6 +260,11 @@ fn route(
             let Body::Json(req) = body else {
                 return bad("expected a JSON body");
             };
+            // Together's request has `max_tokens` and no `max_completion_tokens` (which it
+            // would ignore): refused here, so a client that sends the wrong one is seen.
+            if req.get("max_completion_tokens").is_some() {
+                return bad("max_completion_tokens is not a Together parameter; use max_tokens");
+            }
             let model = req["model"].as_str().unwrap_or("").to_string();
             let known = st
                 .jobs

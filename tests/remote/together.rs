@@ -188,8 +188,12 @@ fn tune_on_together_from_the_cli_then_use_and_download_the_voice() {
     // [remote] section names another variable, which is unset).
     let cfg = config(ws.path());
     let backend = voicetune::infer::remote::RemoteVoice::from_voice(&cfg, &voice).unwrap();
+    let options = voicetune::infer::remote::CompletionOptions {
+        max_tokens: Some(40),
+        ..Default::default()
+    };
     let answer = rt()
-        .block_on(backend.complete("The walk this morning", &Default::default()))
+        .block_on(backend.complete("The walk this morning", &options))
         .unwrap();
     assert_eq!(
         answer.text,

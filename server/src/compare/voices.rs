@@ -32,6 +32,9 @@ pub enum VoiceSource {
         /// The variable the provider's key is in (None: `[remote]`'s).
         #[serde(skip_serializing_if = "Option::is_none")]
         api_key_env: Option<String>,
+        /// Who serves it (`together` takes its length limit differently).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        provider: Option<String>,
     },
 }
 
@@ -67,11 +70,13 @@ pub fn resolve(
                 model,
                 base_url,
                 api_key_env,
+                provider,
                 ..
             }) => VoiceSource::Remote {
                 model: model.clone(),
                 base_url: base_url.clone().unwrap_or_else(|| remote.resolved_base_url()),
                 api_key_env: api_key_env.clone(),
+                provider: provider.clone(),
             },
             None if name == BASE => VoiceSource::Local {
                 base_model: crate::model::pull::ensure_default_model()?,
@@ -156,11 +161,12 @@ pub fn generate_all(
             model,
             base_url,
             api_key_env,
+            provider,
         } => {
             let client = remote
                 .with_key_env(api_key_env.as_deref())
                 .client(Some(base_url))?;
-            let backend = RemoteVoice::new(client, model);
+            let backend = RemoteVoice::new(client, model).served_by(provider.as_deref());
             let options = completion_options(params);
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
