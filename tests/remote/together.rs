@@ -208,6 +208,21 @@ fn tune_on_together_from_the_cli_then_use_and_download_the_voice() {
         "{listed}"
     );
 
+    // The job's events, and the account's jobs as Together lists them.
+    let events = voicetune(ws.path(), &["jobs", "events", &job.id]);
+    let events_out = String::from_utf8_lossy(&events.stdout);
+    assert!(
+        events_out.contains("[info] Checkpoint saved at step 1 of 3")
+            && events_out.contains("[info] Job completed"),
+        "{}",
+        text(&events)
+    );
+    let remote_list = voicetune(ws.path(), &["jobs", "list", "--remote"]);
+    assert_eq!(
+        String::from_utf8_lossy(&remote_list.stdout).trim(),
+        format!("{}\tcompleted\t{LOCAL_MODEL}\t{model}", job.id)
+    );
+
     // The adapter comes home: checked, unpacked, loaded onto the real base model, registered.
     let download = voicetune(ws.path(), &["jobs", "download", &job.id]);
     assert!(download.status.success(), "{}", text(&download));
@@ -240,7 +255,10 @@ fn tune_on_together_from_the_cli_then_use_and_download_the_voice() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 
-    assert_key_nowhere(ws.path(), &[&models, &out, &list, &download]);
+    assert_key_nowhere(
+        ws.path(),
+        &[&models, &out, &list, &events, &remote_list, &download],
+    );
     server.assert_no_violations();
 }
 
@@ -465,4 +483,33 @@ fn a_missing_together_key_names_its_variable() {
         text(&out)
     );
     assert!(server.state.lock().unwrap().seen.is_empty());
+}
+
+#[test]
+fn the_endpoint_comes_from_together_base_url_when_the_config_has_none() {
+    let server = fake_together::start(KEY);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("voicetune.toml"),
+        format!("[together]\napi_key_env = \"{TOGETHER_KEY_ENV}\"\n"),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_voicetune"))
+        .args(["tune", "--provider", "together", "--list-models"])
+        .current_dir(dir.path())
+        .env(TOGETHER_KEY_ENV, KEY)
+        .env("TOGETHER_BASE_URL", server.base_url())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains(LOCAL_MODEL));
+    // Without a provider, the config's default (OpenAI) has no model list to ask for.
+    let openai = voicetune(dir.path(), &["tune", "--list-models"]);
+    assert!(!openai.status.success());
+    assert!(
+        String::from_utf8_lossy(&openai.stderr).contains("--provider together"),
+        "{}",
+        text(&openai)
+    );
+    server.assert_no_violations();
 }
