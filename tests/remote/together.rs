@@ -450,6 +450,10 @@ fn the_models_limits_are_enforced_before_anything_is_uploaded() {
             "no LoRA target module `wte`",
         ),
         (&["--model", "acme/unknown-7b"][..], "--list-models"),
+        (
+            &["--learning-rate-multiplier", "0.5"][..],
+            "not a multiplier",
+        ),
     ] {
         let mut all = vec!["tune", "train.jsonl", "--yes"];
         all.extend_from_slice(args);
@@ -462,6 +466,7 @@ fn the_models_limits_are_enforced_before_anything_is_uploaded() {
     assert_eq!(st.requests("POST", "/files/upload"), 0);
     assert_eq!(st.requests("POST", "/fine-tunes"), 0);
     assert!(st.requests("GET", "/fine-tunes/models/limits") >= 7);
+    assert_eq!(st.requests("POST", "/fine-tunes/estimate-price"), 0);
     drop(st);
     server.assert_no_violations();
 }

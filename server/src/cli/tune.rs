@@ -159,8 +159,8 @@ pub(crate) fn run(args: TuneArgs) -> ExitCode {
         // Fail on a missing key before linting a large file.
         config.client_for(provider, None)?;
         let rt = runtime()?;
-        let plan = rt
-            .block_on(remote::prepare(&config, request, printer()))
+        let mut plan = rt
+            .block_on(remote::check(&config, request, printer()))
             .map_err(|e| match e.downcast::<remote::BlockedByLint>() {
                 Ok(blocked) => anyhow::Error::msg(blocked.describe("--force")),
                 Err(e) => e,
@@ -177,6 +177,7 @@ pub(crate) fn run(args: TuneArgs) -> ExitCode {
             );
         }
         eprintln!("estimate: {}", plan.estimate.summary());
+        rt.block_on(remote::quote(&config, &mut plan, printer()))?;
         if let Some(quote) = &plan.quote {
             eprintln!("{}", quote.comparison);
         }

@@ -1,8 +1,9 @@
 //! Remote fine-tuning on OpenAI or Together AI: check the dataset, show what it will cost,
 //! upload, create the job, follow it to the end, and record the resulting model as a voice.
 //!
-//! The faces call, in order: [`prepare`] (lint gate + estimate; for Together also the model's
-//! limits, the upload and Together's own price estimate), their own confirmation (the CLI's
+//! The faces call, in order: [`prepare`] ([`check`]: lint gate + estimate, for Together after
+//! the model's limits; then [`quote`]: for Together the upload and its own price estimate),
+//! their own confirmation (the CLI's
 //! prompt, the server's `window/showMessageRequest`), [`start`] (upload if not done + create;
 //! the job is persisted under `.voicetune/jobs/`, with its provider, as soon as it exists) and
 //! [`follow`] (poll until final, reporting through a callback). [`resume_all`] picks up jobs
@@ -228,26 +229,37 @@ pub fn provider_of(config: &RemoteConfig, request: &TuneRequest) -> Provider {
     request.provider.unwrap_or(config.provider)
 }
 
-/// Everything before the confirmation. OpenAI: [`plan`] (nothing sent). Together: the model's
-/// limits (`/fine-tunes/models/limits`) check the settings and give the lint gate its
-/// sequence length, then, once the lint passed, the files are uploaded (streamed, once) and
-/// Together's own price estimate is asked for and compared with ours.
+/// Everything before the confirmation: [`check`], then [`quote`].
 pub async fn prepare(
     config: &RemoteConfig,
     request: TuneRequest,
     on_update: OnUpdate,
 ) -> anyhow::Result<Plan> {
-    match provider_of(config, &request) {
-        Provider::Openai => plan(config, request),
-        Provider::Together => prepare_together(config, request, on_update).await,
-    }
+    let mut plan = check(config, request, on_update.clone()).await?;
+    quote(config, &mut plan, on_update).await?;
+    Ok(plan)
 }
 
-async fn prepare_together(
+/// The lint gate and our estimate, for the request's provider. OpenAI: [`plan`] (nothing
+/// sent). Together: first the model's limits (`/fine-tunes/models/limits`), which check the
+/// settings and give the lint gate its sequence length.
+pub async fn check(
     config: &RemoteConfig,
     mut request: TuneRequest,
     on_update: OnUpdate,
 ) -> anyhow::Result<Plan> {
+    if provider_of(config, &request) == Provider::Openai {
+        anyhow::ensure!(
+            request.together == TogetherOptions::default(),
+            "LoRA settings, full fine-tuning, a learning rate and checkpoints are Together's \
+             settings (--provider together); OpenAI takes --learning-rate-multiplier"
+        );
+        return plan(config, request);
+    }
+    anyhow::ensure!(
+        request.hyperparameters.learning_rate_multiplier.is_none(),
+        "Together takes a learning rate (--learning-rate), not a multiplier"
+    );
     let settings = &config.together;
     if request.model.is_empty() {
         request.model = settings
@@ -284,7 +296,7 @@ async fn prepare_together(
         price_per_million: settings.price_per_million.unwrap_or(0.0),
     };
     let (estimate, findings) = lint_gate(&request, &target, create.n_epochs.or(Some(1)))?;
-    let mut plan = Plan {
+    Ok(Plan {
         request,
         provider: Provider::Together,
         estimate,
@@ -292,19 +304,40 @@ async fn prepare_together(
         uploaded: Vec::new(),
         quote: None,
         together: Some(create),
+    })
+}
+
+/// The provider's own estimate, for a plan that passed [`check`]. Together prices an uploaded
+/// file: the files are uploaded (streamed, once) and `/fine-tunes/estimate-price` is compared
+/// with our estimate. OpenAI has no such call: nothing is sent.
+pub async fn quote(
+    config: &RemoteConfig,
+    plan: &mut Plan,
+    on_update: OnUpdate,
+) -> anyhow::Result<()> {
+    let Some(job) = plan.together.clone() else {
+        return Ok(());
     };
+    let api = Api::new(
+        config,
+        Provider::Together,
+        None,
+        Some(wait_notice(&on_update)),
+    )?;
     plan.uploaded = upload_all(&api, &plan.request, &on_update).await?;
-    let mut priced = plan.together.clone().expect("just set");
-    priced.training_file = plan.uploaded[0].clone();
-    priced.validation_file = plan.uploaded.get(1).cloned();
+    let priced = together::CreateRequest {
+        training_file: plan.uploaded[0].clone(),
+        validation_file: plan.uploaded.get(1).cloned(),
+        ..job
+    };
     let theirs = api.client.together_estimate(&priced).await?;
     if theirs.allowed_to_proceed == Some(false) {
         anyhow::bail!(
-            "Together will not run this job on your account: it estimates ${:.2}{}; nothing was started",
-            theirs.estimated_total_price.unwrap_or(0.0),
+            "Together will not run this job on your account: it estimates {}{}; nothing was started",
+            usd(theirs.estimated_total_price.unwrap_or(0.0)),
             theirs
                 .user_limit
-                .map(|l| format!(" against a limit of ${l:.2}"))
+                .map(|l| format!(" against a limit of {}", usd(l)))
                 .unwrap_or_default()
         );
     }
@@ -312,7 +345,7 @@ async fn prepare_together(
         comparison: compare_estimates(&plan.estimate, &theirs),
         estimate: theirs,
     });
-    Ok(plan)
+    Ok(())
 }
 
 /// Dollars to the cent, or to a hundredth of a cent below one cent (a small test run).
