@@ -273,12 +273,7 @@ pub async fn check(
                 )
             })?;
     }
-    let api = Api::new(
-        config,
-        Provider::Together,
-        None,
-        Some(wait_notice(&on_update)),
-    )?;
+    let api = together_api(config, &on_update)?;
     let limits = match api.client.together_limits(&request.model).await {
         Ok(limits) => limits,
         Err(openai::Error::Api { status: 404, .. }) => anyhow::bail!(
@@ -307,6 +302,16 @@ pub async fn check(
     })
 }
 
+/// A client of Together's API at the configured URL, announcing retries.
+fn together_api(config: &RemoteConfig, on_update: &OnUpdate) -> anyhow::Result<Api> {
+    Api::new(
+        config,
+        Provider::Together,
+        None,
+        Some(wait_notice(on_update)),
+    )
+}
+
 /// The provider's own estimate, for a plan that passed [`check`]. Together prices an uploaded
 /// file: the files are uploaded (streamed, once) and `/fine-tunes/estimate-price` is compared
 /// with our estimate. OpenAI has no such call: nothing is sent.
@@ -318,12 +323,7 @@ pub async fn quote(
     let Some(job) = plan.together.clone() else {
         return Ok(());
     };
-    let api = Api::new(
-        config,
-        Provider::Together,
-        None,
-        Some(wait_notice(&on_update)),
-    )?;
+    let api = together_api(config, &on_update)?;
     plan.uploaded = upload_all(&api, &plan.request, &on_update).await?;
     let priced = together::CreateRequest {
         training_file: plan.uploaded[0].clone(),
