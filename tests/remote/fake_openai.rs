@@ -34,6 +34,9 @@ pub struct Spec {
     validators: Mutex<HashMap<String, Arc<Validator>>>,
     /// The schema of an error answer the spec does not list for an operation.
     error_schema: &'static str,
+    /// The spec's event-stream schema describes each event as `{"data": chunk}` (Together's)
+    /// rather than the chunk itself (OpenAI's).
+    stream_events_wrapped: bool,
 }
 
 /// The vendored spec (the paths this server serves and what they reference).
@@ -71,7 +74,14 @@ impl Spec {
             registry,
             validators: Mutex::new(HashMap::new()),
             error_schema,
+            stream_events_wrapped: false,
         }
+    }
+
+    /// This spec, its event streams described as `{"data": chunk}` events (Together's).
+    pub fn with_wrapped_stream_events(mut self) -> Spec {
+        self.stream_events_wrapped = true;
+        self
     }
 
     /// A validator for `schema`, a schema object taken from the spec (refs are resolved
@@ -692,9 +702,13 @@ fn sse_answer(state: &Arc<Mutex<State>>, method: &str, path: &str, chunks: &[Val
     });
     let mut text = String::new();
     for chunk in chunks {
+        let event = match spec.stream_events_wrapped {
+            true => json!({ "data": chunk }),
+            false => chunk.clone(),
+        };
         match &schema {
             Some(schema) => {
-                if let Err(errors) = spec.check(schema, chunk) {
+                if let Err(errors) = spec.check(schema, &event) {
                     violation(
                         state,
                         format!(

@@ -35,7 +35,7 @@ pub fn spec_path() -> std::path::PathBuf {
 /// The Together spec, loaded once per test binary.
 pub fn spec() -> &'static Spec {
     static SPEC: OnceLock<Spec> = OnceLock::new();
-    SPEC.get_or_init(|| Spec::load(&spec_path(), "ErrorData"))
+    SPEC.get_or_init(|| Spec::load(&spec_path(), "ErrorData").with_wrapped_stream_events())
 }
 
 /// Starts a fake Together API that accepts the API key `key`.
@@ -283,14 +283,29 @@ fn route(
             let prompt = last_message(&req);
             let created = st.tick();
             let id = st.next_id("chat");
+            let text = super::fake_openai::completion_for(&model, &prompt);
+            if req.get("stream") == Some(&json!(true)) {
+                // One chunk per word (each delta names its role, as Together's schema wants),
+                // then one with the finish reason.
+                let chunk = |content: &str, finish: Value| {
+                    json!({"id": id, "object": "chat.completion.chunk", "created": created,
+                           "model": model, "choices": [{"index": 0, "finish_reason": finish,
+                           "delta": {"role": "assistant", "content": content}}]})
+                };
+                let mut chunks: Vec<Value> = text
+                    .split_inclusive(' ')
+                    .map(|w| chunk(w, Value::Null))
+                    .collect();
+                chunks.push(chunk("", json!("stop")));
+                return (200, json!({"__sse__": chunks}));
+            }
             (
                 200,
                 json!({
                     "id": id, "object": "chat.completion", "created": created, "model": model,
                     "prompt": [],
                     "choices": [{"index": 0, "finish_reason": "stop",
-                                 "message": {"role": "assistant",
-                                             "content": super::fake_openai::completion_for(&model, &prompt)}}],
+                                 "message": {"role": "assistant", "content": text}}],
                     "usage": {"prompt_tokens": 5, "completion_tokens": 7, "total_tokens": 12}
                 }),
             )

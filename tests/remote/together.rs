@@ -200,6 +200,30 @@ fn tune_on_together_from_the_cli_then_use_and_download_the_voice() {
         super::fake_openai::completion_for(&model, "The walk this morning")
     );
 
+    // The bake-off runs it (streamed chat completions) beside nothing else.
+    let heldout = ws.path().join("heldout.jsonl");
+    let line = json!({"messages": [
+        {"role": "user", "content": "Write about the canal path 🔪 (研ぐ)."},
+        {"role": "assistant", "content": "The canal path is flat and the herons are not."}]});
+    std::fs::write(&heldout, format!("{line}\n")).unwrap();
+    let mut compare = voicetune::compare::CompareRequest::new(
+        ws.path().to_path_buf(),
+        vec!["ada".into()],
+        heldout,
+        ws.path().join("out/report.html"),
+    );
+    compare.sampling.max_tokens = 16;
+    let report = voicetune::compare::compare(
+        &compare,
+        &std::sync::atomic::AtomicBool::new(false),
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(
+        report.rows[0].answers[0].output.text,
+        super::fake_openai::completion_for(&model, "Write about the canal path 🔪 (研ぐ).")
+    );
+
     // Both providers' jobs are listed with the provider shown.
     let list = voicetune(ws.path(), &["jobs"]);
     let listed = String::from_utf8_lossy(&list.stdout);
