@@ -184,8 +184,10 @@ fn route(
                 "training_method": req["training_method"], "training_type": req["training_type"],
                 "events": []
             });
-            if let Some(suffix) = req.get("suffix") {
-                json["suffix"] = suffix.clone();
+            for key in ["suffix", "learning_rate", "batch_size", "n_checkpoints"] {
+                if let Some(value) = req.get(key) {
+                    json[key] = value.clone();
+                }
             }
             let fail = st.fail_jobs;
             let mut job = FakeJob {
