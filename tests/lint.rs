@@ -4,7 +4,10 @@
 // Hostile structure through the parsers and the fix engine (issue 17).
 #[path = "lint/hostile.rs"]
 mod hostile;
+// `voicetune lint --provider together` (issue 18).
 mod lint_fuzz;
+#[path = "lint/together.rs"]
+mod together;
 
 use proptest::prelude::*;
 use std::path::{Path, PathBuf};
@@ -18,6 +21,15 @@ mod lint_data;
 
 fn opts() -> LintOptions {
     LintOptions::new(&Config::default())
+}
+
+/// Options for fine-tuning on Together (`provider = "together"`, a Llama 3.1 8B model).
+fn together_opts() -> LintOptions {
+    LintOptions::new(&Config {
+        provider: voicetune::config::Provider::Together,
+        target_model: "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference".into(),
+        ..Config::default()
+    })
 }
 
 /// Options for a legacy completions target, where the separator/stop/leading-space rules run.

@@ -97,6 +97,16 @@ fn published(params: &Value) -> Vec<(String, [usize; 4])> {
     out
 }
 
+/// The codes of a publishDiagnostics notification's diagnostics.
+fn codes(published: &Value) -> Vec<String> {
+    published["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["code"].as_str().unwrap().to_string())
+        .collect()
+}
+
 fn default_opts() -> LintOptions {
     LintOptions::new(&Config::default())
 }
@@ -490,14 +500,6 @@ fn settings_come_from_voicetune_toml_and_the_client_and_bad_config_is_reported()
     let uri = file_uri(&path);
     let mut client = start(&dir);
     client.open(&uri, "jsonl", 1, &text);
-    let codes = |p: &Value| -> Vec<String> {
-        p["diagnostics"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|d| d["code"].as_str().unwrap().to_string())
-            .collect()
-    };
     let p = client.diagnostics(&uri, Some(1));
     assert!(!codes(&p).contains(&"VT101".into()) && codes(&p).contains(&"VT102".into()));
 
@@ -541,6 +543,65 @@ fn settings_come_from_voicetune_toml_and_the_client_and_bad_config_is_reported()
     });
     assert_eq!(shown["params"]["type"], 1);
     client.diagnostics(&uri, None);
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn the_provider_comes_from_initialization_options_like_target_model() {
+    let dir = tempdir("provider");
+    let path = dir.join("d.jsonl");
+    // A weight on a user turn (Together's, not OpenAI's) and two user turns in a row (OpenAI's,
+    // not Together's).
+    let text = format!(
+        "{}\n",
+        json!({"messages": [
+            {"role": "user", "content": "Write about the tea 🍵 at dawn.", "weight": 0},
+            {"role": "user", "content": "Keep it to one line, 短く."},
+            {"role": "assistant", "content": "The kettle sang before the gulls woke, and I poured the first cup."},
+        ]})
+    );
+    let uri = file_uri(&path);
+    let mut client = Client::spawn(&binary(), &dir);
+    client.initialize(
+        caps(),
+        json!({"voicetune": {
+            "provider": "together",
+            "target_model": "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference",
+        }}),
+    );
+    client.open(&uri, "jsonl", 1, &text);
+    let p = client.diagnostics(&uri, Some(1));
+    assert!(codes(&p).contains(&"VT013".into()), "{p}");
+    assert!(!codes(&p).contains(&"VT016".into()), "{p}");
+    let order = p["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["code"] == "VT013")
+        .unwrap();
+    let line = text.lines().next().unwrap();
+    let second_user = line.find(r#"{"content":"Keep"#).unwrap();
+    assert_eq!(
+        order["range"]["start"]["character"],
+        utf16_pos(line, second_user).1 as u64
+    );
+    let hover = client.request(
+        "textDocument/hover",
+        json!({"textDocument": {"uri": uri}, "position": {"line": 0, "character": 5}}),
+    );
+    let value = hover["contents"]["value"].as_str().unwrap();
+    assert!(
+        value.contains("131,072") && value.contains("Together"),
+        "{value}"
+    );
+
+    client.notify(
+        "workspace/didChangeConfiguration",
+        json!({"settings": {"voicetune": {"provider": "openai", "target_model": "gpt-4o-mini"}}}),
+    );
+    let p = client.diagnostics(&uri, None);
+    assert!(codes(&p).contains(&"VT016".into()), "{p}");
+    assert!(!codes(&p).contains(&"VT013".into()), "{p}");
     assert!(client.shutdown().success());
 }
 

@@ -69,6 +69,23 @@ impl Provider {
             Provider::Together => "together",
         }
     }
+
+    /// The service's name in messages.
+    pub fn title(self) -> &'static str {
+        match self {
+            Provider::Openai => "OpenAI",
+            Provider::Together => "Together",
+        }
+    }
+
+    /// The fewest examples the service accepts in a training file (OpenAI's documented
+    /// minimum; Together's `MIN_SAMPLES` in its file check).
+    pub fn min_examples(self) -> usize {
+        match self {
+            Provider::Openai => 10,
+            Provider::Together => 1,
+        }
+    }
 }
 
 impl std::fmt::Display for Provider {
@@ -108,8 +125,10 @@ pub struct LintConfig {
     pub severity: BTreeMap<String, RuleSeverity>,
     /// Examples with fewer tokens than this are flagged as too short.
     pub min_tokens: usize,
-    /// Below this many examples the dataset is an error (OpenAI's hard minimum is 10).
-    pub min_examples: usize,
+    /// Below this many examples the dataset is an error; None: the provider's minimum (10 for
+    /// OpenAI, 1 for Together).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_examples: Option<usize>,
     /// Below this many examples the dataset gets a warning.
     pub recommended_examples: usize,
     /// How many examples must share a long prefix or suffix before it counts as a template.
@@ -129,7 +148,7 @@ impl Default for LintConfig {
             ignore: Vec::new(),
             severity: BTreeMap::new(),
             min_tokens: 5,
-            min_examples: 10,
+            min_examples: None,
             recommended_examples: 100,
             template_min_examples: 3,
             template_min_chars: 80,
@@ -205,7 +224,9 @@ impl Config {
     }
 
     fn validate(&self, path: &Path) -> Result<(), ConfigError> {
-        if crate::tokens::lookup(&self.target_model).is_none() {
+        // Together fine-tunes many open models; an unlisted one gets a stated default limit.
+        if self.provider == Provider::Openai && crate::tokens::lookup(&self.target_model).is_none()
+        {
             let known: Vec<&str> = crate::tokens::models::MODELS
                 .iter()
                 .map(|m| m.name)
@@ -222,11 +243,36 @@ impl Config {
         Ok(())
     }
 
-    /// The target model's table entry (validated at load, so always present).
+    /// The target model's table entry (validated at load, so always present). For Together,
+    /// the entry of the model's family, else the generic Together entry.
     pub fn model(&self) -> &'static crate::tokens::ModelInfo {
+        if self.provider == Provider::Together {
+            return crate::tokens::models::together_model(&self.target_model);
+        }
         crate::tokens::lookup(&self.target_model).unwrap_or_else(|| {
             crate::tokens::lookup(crate::tokens::DEFAULT_MODEL).expect("default")
         })
+    }
+
+    /// Statistics of per-example token counts as this config trains them: its token limit,
+    /// and the provider's default epochs (OpenAI's "auto" rule; Together's `n_epochs` default
+    /// of 1 from its API spec).
+    pub fn dataset_stats(&self, counts: &[usize]) -> crate::tokens::stats::DatasetStats {
+        let epochs = (self.provider == Provider::Together).then_some(1);
+        crate::tokens::stats::DatasetStats::with_limit(
+            counts,
+            self.model(),
+            self.max_training_tokens(),
+            epochs,
+        )
+    }
+
+    /// Below this many examples a training file is rejected: `lint.min_examples`, else the
+    /// provider's minimum.
+    pub fn min_examples(&self) -> usize {
+        self.lint
+            .min_examples
+            .unwrap_or(self.provider.min_examples())
     }
 
     /// Tokens one training example may hold: `lint.max_tokens` when set, else the target

@@ -62,6 +62,10 @@ export function settingsOverlay(): Record<string, unknown> {
   if (targetModel) {
     overlay.target_model = targetModel;
   }
+  const provider = config.get<string>('provider', '');
+  if (provider) {
+    overlay.provider = provider;
+  }
   const voice = config.get<string>('voice', '');
   if (voice) {
     overlay.voice = voice;

@@ -1,11 +1,12 @@
 //! `voicetune lint`: findings as text, JSON or GitHub annotations, `--fix` in place, and the
 //! exit code (0 clean, 1 findings, 2 errors).
 
-use super::config::config_for;
+use super::config::{config_for, Overrides};
 use clap::ValueEnum;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use voicetune::config::Provider;
 use voicetune::dataset::FileKind;
 use voicetune::lint::report::{self, LineIndex};
 use voicetune::lint::{self, FixMode, LintOptions};
@@ -31,9 +32,17 @@ pub struct LintArgs {
     pub unsafe_fixes: bool,
     #[arg(long, value_enum, default_value = "text")]
     pub format: OutputFormat,
-    /// Target model (overrides voicetune.toml), e.g. gpt-4o-mini-2024-07-18.
-    #[arg(long)]
+    /// Target model (overrides voicetune.toml), e.g. gpt-4o-mini-2024-07-18, or with
+    /// `--provider together` a Together model such as
+    /// meta-llama/Meta-Llama-3.1-8B-Instruct-Reference.
+    #[arg(long, alias = "target-model")]
     pub model: Option<String>,
+    /// The fine-tuning service the data is for: openai or together (overrides voicetune.toml).
+    #[arg(long)]
+    pub provider: Option<Provider>,
+    /// Training token limit per example (overrides the target model's; `lint.max_tokens`).
+    #[arg(long)]
+    pub max_tokens: Option<usize>,
     /// Only these rules (names or codes, comma-separated).
     #[arg(long, value_delimiter = ',')]
     pub select: Vec<String>,
@@ -88,8 +97,15 @@ pub(crate) fn run(args: LintArgs) -> anyhow::Result<ExitCode> {
     let mut total = 0;
     let mut fixed_total = 0;
     let mut json = report::JsonReport::default();
+    let overrides = Overrides {
+        model: args.model.as_deref(),
+        provider: args.provider,
+        max_tokens: args.max_tokens,
+        select: &args.select,
+        ignore: &args.ignore,
+    };
     for path in &files {
-        let config = config_for(path, args.model.as_deref(), &args.select, &args.ignore)?;
+        let config = config_for(path, &overrides)?;
         let opts = LintOptions::new(&config);
         let mut report = lint::lint_file(path, &opts)?;
         if args.fix

@@ -1,8 +1,9 @@
 //! `voicetune stats`: token distribution, billed tokens, epochs and cost, as text or JSON.
 
-use super::config::config_for;
+use super::config::{config_for, Overrides};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use voicetune::config::Provider;
 use voicetune::dataset::FileKind;
 use voicetune::lint::report::escape_controls;
 use voicetune::lint::{self, LintOptions};
@@ -12,15 +13,27 @@ use voicetune::tokens::stats::cost_table;
 pub struct StatsArgs {
     pub file: PathBuf,
     /// Target model (overrides voicetune.toml).
-    #[arg(long)]
+    #[arg(long, alias = "target-model")]
     pub model: Option<String>,
+    /// The fine-tuning service: openai or together (overrides voicetune.toml).
+    #[arg(long)]
+    pub provider: Option<Provider>,
+    /// Training token limit per example (overrides the target model's; `lint.max_tokens`).
+    #[arg(long)]
+    pub max_tokens: Option<usize>,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
 }
 
 pub(crate) fn run(args: StatsArgs) -> anyhow::Result<ExitCode> {
-    let config = config_for(&args.file, args.model.as_deref(), &[], &[])?;
+    let overrides = Overrides {
+        model: args.model.as_deref(),
+        provider: args.provider,
+        max_tokens: args.max_tokens,
+        ..Overrides::default()
+    };
+    let config = config_for(&args.file, &overrides)?;
     let opts = LintOptions::new(&config);
     let kind = FileKind::from_path(&args.file).ok_or_else(|| {
         anyhow::anyhow!("{}: not a .jsonl, .json or .md file", args.file.display())
@@ -69,7 +82,13 @@ pub(crate) fn run(args: StatsArgs) -> anyhow::Result<ExitCode> {
         "billed tokens per epoch: {}; default epochs: {}; trained tokens: {}",
         stats.billed_tokens, stats.epochs, stats.trained_tokens
     );
-    println!("estimated cost: ${:.2} on {}", stats.cost_usd, stats.model);
+    if opts.config.provider == Provider::Together {
+        println!(
+            "estimated cost: Together quotes it per job (`voicetune tune --provider together` shows its estimate)"
+        );
+    } else {
+        println!("estimated cost: ${:.2} on {}", stats.cost_usd, stats.model);
+    }
     for (model, cost) in cost_table(&stats) {
         if model != stats.model {
             println!("  ${cost:.2} on {model}");

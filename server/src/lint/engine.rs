@@ -83,8 +83,36 @@ pub fn lint_line(line: &str, opts: &LintOptions) -> LineResult {
         summary,
     };
     if format == Format::Text {
-        // Plain-text records have no structure to check: their one field is read here.
-        lint.fields = text_fields_of(&node, "text", FieldRole::Text);
+        // Plain-text records have no structure to check: their one field is read here (on
+        // Together it may be a list of content parts, checked as a user message's).
+        match node.get("text") {
+            Some(
+                text @ Node {
+                    value: Value::Array(parts),
+                    ..
+                },
+            ) if opts.config.provider == crate::config::Provider::Together => {
+                let (findings, fields) = (&mut lint.findings, &mut lint.fields);
+                rules::roles::check_parts(
+                    text,
+                    parts,
+                    Some("user"),
+                    FieldRole::Text,
+                    opts,
+                    findings,
+                    fields,
+                );
+            }
+            Some(text) if text.as_str().is_some_and(|s| s.text.trim().is_empty()) => {
+                lint.findings.extend(opts.finding(
+                    &rules::roles::EMPTY_CONTENT,
+                    text.span.clone(),
+                    "`text` is empty: nothing to learn; fill it in or drop the line".into(),
+                    None,
+                ));
+            }
+            _ => lint.fields = text_fields_of(&node, "text", FieldRole::Text),
+        }
     }
     run_record_rules(&record, RecordStage::Structure, opts, &mut lint);
     run_text_rules(&lint.fields, opts, &mut lint.findings);
@@ -320,5 +348,5 @@ pub fn file_stats(
             ]
         }
     };
-    crate::tokens::stats::DatasetStats::from_counts(&counts, opts.counter.model)
+    opts.config.dataset_stats(&counts)
 }

@@ -3,6 +3,7 @@
 
 use super::document::Document;
 use super::position;
+use crate::config::Provider;
 use crate::dataset::json::{self, Value};
 use crate::dataset::FileKind;
 use crate::lint::LintOptions;
@@ -19,17 +20,20 @@ pub fn stats(doc: &Document, opts: &LintOptions) -> DatasetStats {
         .filter(|s| s.is_record)
         .filter_map(|s| s.tokens)
         .collect();
-    DatasetStats::from_counts(&counts, opts.config.model())
+    opts.config.dataset_stats(&counts)
 }
 
-pub fn stats_line(s: &DatasetStats) -> String {
+pub fn stats_line(s: &DatasetStats, opts: &LintOptions) -> String {
+    let price = if opts.config.provider == Provider::Together {
+        format!("{} (Together quotes the price per job)", s.model)
+    } else {
+        format!("≈ ${:.2} to train on {}", s.cost_usd, s.model)
+    };
     format!(
-        "{} examples · {} tokens · {} epochs · ≈ ${:.2} to train on {}",
+        "{} examples · {} tokens · {} epochs · {price}",
         thousands(s.examples),
         thousands(s.total_tokens),
         s.epochs,
-        s.cost_usd,
-        s.model
     )
 }
 
@@ -46,7 +50,7 @@ pub fn code_lens(
     Some(CodeLens {
         range: Range::new(Position::new(0, 0), Position::new(0, 0)),
         command: Some(Command::new(
-            format!("voicetune: {}", stats_line(&s)),
+            format!("voicetune: {}", stats_line(&s, opts)),
             super::commands::STATS.to_string(),
             Some(vec![serde_json::json!(uri.as_str())]),
         )),
@@ -82,13 +86,21 @@ pub fn hover(doc: &Document, pos: Position, opts: &LintOptions) -> Option<Hover>
             if tokens > limit {
                 out.push_str("  \n**Over the limit**: the service truncates this example.");
             }
-            out.push_str(&format!(
-                "  \nTraining: {} tokens × {} epochs ≈ ${:.4} (whole file ≈ ${:.2})",
-                thousands(billed),
-                s.epochs,
-                cost_usd(billed * s.epochs, model),
-                s.cost_usd
-            ));
+            if opts.config.provider == Provider::Together {
+                out.push_str(&format!(
+                    "  \nTraining: {} tokens × {} epochs (Together quotes the price per job)",
+                    thousands(billed),
+                    s.epochs,
+                ));
+            } else {
+                out.push_str(&format!(
+                    "  \nTraining: {} tokens × {} epochs ≈ ${:.4} (whole file ≈ ${:.2})",
+                    thousands(billed),
+                    s.epochs,
+                    cost_usd(billed * s.epochs, model),
+                    s.cost_usd
+                ));
+            }
             let line_text = position::line_text(doc.rope(), line);
             let byte = position::byte_in_line(&line_text, pos.character, doc.encoding);
             if let Some((index, role, n)) = message_at(&line_text, byte, opts) {

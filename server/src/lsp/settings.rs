@@ -191,6 +191,20 @@ mod tests {
     }
 
     #[test]
+    fn provider_and_max_tokens_come_from_the_editor_like_target_model() {
+        let mut s = Settings::default();
+        s.set_init(Some(serde_json::json!({"voicetune": {
+            "provider": "together",
+            "target_model": "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference",
+            "lint": {"max_tokens": 4096},
+        }})));
+        let (opts, errors) = s.options_for(None);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(opts.config.provider, crate::config::Provider::Together);
+        assert_eq!(opts.config.max_training_tokens(), 4096);
+    }
+
+    #[test]
     fn completion_section_overrides_the_ghostwriting_defaults() {
         let table = |text: &str| text.parse::<toml::Table>().unwrap();
         assert_eq!(ghost_config(&table("")).unwrap(), GhostConfig::default());

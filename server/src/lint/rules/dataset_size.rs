@@ -1,4 +1,4 @@
-//! Dataset size: OpenAI requires at least 10 examples and recommends 50-100 or more.
+//! Dataset size: OpenAI requires at least 10 examples (Together 1); both want many more.
 
 use crate::lint::record::LineRef;
 use crate::lint::rule::DatasetRule;
@@ -8,10 +8,11 @@ pub static DATASET_SIZE: RuleInfo = RuleInfo {
     code: "VT403",
     name: "dataset-size",
     severity: Severity::Warning,
-    summary: "Too few examples to fine-tune (error under 10, warning under 100)",
-    doc: "OpenAI rejects training files with fewer than 10 examples, and its guide says 50-100 \
-are usually needed before a fine-tune beats prompting. Thresholds are `lint.min_examples` \
-(error) and `lint.recommended_examples` (warning). Build more examples, e.g. with `voicetune build`.",
+    summary: "Too few examples to fine-tune (error under 10 for OpenAI or 1 for Together, warning under 100)",
+    doc: "OpenAI rejects training files with fewer than 10 examples (Together with fewer than 1), \
+and OpenAI's guide says 50-100 are usually needed before a fine-tune beats prompting. Thresholds \
+are `lint.min_examples` (error; default: the provider's minimum) and \
+`lint.recommended_examples` (warning). Build more examples, e.g. with `voicetune build`.",
     fixable: false,
 };
 
@@ -34,12 +35,13 @@ fn check(records: &[LineRef], opts: &LintOptions, out: &mut Vec<Finding>) {
         .filter(|r| r.summary.format.is_some())
         .count();
     let lint = &opts.config.lint;
-    let (severity, message) = if examples < lint.min_examples {
+    let min_examples = opts.config.min_examples();
+    let (severity, message) = if examples < min_examples {
         (
             Severity::Error,
             format!(
-                "{examples} examples: fine-tuning needs at least {}",
-                lint.min_examples
+                "{examples} examples: fine-tuning on {} needs at least {min_examples}",
+                opts.config.provider.title()
             ),
         )
     } else if examples < lint.recommended_examples {

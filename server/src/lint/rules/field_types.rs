@@ -2,6 +2,7 @@
 //! type them (`FineTuneChatRequestInput`, `FineTunePreferenceRequestInput`,
 //! `FineTuneCompletionRequestInput`), and image parts (URL scheme, media type, base64).
 
+use crate::config::Provider;
 use crate::dataset::json::{Node, Value};
 use crate::dataset::Format;
 use crate::lint::record::{Record, RecordLint};
@@ -32,7 +33,8 @@ pub static INVALID_IMAGE: RuleInfo = RuleInfo {
     doc: "An `image_url` content part (user messages only) needs `image_url.url`: an http(s) \
 URL, or a data URI `data:image/<jpeg|png|webp|gif>;base64,<data>` whose data is well-formed \
 base64. Other media types, other schemes, and broken base64 are rejected when the file is \
-validated. `detail`, when given, is `low`, `high` or `auto`.",
+validated. `detail`, when given, is `low`, `high` or `auto`. Together takes only base64 data \
+URIs of JPEG, PNG or WEBP, up to 10 MB each.",
     fixable: false,
 };
 
@@ -110,9 +112,18 @@ impl RecordRule for FieldTypes {
                 }
             }
             Format::PromptCompletion | Format::Text => {
+                // Together also takes a list of content parts (checked where the texts are read).
+                let parts_allowed = opts.config.provider == Provider::Together;
+                let expected = if parts_allowed {
+                    "a string or a list of content parts"
+                } else {
+                    "a string"
+                };
                 for key in ["prompt", "completion", "text"] {
-                    if let Some(value) = node.get(key).filter(|v| !is_string(v)) {
-                        out.extend(wrong_type(value, key, "a string", opts));
+                    let allowed =
+                        |v: &Node| is_string(v) || (parts_allowed && v.as_array().is_some());
+                    if let Some(value) = node.get(key).filter(|v| !allowed(v)) {
+                        out.extend(wrong_type(value, key, expected, opts));
                     }
                 }
             }
@@ -210,7 +221,7 @@ pub fn check_image_part(part: &Node, opts: &LintOptions, out: &mut Vec<Finding>)
         out.extend(wrong_type(url, "url", "a string", opts));
         return false;
     };
-    match image_url_problem(&text.text) {
+    match image_url_problem(&text.text, opts.config.provider) {
         None => true,
         Some(problem) => {
             out.extend(opts.finding(&INVALID_IMAGE, url.span.clone(), problem, None));
@@ -219,9 +230,30 @@ pub fn check_image_part(part: &Node, opts: &LintOptions, out: &mut Vec<Finding>)
     }
 }
 
-/// What is wrong with an image URL, if anything.
-pub fn image_url_problem(url: &str) -> Option<String> {
+/// Together's largest image: 10 MiB, as base64 in a data URI (its file check's
+/// `MAX_BASE64_IMAGE_LENGTH`).
+const TOGETHER_MAX_IMAGE_URL: usize = "data:image/jpeg;base64,".len() + 4 * (10 << 20) / 3;
+
+/// What is wrong with an image URL on `provider`, if anything.
+pub fn image_url_problem(url: &str, provider: Provider) -> Option<String> {
     let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
+    if provider == Provider::Together {
+        if !["jpeg", "png", "webp"]
+            .iter()
+            .any(|kind| url.starts_with(&format!("data:image/{kind};base64,")))
+        {
+            let shown: String = url.chars().take(40).collect();
+            return Some(format!(
+                "Together takes images only as base64 data URIs of JPEG, PNG or WEBP (data:image/png;base64,...), not {shown:?}"
+            ));
+        }
+        if url.len() > TOGETHER_MAX_IMAGE_URL {
+            return Some(format!(
+                "the image holds about {} MB; Together takes images up to 10 MB",
+                url.len() * 3 / 4 / 1_000_000
+            ));
+        }
+    }
     if lower.starts_with("https://") || lower.starts_with("http://") {
         let host = url.split_once("://").map_or("", |(_, rest)| rest);
         return host
@@ -263,6 +295,31 @@ mod tests {
     use crate::lint::rules::test_support::*;
 
     #[test]
+    fn together_takes_content_parts_in_instruction_and_text_records() {
+        let prompt = r#"{"prompt": [{"type": "text", "text": "What is in this photo?"}, {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}], "completion": "A cup of tea on a windowsill."}"#;
+        assert_eq!(line_findings(prompt, "field-type").len(), 1);
+        let opts = together_opts();
+        let clean = crate::lint::lint_line(prompt, opts).findings;
+        assert!(clean.is_empty(), "{clean:?}");
+        let image_reply = r#"{"prompt": "Draw tea.", "completion": [{"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}]}"#;
+        let found = file_findings_with(image_reply, "invalid-image", opts);
+        assert_eq!(found.len(), 1);
+        assert!(
+            found[0].message.contains("assistant"),
+            "{}",
+            found[0].message
+        );
+        let text = r#"{"text": [{"type": "text", "text": "Tea at dawn, <b>always</b>."}]}"#;
+        let html = file_findings_with(text, "html", opts);
+        assert_eq!(html.len(), 2, "the opening and closing tag");
+        assert_eq!(&text[html[0].span.clone()], "<b>");
+        assert_eq!(
+            file_findings_with(r#"{"text": 123}"#, "field-type", opts).len(),
+            1
+        );
+    }
+
+    #[test]
     fn flags_non_string_text_and_typed_extras() {
         assert_eq!(line_findings(r#"{"text": 123}"#, "field-type").len(), 1);
         assert_eq!(
@@ -277,15 +334,29 @@ mod tests {
 
     #[test]
     fn image_urls() {
-        assert_eq!(image_url_problem("https://example.com/cat.png"), None);
         assert_eq!(
-            image_url_problem("data:image/png;base64,iVBORw0KGgo="),
+            image_url_problem("https://example.com/cat.png", Provider::Openai),
             None
         );
-        assert!(image_url_problem("<malformed_base64_image>").is_some());
-        assert!(image_url_problem("data:image/jpeg;base64,...").is_some());
-        assert!(image_url_problem("data:image/tiff;base64,AAAA").is_some());
-        assert!(image_url_problem("data:image/png,AAAA").is_some());
-        assert!(image_url_problem("ftp://example.com/x.png").is_some());
+        assert_eq!(
+            image_url_problem("data:image/png;base64,iVBORw0KGgo=", Provider::Openai),
+            None
+        );
+        assert!(image_url_problem("<malformed_base64_image>", Provider::Openai).is_some());
+        assert!(image_url_problem("data:image/jpeg;base64,...", Provider::Openai).is_some());
+        assert!(image_url_problem("data:image/tiff;base64,AAAA", Provider::Openai).is_some());
+        assert!(image_url_problem("data:image/png,AAAA", Provider::Openai).is_some());
+        assert!(image_url_problem("ftp://example.com/x.png", Provider::Openai).is_some());
+        // Together: base64 JPEG, PNG or WEBP only, up to 10 MB.
+        let together = Provider::Together;
+        assert_eq!(
+            image_url_problem("data:image/png;base64,iVBORw0KGgo=", together),
+            None
+        );
+        assert!(image_url_problem("https://example.com/cat.png", together).is_some());
+        assert!(image_url_problem("data:image/gif;base64,R0lGOD==", together).is_some());
+        let huge = format!("data:image/png;base64,{}", "A".repeat(14 << 20));
+        let problem = image_url_problem(&huge, together).unwrap();
+        assert!(problem.contains("10 MB"), "{problem}");
     }
 }

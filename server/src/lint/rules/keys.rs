@@ -1,5 +1,6 @@
 //! Record keys: required keys missing, keys the format does not know.
 
+use crate::config::Provider;
 use crate::dataset::json::{Member, Node, Value};
 use crate::dataset::Format;
 use crate::lint::record::{Record, RecordLint};
@@ -54,17 +55,28 @@ pub fn record_keys(node: &Node) -> Box<[(String, bool)]> {
         .collect()
 }
 
+/// The top-level keys a record of `format` may have on `provider`: Together's file check
+/// knows only `tools` beside a chat record's `messages` ("Found extra column").
+fn allowed_keys(format: Format, provider: Provider) -> &'static [&'static str] {
+    match (provider, format) {
+        (Provider::Together, Format::Chat) => &["messages", "tools"],
+        _ => format.allowed_keys(),
+    }
+}
+
 /// What a record of an unknown format is told.
-pub fn unknown_format_message(keys: &[(String, bool)]) -> String {
+pub fn unknown_format_message(keys: &[(String, bool)], provider: Provider) -> String {
     let found = if keys.is_empty() {
         "no keys".to_string()
     } else {
         let quoted: Vec<String> = keys.iter().map(|(k, _)| format!("`{k}`")).collect();
         format!("keys {}", quoted.join(", "))
     };
-    format!(
-        "unknown record format ({found}): expected `messages` (chat), `prompt` + `completion` (legacy), or `input` + `preferred_output` + `non_preferred_output` (preference)"
-    )
+    let formats = match provider {
+        Provider::Openai => "`messages` (chat), `prompt` + `completion` (legacy), or `input` + `preferred_output` + `non_preferred_output` (preference)",
+        Provider::Together => "`messages` (chat), `prompt` + `completion` (instruction), `text` (plain text), or `input` + `preferred_output` + `non_preferred_output` (preference)",
+    };
+    format!("unknown record format ({found}): expected {formats}")
 }
 
 /// Top-level keys of a record: required ones present, no unknown ones.
@@ -107,7 +119,7 @@ fn check(record: &Record, opts: &LintOptions) -> Vec<Finding> {
     }
     out.extend(unknown_members(
         members,
-        record.format.allowed_keys(),
+        allowed_keys(record.format, opts.config.provider),
         record.format.name(),
         opts,
     ));
@@ -206,6 +218,15 @@ mod tests {
         let found = line_findings(extra, "unknown-key");
         assert_eq!(found.len(), 1);
         assert!(!fixed(extra, "unknown-key").contains("id"));
+    }
+
+    #[test]
+    fn together_knows_only_tools_beside_messages() {
+        let line = r#"{"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello there, friend of tea."}], "parallel_tool_calls": false}"#;
+        assert!(line_findings(line, "unknown-key").is_empty());
+        let found = file_findings_with(line, "unknown-key", together_opts());
+        assert_eq!(found.len(), 1);
+        assert_eq!(&line[found[0].span.clone()], "\"parallel_tool_calls\"");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! (or a `separator` or `stop`); a prompt/completion file for a chat model or local training is
 //! not held to them.
 
+use crate::config::Provider;
 use crate::dataset::json::{escape_str, Value};
 use crate::dataset::Format;
 use crate::lint::record::{LineRef, Record, RecordLint, RecordSummary};
@@ -131,7 +132,11 @@ pub struct PromptCompletion;
 
 impl RecordRule for PromptCompletion {
     fn rules(&self) -> &'static [&'static RuleInfo] {
-        static RULES: &[&RuleInfo] = &[&COMPLETION_LEADING_SPACE, &super::roles::EMPTY_CONTENT];
+        static RULES: &[&RuleInfo] = &[
+            &COMPLETION_LEADING_SPACE,
+            &super::roles::EMPTY_CONTENT,
+            &super::field_types::INVALID_IMAGE,
+        ];
         RULES
     }
 
@@ -157,8 +162,28 @@ fn check_record<'a>(
         let Some(node) = record.node.get(key) else {
             continue;
         };
-        let Value::String(s) = &node.value else {
-            continue; // `field-type`'s finding.
+        let s = match &node.value {
+            Value::String(s) => s,
+            // Together's instruction format takes content parts as a chat message would.
+            Value::Array(parts) if opts.config.provider == Provider::Together => {
+                let (role, field_role) = if key == "prompt" {
+                    ("user", FieldRole::Prompt)
+                } else {
+                    ("assistant", FieldRole::Completion)
+                };
+                let (findings, fields) = (&mut *out, &mut fields);
+                super::roles::check_parts(
+                    node,
+                    parts,
+                    Some(role),
+                    field_role,
+                    opts,
+                    findings,
+                    fields,
+                );
+                continue;
+            }
+            _ => continue, // `field-type`'s finding.
         };
         let text: &str = &s.text;
         let raw_end = s.raw_start + s.raw.len();

@@ -2,6 +2,7 @@
 //! that is a non-empty string.
 
 use super::{field_types, keys};
+use crate::config::Provider;
 use crate::dataset::json::{Node, Value};
 use crate::dataset::Format;
 use crate::lint::record::{Record, RecordLint};
@@ -15,7 +16,7 @@ pub static INVALID_ROLE: RuleInfo = RuleInfo {
     severity: Severity::Error,
     summary: "A message role other than system, user, assistant or tool",
     doc: "OpenAI chat fine-tuning accepts the roles system, user, assistant and tool (and the \
-deprecated function). Data exported from other tools often says `human`, `bot`, `gpt` or `model`. \
+deprecated function); Together the same four, without function. Data exported from other tools often says `human`, `bot`, `gpt` or `model`. \
 The fix renames common aliases to the standard role; `developer` is only valid for reinforcement \
 fine-tuning.",
     fixable: true,
@@ -30,7 +31,10 @@ pub static ROLE_ORDER: RuleInfo = RuleInfo {
     doc: "A training conversation starts with an optional system message, has at least one user \
 turn, and ends with the assistant reply the model should learn. A system message in the middle, \
 a conversation without a user turn, or a trailing user message (nothing to learn from) usually \
-means the export went wrong. Reorder or trim the messages.",
+means the export went wrong. Together also wants the turns after the system message to start \
+with the user and alternate user and assistant (tool messages may follow an assistant's tool \
+call); with `provider = \"together\"` two user or two assistant turns in a row are flagged. \
+Reorder, merge or trim the messages.",
     fixable: false,
 };
 
@@ -57,6 +61,14 @@ of the wrong JSON type is `field-type`'s finding.)",
 };
 
 const ROLES: &[&str] = &["system", "user", "assistant", "tool", "function"];
+
+/// The roles `provider` trains on.
+fn known_roles(provider: Provider) -> &'static [&'static str] {
+    match provider {
+        Provider::Openai => ROLES,
+        Provider::Together => &ROLES[..4],
+    }
+}
 
 fn role_alias(role: &str) -> Option<&'static str> {
     match role.trim().to_ascii_lowercase().as_str() {
@@ -174,6 +186,11 @@ pub fn check_messages<'a>(
             None,
         ));
     }
+    if opts.config.provider == Provider::Together {
+        check_alternation(list, &roles, opts, out);
+        check_one_content_form(list, opts, out);
+        check_images_per_example(messages, list, opts, out);
+    }
     let last = list.len() - 1;
     match (needs_assistant_last, roles[last]) {
         (true, Some(role)) if role != "assistant" && known.contains(&"assistant") => {
@@ -185,6 +202,138 @@ pub fn check_messages<'a>(
         _ => {}
     }
     fields
+}
+
+/// Together's pattern: after an optional system message, user first, then user and assistant
+/// in turn; tool messages answer an assistant's tool call and do not count as a turn.
+fn check_alternation(
+    list: &[Node],
+    roles: &[Option<&str>],
+    opts: &LintOptions,
+    out: &mut Vec<Finding>,
+) {
+    if !roles.contains(&Some("user")) {
+        return; // "no user message" is reported already, and says it all
+    }
+    let mut previous: Option<&str> = None;
+    let mut started = false;
+    for (i, role) in roles.iter().enumerate() {
+        let Some(role) = *role else {
+            // An unknown role is already reported; the turns after it are checked afresh.
+            (previous, started) = (None, true);
+            continue;
+        };
+        if role == "tool" {
+            // The assistant may speak again after its tool's answer.
+            (previous, started) = (Some(role), true);
+            continue;
+        }
+        if role == "system" {
+            continue;
+        }
+        let message = match previous {
+            None if role == "assistant" && !started => Some(format!(
+                "the conversation starts with an assistant message (message {}); Together wants a user turn first, after an optional system message",
+                i + 1
+            )),
+            Some(prev) if prev == role => Some(format!(
+                "two {role} turns in a row (message {}); Together wants user and assistant turns to alternate: merge them or add the missing turn",
+                i + 1
+            )),
+            _ => None,
+        };
+        if let Some(message) = message {
+            out.extend(opts.finding(&ROLE_ORDER, list[i].span.clone(), message, None));
+        }
+        (previous, started) = (Some(role), true);
+    }
+}
+
+/// Together reads an example's messages either all as text or all as multimodal: a string
+/// `content` beside a list of content parts in one example is rejected.
+fn check_one_content_form(list: &[Node], opts: &LintOptions, out: &mut Vec<Finding>) {
+    let forms = list.iter().enumerate().filter_map(|(i, message)| {
+        let content = message.get("content")?;
+        match &content.value {
+            Value::String(s) if !s.text.is_empty() => Some((i, content, false)),
+            Value::Array(parts) if !parts.is_empty() => Some((i, content, true)),
+            _ => None, // empty or absent content is skipped, as Together's check skips it
+        }
+    });
+    let mut first = None;
+    for (i, content, is_parts) in forms {
+        let Some((first_index, first_parts)) = first else {
+            first = Some((i, is_parts));
+            continue;
+        };
+        if is_parts != first_parts {
+            let form = |parts| {
+                if parts {
+                    "a list of content parts"
+                } else {
+                    "a string"
+                }
+            };
+            out.extend(opts.finding(
+                &field_types::FIELD_TYPE,
+                content.span.clone(),
+                format!(
+                    "message {} content is {} but message {} content is {}; Together wants one form per example: make them all strings or all lists of parts",
+                    i + 1,
+                    form(is_parts),
+                    first_index + 1,
+                    form(first_parts)
+                ),
+                None,
+            ));
+            return;
+        }
+    }
+}
+
+/// Together's image limits per example: at most 10, and none in a message whose `weight` is
+/// not 0.
+fn check_images_per_example(
+    messages: &Node,
+    list: &[Node],
+    opts: &LintOptions,
+    out: &mut Vec<Finding>,
+) {
+    const MAX_IMAGES: usize = 10;
+    let mut total = 0;
+    for message in list {
+        let images = message
+            .get("content")
+            .and_then(Node::as_array)
+            .unwrap_or_default()
+            .iter()
+            .filter(|part| {
+                part.get("type")
+                    .and_then(Node::as_str)
+                    .is_some_and(|t| t.text == "image_url")
+            })
+            .count();
+        total += images;
+        let weight = message
+            .get("weight")
+            .filter(|w| !matches!(w.value, Value::Number("0")));
+        if let (true, Some(weight)) = (images > 0, weight) {
+            out.extend(opts.finding(
+                &super::weight::INVALID_WEIGHT,
+                weight.span.clone(),
+                "a message with images must have `weight` 0 (or none) on Together".into(),
+                None,
+            ));
+        }
+    }
+    if total > MAX_IMAGES {
+        out.extend(opts.finding(
+            &field_types::INVALID_IMAGE,
+            messages.span.clone(),
+            format!("{total} images in one example; Together takes at most {MAX_IMAGES}: split the example"),
+            None,
+        ));
+    }
 }
 
 fn check_role<'a>(
@@ -206,7 +355,8 @@ fn check_role<'a>(
         return None;
     };
     let text: &str = &role.text;
-    if ROLES.contains(&text) {
+    let known = known_roles(opts.config.provider);
+    if known.contains(&text) {
         // Borrow from the line when possible; escaped roles are rare and compared as owned.
         return ROLES.iter().copied().find(|r| *r == text);
     }
@@ -220,6 +370,9 @@ fn check_role<'a>(
     });
     let advice = match (alias, text) {
         (Some(a), _) => format!("; use `{a}`"),
+        (None, "function") => {
+            "; Together has no `function` role: use `tool` with a `tool_call_id`".to_string()
+        }
         (None, "developer") => {
             "; `developer` is only valid for reinforcement fine-tuning, use `system`".to_string()
         }
@@ -271,59 +424,7 @@ fn check_content<'a>(
             }
         }
         Some((node, Value::Array(parts))) => {
-            // Text parts are allowed for every role; image parts in user messages only.
-            let mut any_content = false;
-            for part in parts {
-                match part
-                    .get("type")
-                    .and_then(Node::as_str)
-                    .map(|t| t.text.as_ref())
-                {
-                    Some("text") => match part.get("text") {
-                        Some(text_node) => match text_node.as_str() {
-                            Some(text) => {
-                                any_content |= !text.text.trim().is_empty();
-                                fields.push(TextField::json(field_role, text.clone()));
-                            }
-                            None => out.extend(field_types::wrong_type(
-                                text_node, "text", "a string", opts,
-                            )),
-                        },
-                        None => out.extend(opts.finding(
-                            &keys::MISSING_KEY,
-                            part.span.clone(),
-                            "a text part without `text`".into(),
-                            None,
-                        )),
-                    },
-                    Some("image_url") if role == Some("user") => {
-                        any_content |= field_types::check_image_part(part, opts, out);
-                    }
-                    Some("image_url") => out.extend(opts.finding(
-                        &field_types::INVALID_IMAGE,
-                        part.span.clone(),
-                        format!(
-                            "images are allowed in user messages only, not in a {} message",
-                            role.unwrap_or("role-less")
-                        ),
-                        None,
-                    )),
-                    _ => out.extend(opts.finding(
-                        &field_types::FIELD_TYPE,
-                        part.span.clone(),
-                        "a content part must be {\"type\": \"text\", \"text\": ...} (or an image_url in a user message)".into(),
-                        None,
-                    )),
-                }
-            }
-            if !any_content {
-                out.extend(opts.finding(
-                    &EMPTY_CONTENT,
-                    node.span.clone(),
-                    "content parts hold no text".into(),
-                    None,
-                ));
-            }
+            check_parts(node, parts, role, field_role, opts, out, fields);
         }
         Some((node, _)) => {
             out.extend(field_types::wrong_type(
@@ -333,6 +434,72 @@ fn check_content<'a>(
                 opts,
             ));
         }
+    }
+}
+
+/// A list of content parts (the `content` of a message of `role`, or, on Together, a prompt,
+/// completion or text): text parts for every role, image parts in user turns only.
+pub fn check_parts<'a>(
+    node: &Node<'a>,
+    parts: &[Node<'a>],
+    role: Option<&str>,
+    field_role: FieldRole,
+    opts: &LintOptions,
+    out: &mut Vec<Finding>,
+    fields: &mut Vec<TextField<'a>>,
+) {
+    // Text parts are allowed for every role; image parts in user messages only.
+    let mut any_content = false;
+    for part in parts {
+        match part
+            .get("type")
+            .and_then(Node::as_str)
+            .map(|t| t.text.as_ref())
+        {
+            Some("text") => match part.get("text") {
+                Some(text_node) => match text_node.as_str() {
+                    Some(text) => {
+                        any_content |= !text.text.trim().is_empty();
+                        fields.push(TextField::json(field_role, text.clone()));
+                    }
+                    None => out.extend(field_types::wrong_type(
+                        text_node, "text", "a string", opts,
+                    )),
+                },
+                None => out.extend(opts.finding(
+                    &keys::MISSING_KEY,
+                    part.span.clone(),
+                    "a text part without `text`".into(),
+                    None,
+                )),
+            },
+            Some("image_url") if role == Some("user") => {
+                any_content |= field_types::check_image_part(part, opts, out);
+            }
+            Some("image_url") => out.extend(opts.finding(
+                &field_types::INVALID_IMAGE,
+                part.span.clone(),
+                format!(
+                    "images are allowed in user messages only, not in a {} message",
+                    role.unwrap_or("role-less")
+                ),
+                None,
+            )),
+            _ => out.extend(opts.finding(
+                &field_types::FIELD_TYPE,
+                part.span.clone(),
+                "a content part must be {\"type\": \"text\", \"text\": ...} (or an image_url in a user message)".into(),
+                None,
+            )),
+        }
+    }
+    if !any_content {
+        out.extend(opts.finding(
+            &EMPTY_CONTENT,
+            node.span.clone(),
+            "content parts hold no text".into(),
+            None,
+        ));
     }
 }
 
@@ -363,6 +530,78 @@ mod tests {
         assert_eq!(line_findings(&no_reply, "missing-assistant").len(), 1);
         let empty = reply("");
         assert_eq!(line_findings(&empty, "empty-content").len(), 1);
+    }
+
+    #[test]
+    fn together_wants_alternating_turns_and_no_function_role() {
+        let opts = together_opts();
+        let two_users = messages(
+            r#"[{"role": "system", "content": "Be kind."}, {"role": "user", "content": "Hi"}, {"role": "user", "content": "Hello?"}, {"role": "assistant", "content": "Hello there, my tea friend."}]"#,
+        );
+        let found = file_findings_with(&two_users, "role-order", opts);
+        assert_eq!(found.len(), 1);
+        assert!(
+            found[0].message.contains("message 3"),
+            "{}",
+            found[0].message
+        );
+        assert_eq!(
+            &two_users[found[0].span.clone()][..17],
+            r#"{"role": "user", "#
+        );
+        // OpenAI trains on the same conversation.
+        assert!(line_findings(&two_users, "role-order").is_empty());
+        let assistant_first = messages(
+            r#"[{"role": "assistant", "content": "Welcome."}, {"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello there, my tea friend."}]"#,
+        );
+        let found = file_findings_with(&assistant_first, "role-order", opts);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].message.contains("starts with an assistant"));
+        let tool_call = messages(
+            r#"[{"role": "user", "content": "Tea?"}, {"role": "assistant", "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "brew", "arguments": "{}"}}]}, {"role": "tool", "tool_call_id": "c1", "content": "brewed"}, {"role": "assistant", "content": "Your tea is ready, my friend."}]"#,
+        );
+        assert!(file_findings_with(&tool_call, "role-order", opts).is_empty());
+        let function = messages(
+            r#"[{"role": "user", "content": "Hi"}, {"role": "function", "name": "f", "content": "x"}, {"role": "assistant", "content": "Hello there, my tea friend."}]"#,
+        );
+        let found = file_findings_with(&function, "invalid-role", opts);
+        assert_eq!(found.len(), 1);
+        assert!(found[0].message.contains("tool"), "{}", found[0].message);
+        assert!(line_findings(&function, "invalid-role").is_empty());
+    }
+
+    #[test]
+    fn together_wants_one_content_form_per_example() {
+        let mixed = messages(
+            r#"[{"role": "user", "content": "Content as parts"}, {"role": "assistant", "content": [{"type": "text", "text": "Parts, as you asked."}]}]"#,
+        );
+        let found = file_findings_with(&mixed, "field-type", together_opts());
+        let [finding] = &found[..] else {
+            panic!("{found:?}")
+        };
+        assert!(finding.message.contains("message 2"), "{}", finding.message);
+        assert!(line_findings(&mixed, "field-type").is_empty());
+    }
+
+    #[test]
+    fn together_limits_images_per_example_and_their_weight() {
+        let image =
+            r#"{"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}"#;
+        let parts = [image; 11].join(", ");
+        let eleven = messages(&format!(
+            r#"[{{"role": "user", "content": [{{"type": "text", "text": "Which is the harbour?"}}, {parts}]}}, {{"role": "assistant", "content": [{{"type": "text", "text": "The third one, by the ferry."}}]}}]"#
+        ));
+        assert_eq!(
+            file_findings_with(&eleven, "invalid-image", together_opts()).len(),
+            1
+        );
+        assert!(line_findings(&eleven, "invalid-image").is_empty());
+        let weighted = messages(&format!(
+            r#"[{{"role": "user", "weight": 1, "content": [{{"type": "text", "text": "Which is the harbour?"}}, {image}]}}, {{"role": "assistant", "content": [{{"type": "text", "text": "The third one, by the ferry."}}]}}]"#
+        ));
+        let found = file_findings_with(&weighted, "invalid-weight", together_opts());
+        assert_eq!(found.len(), 1);
+        assert_eq!(&weighted[found[0].span.clone()], "1");
     }
 
     #[test]

@@ -292,7 +292,7 @@ impl DatasetRule for Shapes {
             out.extend(opts.finding(
                 &keys::MISSING_KEY,
                 at(record),
-                keys::unknown_format_message(keys),
+                keys::unknown_format_message(keys, opts.config.provider),
                 None,
             ));
         }

@@ -23,6 +23,18 @@ pub fn legacy_opts() -> &'static LintOptions {
     &OPTS
 }
 
+/// Options for fine-tuning on Together (its formats, roles and weights).
+pub fn together_opts() -> &'static LintOptions {
+    static OPTS: LazyLock<LintOptions> = LazyLock::new(|| {
+        LintOptions::new(&Config {
+            provider: crate::config::Provider::Together,
+            target_model: "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference".into(),
+            ..Config::default()
+        })
+    });
+    &OPTS
+}
+
 /// A chat record: one user turn, then the assistant's reply.
 pub fn chat(user: &str, assistant: &str) -> String {
     serde_json::json!({"messages": [

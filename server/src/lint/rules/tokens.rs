@@ -16,7 +16,14 @@ pub static TOO_MANY_TOKENS: RuleInfo = RuleInfo {
     doc: "Each fine-tuning example has a token limit (65,536 for gpt-4o-mini-2024-07-18, 16,385 \
 for gpt-3.5-turbo-0125); longer examples are truncated, cutting off the end of the reply the \
 model should learn, and you pay for what is kept. Tokens are counted exactly as OpenAI counts \
-chat examples (the model's tiktoken encoding plus 3 tokens per message and 3 for the reply). The \
+chat examples (the model's tiktoken encoding plus 3 tokens per message and 3 for the reply). \
+`lint.max_tokens` overrides the limit (`voicetune tune` sets it from the provider's limits). With \
+`provider = \"together\"` the count is an approximation: Together's open models have their own \
+tokenizers, which cannot be fetched offline, so the closest tiktoken encoding counts (cl100k_base; \
+o200k_base for gpt-oss). Llama 3's tokenizer extends cl100k_base: on 3,599 English paragraphs the \
+counts differed by 0.02%, while cl100k counted Cyrillic, CJK and Korean text 35-55% higher (so \
+such examples are flagged early, never late); other families (Qwen, Mistral, Gemma) may differ \
+more either way. The limit is the model family's LoRA context length, else 8,192. The \
 fix (unsafe) splits the final assistant reply at the paragraph boundary nearest its middle into \
 two examples with the same prompt.",
     fixable: true,

@@ -1,5 +1,6 @@
-//! Message weights: only 0 or 1, and only on assistant messages.
+//! Message weights: only 0 or 1, and (for OpenAI) only on assistant messages.
 
+use crate::config::Provider;
 use crate::dataset::json::{Node, Value};
 use crate::dataset::Format;
 use crate::lint::record::{Record, RecordLint};
@@ -10,11 +11,12 @@ pub static INVALID_WEIGHT: RuleInfo = RuleInfo {
     code: "VT016",
     name: "invalid-weight",
     severity: Severity::Error,
-    summary: "A message `weight` other than the integer 0 or 1, or on a non-assistant message",
+    summary:
+        "A message `weight` other than the integer 0 or 1, or (OpenAI) on a non-assistant message",
     doc: "OpenAI's chat format lets an assistant message say `\"weight\": 0` (don't learn from \
 this reply) or `1`; the schema types it as an integer, so `1.0` is rejected too. Any other \
 value, or a weight on a system/user message, is rejected. Set 0 or 1 on assistant messages \
-only.",
+only. Together takes the same 0 or 1 on a message of any role (with `provider = \"together\"`).",
     fixable: false,
 };
 
@@ -68,7 +70,7 @@ fn check(record: &Record, opts: &LintOptions) -> Vec<Finding> {
                 format!("`weight` must be the integer 0 or 1, not {number}"),
                 None,
             ));
-        } else if role.as_deref() != Some("assistant") {
+        } else if opts.config.provider == Provider::Openai && role.as_deref() != Some("assistant") {
             out.extend(opts.finding(
                 &INVALID_WEIGHT,
                 weight.span.clone(),
@@ -93,6 +95,15 @@ mod tests {
         assert_eq!(line_findings(bad_value, "invalid-weight").len(), 1);
         let on_user = r#"{"messages": [{"role": "user", "content": "Hi", "weight": 1}, {"role": "assistant", "content": "Hello there, my tea friend."}]}"#;
         assert_eq!(line_findings(on_user, "invalid-weight").len(), 1);
+    }
+
+    #[test]
+    fn together_takes_weights_on_every_role_but_still_only_0_or_1() {
+        let opts = together_opts();
+        let on_user = r#"{"messages": [{"role": "user", "content": "Hi", "weight": 0}, {"role": "assistant", "content": "Hello there, my tea friend.", "weight": 1}]}"#;
+        assert!(file_findings_with(on_user, "invalid-weight", opts).is_empty());
+        let two = r#"{"messages": [{"role": "user", "content": "Hi", "weight": 2}, {"role": "assistant", "content": "Hello there, my tea friend."}]}"#;
+        assert_eq!(file_findings_with(two, "invalid-weight", opts).len(), 1);
     }
 
     #[test]

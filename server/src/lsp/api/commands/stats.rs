@@ -15,13 +15,11 @@ pub async fn stats(session: &Session, uri: Uri) -> Result<Option<Value>> {
         .as_ref()
         .ok_or_else(|| Error::invalid_params("the document is not open"))?;
     let stats = info::stats(&open.doc, &open.opts);
+    let line = info::stats_line(&stats, &open.opts);
     drop(guard);
     session
         .client
-        .show_message(
-            MessageType::INFO,
-            format!("voicetune: {}", info::stats_line(&stats)),
-        )
+        .show_message(MessageType::INFO, format!("voicetune: {line}"))
         .await;
     Ok(serde_json::to_value(stats).ok())
 }
