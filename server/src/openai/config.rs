@@ -154,15 +154,16 @@ impl RemoteConfig {
             return Ok(RemoteConfig::default());
         }
         let config = load_config(&path)?;
-        RemoteConfig::from_config(&config)
-            .map_err(|e| anyhow::anyhow!("{}: [remote]: {e}", path.display()))
+        RemoteConfig::from_config(&config).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
     }
 
     /// Types the `[remote]` table of a loaded config (the server passes its own, with the
     /// editor's settings applied).
     /// Without a `model` of its own, the section uses the config's `target_model`.
     pub fn from_config(config: &crate::config::Config) -> anyhow::Result<RemoteConfig> {
-        let mut remote: RemoteConfig = toml::Value::Table(config.remote.clone()).try_into()?;
+        let mut remote: RemoteConfig = toml::Value::Table(config.remote.clone())
+            .try_into()
+            .map_err(|e| anyhow::anyhow!("[remote]: {e}"))?;
         if !config.remote.contains_key("model") {
             remote.model = config.target_model.clone();
         }

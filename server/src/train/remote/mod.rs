@@ -889,4 +889,26 @@ mod tests {
         let err = RemoteConfig::from_config(&config).unwrap_err().to_string();
         assert!(err.contains("base_ulr"), "{err}");
     }
+
+    #[test]
+    fn together_section_is_typed_with_its_defaults() {
+        let path = Path::new("voicetune.toml");
+        let config = crate::config::Config::from_toml(
+            "provider = \"together\"\n[together]\nmodel = \"m/x\"\nlora_r = 8\n",
+            path,
+        )
+        .unwrap();
+        let remote = RemoteConfig::from_config(&config).unwrap();
+        assert_eq!(remote.provider, Provider::Together);
+        assert_eq!(remote.together.model.as_deref(), Some("m/x"));
+        assert_eq!(remote.together.lora_r, Some(8));
+        assert!(remote.together.lora);
+        assert_eq!(remote.together.api_key_env, "TOGETHER_API_KEY");
+        let config = crate::config::Config::from_toml("[together]\nlora_rank = 8\n", path).unwrap();
+        let err = RemoteConfig::from_config(&config).unwrap_err().to_string();
+        assert!(
+            err.contains("[together]") && err.contains("lora_rank"),
+            "{err}"
+        );
+    }
 }

@@ -38,7 +38,7 @@ fn remote_config(session: &Session) -> Result<(PathBuf, RemoteConfig)> {
         .map(|(c, _)| c)
         .map_err(|e| Error::invalid_params(e.to_string()))?;
     let remote = RemoteConfig::from_config(&config)
-        .map_err(|e| Error::invalid_params(format!("[remote] in voicetune.toml: {e}")))?;
+        .map_err(|e| Error::invalid_params(format!("voicetune.toml: {e}")))?;
     Ok((root, remote))
 }
 
