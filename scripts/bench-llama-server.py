@@ -5,7 +5,7 @@ prompt cache on, the same kind of draft and typing.
 Usage: scripts/bench-llama-server.py LLAMA_SERVER_BINARY [REQUESTS]
 
 The draft is built as the bench builds it (prose paragraphs of tests/fixtures/blog after a front
-matter title) and cut to the ~520 tokens our service keeps before the cursor, wrapped in the
+matter title) and cut so that the prompt is as long as our bench's (~467 tokens), wrapped in the
 ChatML turn our prompt uses. Cold: start the server and answer the first request. Warm: type one
 more word, ask for 1 token (first token) and for 16 tokens (greedy, whole suggestion); times are
 wall clock from the request to the answer, as a client sees them.
@@ -61,8 +61,9 @@ def main():
             except Exception:
                 time.sleep(0.02)
         text = prose()
-        # About 520 tokens before the cursor, as our service keeps: cut the start once.
-        while len(post(port, "/tokenize", {"content": text})["tokens"]) > 500:
+        # Our bench's prompt is ~467 tokens per request (the prompt header and the 384-512
+        # draft tokens its window keeps): cut the draft so this prompt is as long.
+        while len(post(port, "/tokenize", {"content": text})["tokens"]) > 420:
             text = text[len(text) // 10:]
         text = text[text.index(" ") + 1:].rstrip(".")
 
@@ -72,7 +73,7 @@ def main():
                       "Small repairs<|im_end|>\n<|im_start|>assistant\n" + draft)
             t = time.time()
             r = post(port, "/completion", {"prompt": prompt, "n_predict": tokens,
-                                           "cache_prompt": True, "temperature": 0,
+                                           "cache_prompt": True, "temperature": 0, "ignore_eos": True,
                                            "repeat_penalty": 1.05, "repeat_last_n": 64})
             return (time.time() - t) * 1e3, r
 

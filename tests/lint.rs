@@ -776,6 +776,24 @@ fn cli_json_and_github_formats() {
             && stdout.contains("title=VT104 email"),
         "{stdout}"
     );
+    // A reader that goes away (`| head`): no panic, no error message, SIGPIPE's status.
+    for format in ["json", "text"] {
+        let mut child = voicetune()
+            .args(["lint", "--format", format])
+            .arg(&file)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(141), "{format}: {stderr}");
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("error"),
+            "{stderr}"
+        );
+    }
 }
 
 #[test]

@@ -157,7 +157,7 @@ pub(crate) fn run(args: LintArgs) -> anyhow::Result<ExitCode> {
         total += report.findings.len();
     }
     match args.format {
-        OutputFormat::Json => println!("{}", json.to_string_pretty()?),
+        OutputFormat::Json => writeln!(std::io::stdout().lock(), "{}", json.to_string_pretty()?)?,
         OutputFormat::Text => {
             if total == 0 {
                 eprintln!(

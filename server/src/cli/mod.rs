@@ -102,11 +102,21 @@ pub fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        // The reader of our output went away (`voicetune lint ... | head`): no message, and the
+        // status of a process ended by SIGPIPE, as `yes | head` gives.
+        Err(err) if is_broken_pipe(&err) => ExitCode::from(141),
         Err(err) => {
             eprintln!("error: {}", escape_controls_by_line(&format!("{err:#}")));
             ExitCode::from(2)
         }
     }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// SIGINT, SIGTERM, SIGHUP: remove the temp files of writes in flight, then exit with status 130

@@ -320,7 +320,7 @@ unsafe fn hsum(v: std::arch::x86_64::__m256) -> f32 {
 }
 
 /// Whether this CPU runs [`dot_avx2`] (asked once per product).
-fn has_avx2() -> bool {
+pub(crate) fn has_avx2() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         std::arch::is_x86_feature_detected!("avx2")
