@@ -479,7 +479,7 @@ pub enum Body {
     /// Multipart form: text fields, plus the file field's name, size, hash and (small) content.
     Form {
         fields: BTreeMap<String, String>,
-        file: Option<(String, u64, String, Option<Vec<u8>>)>,
+        file: Option<Upload>,
     },
     Invalid(String),
 }
@@ -971,16 +971,13 @@ fn route(
     body: Body,
 ) -> (u16, Value) {
     let mut st = state.lock().unwrap();
-    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let q: BTreeMap<String, String> = parse_query(query).into_iter().collect();
-    let bad = |m: &str| (400, error_body(m, "invalid_request_error", None));
+    let (segs, q) = request_parts(path, query);
+    let bad = bad_request;
     match (method, template) {
         ("POST", "/files") => {
-            let Body::Form { fields, file } = body else {
-                return bad("expected a multipart body");
-            };
-            let Some((name, len, sha256, content)) = file else {
-                return bad("missing file");
+            let (fields, (name, len, sha256, content)) = match form_body(body) {
+                Ok(form) => form,
+                Err(refused) => return refused,
             };
             let purpose = fields.get("purpose").cloned().unwrap_or_default();
             if purpose == "fine-tune" && !name.ends_with(".jsonl") {
@@ -1029,8 +1026,9 @@ fn route(
             )
         }
         ("POST", "/fine_tuning/jobs") => {
-            let Body::Json(req) = body else {
-                return bad("expected a JSON body");
+            let req = match json_body(body) {
+                Ok(req) => req,
+                Err(refused) => return refused,
             };
             let model = req["model"].as_str().unwrap_or("").to_string();
             if !BASE_MODELS.contains(&model.as_str()) {
@@ -1039,12 +1037,8 @@ fn route(
                     json!({"error": {"message": format!("Model {model} is not available for fine-tuning or does not exist."), "type": "invalid_request_error", "param": "model", "code": "model_not_available"}}),
                 );
             }
-            for key in ["training_file", "validation_file"] {
-                if let Some(id) = req.get(key).and_then(|v| v.as_str()) {
-                    if !st.files.iter().any(|f| f.json["id"] == json!(id)) {
-                        return bad(&format!("invalid {key}: {id} does not exist"));
-                    }
-                }
+            if let Some(refused) = unknown_file(&st, &req) {
+                return refused;
             }
             let id = st.next_id("ftjob");
             let created = st.tick();
@@ -1147,8 +1141,9 @@ fn route(
             page(&mut data, &q, 10)
         }
         ("POST", "/chat/completions") => {
-            let Body::Json(req) = body else {
-                return bad("expected a JSON body");
+            let req = match json_body(body) {
+                Ok(req) => req,
+                Err(refused) => return refused,
             };
             let model = req["model"].as_str().unwrap_or("").to_string();
             let known = BASE_MODELS.contains(&model.as_str())
@@ -1204,6 +1199,53 @@ fn route(
             ),
         ),
     }
+}
+
+/// A router's answer to a request it cannot serve.
+pub fn bad_request(message: &str) -> (u16, Value) {
+    (400, error_body(message, "invalid_request_error", None))
+}
+
+/// A request's path segments (after `/v1`) and query parameters.
+pub fn request_parts<'a>(path: &'a str, query: &str) -> (Vec<&'a str>, BTreeMap<String, String>) {
+    (
+        path.trim_matches('/').split('/').collect(),
+        parse_query(query).into_iter().collect(),
+    )
+}
+
+/// The JSON body, or the 400 answer.
+pub fn json_body(body: Body) -> Result<Value, (u16, Value)> {
+    match body {
+        Body::Json(value) => Ok(value),
+        _ => Err(bad_request("expected a JSON body")),
+    }
+}
+
+/// An uploaded file: its name, length, SHA-256 and (small) content.
+pub type Upload = (String, u64, String, Option<Vec<u8>>);
+
+/// A multipart body's text fields and file, or the 400 answer.
+pub fn form_body(body: Body) -> Result<(BTreeMap<String, String>, Upload), (u16, Value)> {
+    match body {
+        Body::Form {
+            fields,
+            file: Some(file),
+        } => Ok((fields, file)),
+        Body::Form { file: None, .. } => Err(bad_request("missing file")),
+        _ => Err(bad_request("expected a multipart body")),
+    }
+}
+
+/// The 400 answer to a job request naming a training or validation file never uploaded.
+pub fn unknown_file(st: &State, request: &Value) -> Option<(u16, Value)> {
+    ["training_file", "validation_file"]
+        .into_iter()
+        .find_map(|key| {
+            let id = request.get(key).and_then(|v| v.as_str())?;
+            let known = st.files.iter().any(|f| f.json["id"] == json!(id));
+            (!known).then(|| bad_request(&format!("invalid {key}: {id} does not exist")))
+        })
 }
 
 /// Job `id` changed by `change` on a copy that replaces it only when `change` returns no

@@ -11,11 +11,10 @@
 #![allow(dead_code)]
 
 use super::fake_openai::{
-    error_body, last_message, not_found, parse_query, update_job, Body, FakeJob, FakeOpenAi, Spec,
-    State, StoredFile,
+    bad_request, error_body, form_body, json_body, last_message, not_found, request_parts,
+    unknown_file, update_job, Body, FakeJob, FakeOpenAi, Spec, State, StoredFile,
 };
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 /// The base model the local runtime loads: its adapter becomes a local voice.
@@ -92,16 +91,13 @@ fn route(
     body: Body,
 ) -> (u16, Value) {
     let mut st = state.lock().unwrap();
-    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let q: BTreeMap<String, String> = parse_query(query).into_iter().collect();
-    let bad = |m: &str| (400, error_body(m, "invalid_request_error", None));
+    let (segs, q) = request_parts(path, query);
+    let bad = bad_request;
     match (method, template) {
         ("POST", "/files/upload") => {
-            let Body::Form { fields, file } = body else {
-                return bad("expected a multipart body");
-            };
-            let Some((_, len, sha256, content)) = file else {
-                return bad("missing file");
+            let (fields, (_, len, sha256, content)) = match form_body(body) {
+                Ok(form) => form,
+                Err(refused) => return refused,
             };
             let id = st.next_id("file");
             let created = st.tick();
@@ -139,8 +135,9 @@ fn route(
             (200, limits(&model))
         }
         ("POST", "/fine-tunes/estimate-price") => {
-            let Body::Json(req) = body else {
-                return bad("expected a JSON body");
+            let req = match json_body(body) {
+                Ok(req) => req,
+                Err(refused) => return refused,
             };
             let Some(file) = st
                 .files
@@ -161,19 +158,16 @@ fn route(
             )
         }
         ("POST", "/fine-tunes") => {
-            let Body::Json(req) = body else {
-                return bad("expected a JSON body");
+            let req = match json_body(body) {
+                Ok(req) => req,
+                Err(refused) => return refused,
             };
             let model = req["model"].as_str().unwrap_or("").to_string();
             if !MODELS.contains(&model.as_str()) {
                 return bad(&format!("model {model} is not available for fine-tuning"));
             }
-            for key in ["training_file", "validation_file"] {
-                if let Some(id) = req.get(key).and_then(|v| v.as_str()) {
-                    if !st.files.iter().any(|f| f.json["id"] == json!(id)) {
-                        return bad(&format!("invalid {key}: {id} does not exist"));
-                    }
-                }
+            if let Some(refused) = unknown_file(&st, &req) {
+                return refused;
             }
             let id = st.next_id("ft");
             let now = time(st.tick());
@@ -259,8 +253,9 @@ fn route(
             (200, json!({"__binary__": key}))
         }
         ("POST", "/chat/completions") => {
-            let Body::Json(req) = body else {
-                return bad("expected a JSON body");
+            let req = match json_body(body) {
+                Ok(req) => req,
+                Err(refused) => return refused,
             };
             // Together's request has `max_tokens` and no `max_completion_tokens` (which it
             // would ignore): refused here, so a client that sends the wrong one is seen.
