@@ -1523,12 +1523,7 @@ fn tune_remote_takes_the_provider_and_tunes_on_together() {
         question.contains("at Together AI") && question.contains("Together's estimate: $"),
         "{question}"
     );
-    let done = client.wait_notification(|m| {
-        m["method"] == "window/showMessage"
-            && m["params"]["message"]
-                .as_str()
-                .is_some_and(|s| s.contains("voicetune: fine-tune"))
-    });
+    let done = client.wait_notification(shown_containing("voicetune: fine-tune"));
     let message = done["params"]["message"].as_str().unwrap();
     assert!(
         message.contains("Succeeded") && message.contains("SmolLM2-135M-Instruct"),
