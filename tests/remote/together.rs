@@ -409,7 +409,8 @@ fn together_jobs_cancel_and_resume_after_a_restart() {
     let cancel = voicetune(ws.path(), &["jobs", "cancel", &ids[1]]);
     assert!(cancel.status.success(), "{}", text(&cancel));
     assert!(
-        String::from_utf8_lossy(&cancel.stdout).contains(&format!("job {}: running", ids[1])),
+        String::from_utf8_lossy(&cancel.stdout)
+            .contains(&format!("job {}: cancel requested, still running", ids[1])),
         "{}",
         text(&cancel)
     );

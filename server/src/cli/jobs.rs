@@ -149,7 +149,15 @@ pub(crate) fn run(args: JobsArgs) -> ExitCode {
                         rt.block_on(watch_file(&store, job, shown, &config))?
                     }
                 };
-                println!("job {}: {}", job.id, job.status);
+                if job.status.is_terminal() {
+                    println!("job {}: {}", job.id, job.status);
+                } else {
+                    // Together first answers that the cancel is requested; the job stops later.
+                    println!(
+                        "job {}: cancel requested, still {} (`voicetune jobs watch {}` follows it to the end)",
+                        job.id, job.status, job.id
+                    );
+                }
                 Ok(ExitCode::SUCCESS)
             }
             JobsCommand::Events { id } => {
