@@ -200,6 +200,23 @@ fn tune_on_together_from_the_cli_then_use_and_download_the_voice() {
         super::fake_openai::completion_for(&model, "The walk this morning")
     );
 
+    // Ghostwriting with it: a suggestion comes from Together's chat completions.
+    let ghost = voicetune::ghost::Ghostwriter::new(ws.path(), Default::default());
+    let draft = "# The canal\n\nThe path along the water is";
+    let suggestion = ghost
+        .suggest(
+            &voicetune::ghost::SuggestRequest {
+                voice: Some("ada".into()),
+                text: draft.into(),
+                kind: voicetune::ghost::DocKind::Markdown,
+                cursor: draft.len(),
+            },
+            &std::sync::atomic::AtomicBool::new(false),
+        )
+        .unwrap()
+        .expect("a suggestion");
+    assert!(suggestion.text.contains("words received"), "{suggestion:?}");
+
     // The bake-off runs it (streamed chat completions) beside nothing else.
     let heldout = ws.path().join("heldout.jsonl");
     let line = json!({"messages": [
