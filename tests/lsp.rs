@@ -10,6 +10,8 @@ mod lsp_nvim;
 // The fake OpenAI API (validating every request and response against the spec).
 #[path = "remote/fake_openai.rs"]
 mod fake_openai;
+#[path = "remote/fake_together.rs"]
+mod fake_together;
 
 use lsp_support::{apply_text_edits, file_uri, utf16_pos, Client};
 use serde_json::{json, Value};
@@ -1485,6 +1487,76 @@ fn tune_remote_confirms_uploads_follows_and_lists_jobs() {
     assert!(client.shutdown().success());
 }
 
+#[test]
+fn tune_remote_takes_the_provider_and_tunes_on_together() {
+    const KEY_ENV: &str = "VOICETUNE_LSP_TOGETHER_KEY";
+    let key = "tg-lsp-test-9876543210";
+    // Safe here: this is the only test of this binary that reads the variable.
+    std::env::set_var(KEY_ENV, key);
+    let fake = fake_together::start(key);
+    let dir = tempdir("tune-together");
+    // The config's provider is OpenAI (the default): the command's argument picks Together.
+    std::fs::write(
+        dir.join("voicetune.toml"),
+        format!(
+            "[remote]\npoll_interval_secs = 0.01\n[together]\nbase_url = \"{}\"\n\
+             api_key_env = \"{KEY_ENV}\"\nmodel = \"{}\"\n",
+            fake.base_url(),
+            fake_together::LOCAL_MODEL
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.join("train.jsonl"), dataset(&[], 12)).unwrap();
+    let mut client = start(&dir);
+    let reply = client.request(
+        "workspace/executeCommand",
+        json!({"command": "voicetune.tuneRemote",
+               "arguments": [{"training": "train.jsonl", "voice": "kate", "provider": "together"}]}),
+    );
+    assert_eq!(reply["started"], true);
+    // Confirmed with Together's price and both estimates in the question.
+    let asked = client.wait_server_request("window/showMessageRequest");
+    let button = asked["params"]["actions"][0]["title"].as_str().unwrap();
+    assert!(button.starts_with("Start fine-tune ($"), "{asked}");
+    let question = asked["params"]["message"].as_str().unwrap();
+    assert!(
+        question.contains("at Together AI") && question.contains("Together's estimate: $"),
+        "{question}"
+    );
+    let done = client.wait_notification(shown_containing("voicetune: fine-tune"));
+    let message = done["params"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("Succeeded") && message.contains("SmolLM2-135M-Instruct"),
+        "{message}"
+    );
+    assert!(!message.contains(key));
+    // The editor's job list shows the provider.
+    let jobs = client.request(
+        "workspace/executeCommand",
+        json!({"command": "voicetune.jobs", "arguments": []}),
+    );
+    assert_eq!(jobs[0]["provider"], "together", "{jobs}");
+    assert_eq!(jobs[0]["status"], "succeeded");
+    let voices = std::fs::read_to_string(dir.join(".voicetune/voices.json")).unwrap();
+    assert!(voices.contains("\"kate\"") && voices.contains(KEY_ENV) && !voices.contains(key));
+    assert_eq!(
+        fake.state.lock().unwrap().requests("POST", "/files/upload"),
+        1
+    );
+    // A provider that does not exist is refused with the argument named.
+    let bad = client.request_raw(
+        "workspace/executeCommand",
+        json!({"command": "voicetune.tuneRemote",
+               "arguments": [{"training": "train.jsonl", "provider": "acme"}]}),
+    );
+    assert!(
+        bad["error"]["message"].as_str().unwrap().contains("acme"),
+        "{bad}"
+    );
+    fake.assert_no_violations();
+    assert!(client.shutdown().success());
+}
+
 /// The real base model (SmolLM2), downloaded once into the cache as tests/model.rs does, so
 /// the server finds it there.
 fn model_path() -> PathBuf {
@@ -1767,6 +1839,8 @@ fn compare_reports_progress_opens_the_report_and_cancels() {
         model: "gpt-4o-mini-2024-07-18".into(),
         base_url: None,
         job_id: None,
+        provider: None,
+        api_key_env: None,
     };
     Registry::register(&dir, "mini", voice).unwrap();
     let line = |i: usize| {

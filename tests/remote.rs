@@ -1,10 +1,16 @@
 //! Remote fine-tuning end to end, against a fake OpenAI API on 127.0.0.1 that validates every
-//! request and response against the real OpenAPI spec (`tests/remote/fake_openai.rs`).
+//! request and response against the real OpenAPI spec (`tests/remote/fake_openai.rs`), and a
+//! fake Together AI on the same machinery (`tests/remote/fake_together.rs`, tests in
+//! `tests/remote/together.rs`).
 
 #[path = "remote/fake_openai.rs"]
 mod fake_openai;
+#[path = "remote/fake_together.rs"]
+mod fake_together;
 #[path = "remote/timeouts.rs"]
 mod timeouts;
+#[path = "remote/together.rs"]
+mod together;
 
 use fake_openai::{FakeOpenAi, FaultKind, Spec};
 use serde_json::json;
@@ -321,6 +327,8 @@ fn tune_end_to_end_from_the_cli() {
             model: model.clone(),
             base_url: Some(server.base_url()),
             job_id: Some(id.clone()),
+            provider: Some("openai".into()),
+            api_key_env: None,
         })
     );
 
@@ -1253,6 +1261,8 @@ fn compare_runs_remote_voices_through_the_api() {
         model: model.into(),
         base_url,
         job_id: None,
+        provider: None,
+        api_key_env: None,
     };
     Registry::register(ws.path(), "mini", remote("gpt-4o-mini-2024-07-18", None)).unwrap();
     Registry::register(

@@ -29,6 +29,8 @@ pub struct Config {
     pub remote: toml::Table,
     pub build: toml::Table,
     pub completion: toml::Table,
+    /// Together AI fine-tuning (typed in `openai/config.rs`).
+    pub together: toml::Table,
 }
 
 impl Default for Config {
@@ -44,6 +46,7 @@ impl Default for Config {
             remote: toml::Table::new(),
             build: toml::Table::new(),
             completion: toml::Table::new(),
+            together: toml::Table::new(),
         }
     }
 }

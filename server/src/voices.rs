@@ -24,6 +24,13 @@ pub enum Voice {
         /// None means the configured/default base URL.
         base_url: Option<String>,
         job_id: Option<String>,
+        /// Who serves it (`openai`, `together`); None for voices registered before providers.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        provider: Option<String>,
+        /// The environment variable the API key is read from (never the key); None: the
+        /// `[remote]` section's.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        api_key_env: Option<String>,
     },
 }
 

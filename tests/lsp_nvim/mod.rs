@@ -34,6 +34,8 @@ fn neovim_plugin_sets_up_runs_every_command_and_checks_health() {
             model: "ft:gpt-4o-mini-2024-07-18:org::katie1".into(),
             base_url: None,
             job_id: None,
+            provider: None,
+            api_key_env: None,
         },
     )
     .unwrap();
@@ -138,7 +140,8 @@ fn neovim_plugin_sets_up_runs_every_command_and_checks_health() {
 
     // :VoicetuneJobs lists it; :VoicetuneCancel cancels it through the API.
     let jobs = read("jobs.txt");
-    assert!(jobs.contains("ftjob-") && jobs.contains("remote"), "{jobs}");
+    // A remote job names its provider.
+    assert!(jobs.contains("ftjob-") && jobs.contains("openai"), "{jobs}");
     assert!(read("cancel_remote.txt").contains("Cancelled"));
     let posts: Vec<String> = fake
         .state

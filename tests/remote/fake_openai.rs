@@ -32,6 +32,11 @@ pub struct Spec {
     doc: Value,
     registry: Registry<'static>,
     validators: Mutex<HashMap<String, Arc<Validator>>>,
+    /// The schema of an error answer the spec does not list for an operation.
+    error_schema: &'static str,
+    /// The spec's event-stream schema describes each event as `{"data": chunk}` (Together's)
+    /// rather than the chunk itself (OpenAI's).
+    stream_events_wrapped: bool,
 }
 
 /// The vendored spec (the paths this server serves and what they reference).
@@ -40,32 +45,43 @@ pub fn spec_path() -> PathBuf {
 }
 
 impl Spec {
-    /// The spec, loaded once per test binary.
+    /// The OpenAI spec, loaded once per test binary.
     pub fn get() -> &'static Spec {
         static SPEC: OnceLock<Spec> = OnceLock::new();
-        SPEC.get_or_init(|| {
-            let path = spec_path();
-            let text = std::fs::read_to_string(&path)
-                .unwrap_or_else(|e| panic!("{}: {e} (the OpenAPI spec is needed)", path.display()));
-            // The spec has integers beyond 64 bits (a `seed` minimum of -9223372036854776000),
-            // which the YAML parser refuses: read them as the floats JSON would make of them.
-            let huge = regex::Regex::new(r"(?m)^(\s*[\w-]+:\s+-?)(\d{19,})\s*$").unwrap();
-            let text = huge.replace_all(&text, "${1}${2}.0");
-            let yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text)
-                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            let mut doc = yaml_to_json(yaml);
-            to_json_schema(&mut doc);
-            let registry = Registry::new()
-                .draft(Draft::Draft202012)
-                .add(SPEC_URI, doc.clone())
-                .and_then(|b| b.prepare())
-                .expect("the spec registers as a JSON Schema resource");
-            Spec {
-                doc,
-                registry,
-                validators: Mutex::new(HashMap::new()),
-            }
-        })
+        SPEC.get_or_init(|| Spec::load(&spec_path(), "ErrorResponse"))
+    }
+
+    /// The OpenAPI spec at `path` as JSON Schema resources; `error_schema` names the schema of
+    /// errors the spec does not list per operation.
+    pub fn load(path: &std::path::Path, error_schema: &'static str) -> Spec {
+        let text = std::fs::read_to_string(path)
+            .unwrap_or_else(|e| panic!("{}: {e} (the OpenAPI spec is needed)", path.display()));
+        // The spec has integers beyond 64 bits (a `seed` minimum of -9223372036854776000),
+        // which the YAML parser refuses: read them as the floats JSON would make of them.
+        let huge = regex::Regex::new(r"(?m)^(\s*[\w-]+:\s+-?)(\d{19,})\s*$").unwrap();
+        let text = huge.replace_all(&text, "${1}${2}.0");
+        let yaml: serde_yaml_ng::Value =
+            serde_yaml_ng::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let mut doc = yaml_to_json(yaml);
+        to_json_schema(&mut doc);
+        let registry = Registry::new()
+            .draft(Draft::Draft202012)
+            .add(SPEC_URI, doc.clone())
+            .and_then(|b| b.prepare())
+            .expect("the spec registers as a JSON Schema resource");
+        Spec {
+            doc,
+            registry,
+            validators: Mutex::new(HashMap::new()),
+            error_schema,
+            stream_events_wrapped: false,
+        }
+    }
+
+    /// This spec, its event streams described as `{"data": chunk}` events (Together's).
+    pub fn with_wrapped_stream_events(mut self) -> Spec {
+        self.stream_events_wrapped = true;
+        self
     }
 
     /// A validator for `schema`, a schema object taken from the spec (refs are resolved
@@ -131,7 +147,7 @@ impl Spec {
     }
 
     /// The response schema the spec gives for `status` of an operation: its own entry (resolving
-    /// `#/components/responses/...`), else the spec's `ErrorResponse` for error statuses.
+    /// `#/components/responses/...`), else the spec's error schema for error statuses.
     pub fn response_schema(&self, op: &Value, status: u16) -> Option<Value> {
         let mut response = op.get("responses")?.get(status.to_string()).cloned();
         if let Some(r) = response
@@ -143,8 +159,13 @@ impl Spec {
             response = self.doc.pointer(pointer).cloned();
         }
         match response {
+            // A listed error answer whose body the spec leaves open (Together's 400 and 404 of
+            // some operations) takes the spec's error shape.
+            Some(r) if r.get("content").is_none() && status >= 400 => {
+                Some(Spec::schema(self.error_schema))
+            }
             Some(r) => r.pointer("/content/application~1json/schema").cloned(),
-            None if status >= 400 => Some(Spec::schema("ErrorResponse")),
+            None if status >= 400 => Some(Spec::schema(self.error_schema)),
             None => None,
         }
     }
@@ -308,9 +329,19 @@ pub struct FakeJob {
     pub fail: bool,
 }
 
-#[derive(Debug, Default)]
+/// Does the work of a valid, authorised request: (state, method, path template, path, query,
+/// body) to (status, JSON answer). An answer `{"__sse__": [chunks]}` is sent as server-sent
+/// events, `{"__binary__": key}` as the bytes in `State::downloads[key]`.
+pub type Router = fn(&Arc<Mutex<State>>, &str, &str, &str, &str, Body) -> (u16, Value);
+
+#[derive(Default)]
 pub struct State {
     pub key: String,
+    /// The spec this server answers to, and what it does.
+    pub spec: Option<&'static Spec>,
+    pub router: Option<Router>,
+    /// Binary answers (downloads), by the key a route names.
+    pub downloads: HashMap<String, Vec<u8>>,
     pub files: Vec<StoredFile>,
     pub jobs: Vec<FakeJob>,
     pub faults: VecDeque<Fault>,
@@ -323,13 +354,13 @@ pub struct State {
 }
 
 impl State {
-    fn next_id(&mut self, prefix: &str) -> String {
+    pub fn next_id(&mut self, prefix: &str) -> String {
         self.counter += 1;
         format!("{prefix}-{:06}", self.counter)
     }
 
     /// A strictly increasing fake clock, so ordering by `created_at` is stable.
-    fn tick(&mut self) -> i64 {
+    pub fn tick(&mut self) -> i64 {
         self.clock += 1;
         1_767_000_000 + self.clock
     }
@@ -358,9 +389,14 @@ impl Drop for FakeOpenAi {
 }
 
 impl FakeOpenAi {
-    /// Starts a server that accepts the API key `key`.
+    /// Starts a fake OpenAI that accepts the API key `key`.
     pub fn start(key: &str) -> FakeOpenAi {
-        Spec::get();
+        FakeOpenAi::serve(key, Spec::get(), route)
+    }
+
+    /// Starts a server of the API `spec` describes, answering with `router`, that accepts the
+    /// API key `key`.
+    pub fn serve(key: &str, spec: &'static Spec, router: Router) -> FakeOpenAi {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -372,6 +408,8 @@ impl FakeOpenAi {
         let addr = listener.local_addr().unwrap();
         let state = Arc::new(Mutex::new(State {
             key: key.to_string(),
+            spec: Some(spec),
+            router: Some(router),
             ..State::default()
         }));
         let st = state.clone();
@@ -430,14 +468,18 @@ impl std::fmt::Display for DropConnection {
 }
 impl std::error::Error for DropConnection {}
 
+fn spec_of(state: &Arc<Mutex<State>>) -> &'static Spec {
+    state.lock().unwrap().spec.expect("the server has a spec")
+}
+
 /// A request's body, read according to its content type.
-enum Body {
+pub enum Body {
     None,
     Json(Value),
     /// Multipart form: text fields, plus the file field's name, size, hash and (small) content.
     Form {
         fields: BTreeMap<String, String>,
-        file: Option<(String, u64, String, Option<Vec<u8>>)>,
+        file: Option<Upload>,
     },
     Invalid(String),
 }
@@ -525,7 +567,7 @@ async fn handle(
     }
 
     let Some((template, op)) = (if full_path.starts_with("/v1/") {
-        Spec::get().operation(&method, &path)
+        spec_of(&state).operation(&method, &path)
     } else {
         None
     }) else {
@@ -556,11 +598,12 @@ async fn handle(
     }
 
     // Query parameters against the operation's parameters.
-    let query_violations = check_query(&op, &query);
+    let spec = spec_of(&state);
+    let query_violations = check_query(spec, &op, &query);
     // Body against the operation's request body schema.
     let body = read_body(req, &content_type).await;
     let mut problems = query_violations;
-    problems.extend(check_body(&op, &content_type, &body));
+    problems.extend(check_body(spec, &op, &content_type, &body));
     if !problems.is_empty() {
         for p in &problems {
             violation(&state, format!("{method} {path}: {p}"));
@@ -570,12 +613,27 @@ async fn handle(
         return Ok(answer(&state, &method, &path, 400, body));
     }
 
-    let (status, body) = route(&state, &method, &template, &path, &query, body);
+    let router = state
+        .lock()
+        .unwrap()
+        .router
+        .expect("the server has a router");
+    let (status, body) = router(&state, &method, &template, &path, &query, body);
     let fault_name = fault.as_ref().map(|f| format!("{:?}", f.kind));
     record(status, fault_name);
-    let response = match body.get("__sse__").and_then(|c| c.as_array()) {
-        Some(chunks) => sse_answer(&state, &method, &path, chunks),
-        None => answer(&state, &method, &path, status, body),
+    let binary = body.get("__binary__").and_then(|k| k.as_str()).map(|key| {
+        state
+            .lock()
+            .unwrap()
+            .downloads
+            .get(key)
+            .cloned()
+            .unwrap_or_default()
+    });
+    let response = match (body.get("__sse__").and_then(|c| c.as_array()), binary) {
+        (Some(chunks), _) => sse_answer(&state, &method, &path, chunks),
+        (None, Some(bytes)) => binary_answer(&state, &method, &path, bytes),
+        (None, None) => answer(&state, &method, &path, status, body),
     };
     match fault.map(|f| f.kind) {
         Some(FaultKind::DropAfterProcessing) => Err(DropConnection),
@@ -587,11 +645,11 @@ async fn handle(
     }
 }
 
-fn violation(state: &Arc<Mutex<State>>, v: String) {
+pub fn violation(state: &Arc<Mutex<State>>, v: String) {
     state.lock().unwrap().violations.push(v);
 }
 
-fn error_body(message: &str, kind: &str, code: Option<&str>) -> Value {
+pub fn error_body(message: &str, kind: &str, code: Option<&str>) -> Value {
     json!({"error": {"message": message, "type": kind, "param": null, "code": code}})
 }
 
@@ -604,8 +662,14 @@ fn json_response(status: u16, body: &Value) -> Answer {
 }
 
 /// Validates our own answer against the spec before sending it.
-fn answer(state: &Arc<Mutex<State>>, method: &str, path: &str, status: u16, body: Value) -> Answer {
-    let spec = Spec::get();
+pub fn answer(
+    state: &Arc<Mutex<State>>,
+    method: &str,
+    path: &str,
+    status: u16,
+    body: Value,
+) -> Answer {
+    let spec = spec_of(state);
     if let Some((_, op)) = spec.operation(method, path) {
         match spec.response_schema(&op, status) {
             Some(schema) => {
@@ -631,16 +695,20 @@ fn answer(state: &Arc<Mutex<State>>, method: &str, path: &str, status: u16, body
 /// A server-sent-events answer; each chunk is validated against the spec's
 /// `text/event-stream` schema first.
 fn sse_answer(state: &Arc<Mutex<State>>, method: &str, path: &str, chunks: &[Value]) -> Answer {
-    let spec = Spec::get();
+    let spec = spec_of(state);
     let schema = spec.operation(method, path).and_then(|(_, op)| {
         op.pointer("/responses/200/content/text~1event-stream/schema")
             .cloned()
     });
     let mut text = String::new();
     for chunk in chunks {
+        let event = match spec.stream_events_wrapped {
+            true => json!({ "data": chunk }),
+            false => chunk.clone(),
+        };
         match &schema {
             Some(schema) => {
-                if let Err(errors) = spec.check(schema, chunk) {
+                if let Err(errors) = spec.check(schema, &event) {
                     violation(
                         state,
                         format!(
@@ -665,8 +733,26 @@ fn sse_answer(state: &Arc<Mutex<State>>, method: &str, path: &str, chunks: &[Val
         .unwrap()
 }
 
-fn check_query(op: &Value, query: &str) -> Vec<String> {
-    let spec = Spec::get();
+/// A download: the spec must answer 200 with `application/octet-stream` here.
+fn binary_answer(state: &Arc<Mutex<State>>, method: &str, path: &str, bytes: Vec<u8>) -> Answer {
+    let declared = spec_of(state).operation(method, path).and_then(|(_, op)| {
+        op.pointer("/responses/200/content/application~1octet-stream")
+            .cloned()
+    });
+    if declared.is_none() {
+        violation(
+            state,
+            format!("the spec has no binary answer for {method} {path}"),
+        );
+    }
+    Response::builder()
+        .status(200)
+        .header("content-type", "application/octet-stream")
+        .body(Full::new(Bytes::from(bytes)))
+        .unwrap()
+}
+
+fn check_query(spec: &'static Spec, op: &Value, query: &str) -> Vec<String> {
     let params: Vec<Value> = op
         .get("parameters")
         .and_then(|p| p.as_array())
@@ -729,7 +815,7 @@ fn check_query(op: &Value, query: &str) -> Vec<String> {
     problems
 }
 
-fn parse_query(query: &str) -> Vec<(String, String)> {
+pub fn parse_query(query: &str) -> Vec<(String, String)> {
     query
         .split('&')
         .filter(|p| !p.is_empty())
@@ -839,8 +925,7 @@ async fn read_body(req: Request<Incoming>, content_type: &str) -> Body {
     }
 }
 
-fn check_body(op: &Value, content_type: &str, body: &Body) -> Vec<String> {
-    let spec = Spec::get();
+fn check_body(spec: &'static Spec, op: &Value, content_type: &str, body: &Body) -> Vec<String> {
     let request_body = op.get("requestBody");
     let required = request_body
         .and_then(|r| r.get("required"))
@@ -876,7 +961,7 @@ const BASE_MODELS: &[&str] = &[
     "gpt-3.5-turbo-0125",
 ];
 
-/// Does the work of a valid, authorised request.
+/// Does the work of a valid, authorised request to the OpenAI API.
 fn route(
     state: &Arc<Mutex<State>>,
     method: &str,
@@ -886,16 +971,13 @@ fn route(
     body: Body,
 ) -> (u16, Value) {
     let mut st = state.lock().unwrap();
-    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let q: BTreeMap<String, String> = parse_query(query).into_iter().collect();
-    let bad = |m: &str| (400, error_body(m, "invalid_request_error", None));
+    let (segs, q) = request_parts(path, query);
+    let bad = bad_request;
     match (method, template) {
         ("POST", "/files") => {
-            let Body::Form { fields, file } = body else {
-                return bad("expected a multipart body");
-            };
-            let Some((name, len, sha256, content)) = file else {
-                return bad("missing file");
+            let (fields, (name, len, sha256, content)) = match form_body(body) {
+                Ok(form) => form,
+                Err(refused) => return refused,
             };
             let purpose = fields.get("purpose").cloned().unwrap_or_default();
             if purpose == "fine-tune" && !name.ends_with(".jsonl") {
@@ -944,8 +1026,9 @@ fn route(
             )
         }
         ("POST", "/fine_tuning/jobs") => {
-            let Body::Json(req) = body else {
-                return bad("expected a JSON body");
+            let req = match json_body(body) {
+                Ok(req) => req,
+                Err(refused) => return refused,
             };
             let model = req["model"].as_str().unwrap_or("").to_string();
             if !BASE_MODELS.contains(&model.as_str()) {
@@ -954,12 +1037,8 @@ fn route(
                     json!({"error": {"message": format!("Model {model} is not available for fine-tuning or does not exist."), "type": "invalid_request_error", "param": "model", "code": "model_not_available"}}),
                 );
             }
-            for key in ["training_file", "validation_file"] {
-                if let Some(id) = req.get(key).and_then(|v| v.as_str()) {
-                    if !st.files.iter().any(|f| f.json["id"] == json!(id)) {
-                        return bad(&format!("invalid {key}: {id} does not exist"));
-                    }
-                }
+            if let Some(refused) = unknown_file(&st, &req) {
+                return refused;
             }
             let id = st.next_id("ftjob");
             let created = st.tick();
@@ -1024,32 +1103,23 @@ fn route(
             page(&mut data, &q, 20)
         }
         ("GET", "/fine_tuning/jobs/{fine_tuning_job_id}") => {
-            let id = segs[2].to_string();
-            let Some(i) = st.jobs.iter().position(|j| j.json["id"] == json!(id)) else {
-                return not_found(&id);
-            };
-            let mut job = st.jobs[i].clone();
-            advance(&mut st, &mut job);
-            let json = job.json.clone();
-            st.jobs[i] = job;
-            (200, json)
+            update_job(&mut st, segs[2], |st, job| {
+                advance(st, job);
+                None
+            })
         }
         ("POST", "/fine_tuning/jobs/{fine_tuning_job_id}/cancel") => {
-            let id = segs[2].to_string();
-            let Some(i) = st.jobs.iter().position(|j| j.json["id"] == json!(id)) else {
-                return not_found(&id);
-            };
-            let mut job = st.jobs[i].clone();
-            let status = job.json["status"].as_str().unwrap_or("").to_string();
-            if matches!(status.as_str(), "succeeded" | "failed" | "cancelled") {
-                return bad(&format!("Job {id} has already {status}."));
-            }
-            job.json["status"] = json!("cancelled");
-            job.json["finished_at"] = json!(st.tick());
-            add_event(&mut st, &mut job, "info", "Fine-tuning job cancelled", None);
-            let json = job.json.clone();
-            st.jobs[i] = job;
-            (200, json)
+            update_job(&mut st, segs[2], |st, job| {
+                let status = job.json["status"].as_str().unwrap_or("").to_string();
+                if matches!(status.as_str(), "succeeded" | "failed" | "cancelled") {
+                    let id = &job.json["id"];
+                    return Some(bad(&format!("Job {id} has already {status}.")));
+                }
+                job.json["status"] = json!("cancelled");
+                job.json["finished_at"] = json!(st.tick());
+                add_event(st, job, "info", "Fine-tuning job cancelled", None);
+                None
+            })
         }
         ("GET", "/fine_tuning/jobs/{fine_tuning_job_id}/events") => {
             let id = segs[2];
@@ -1071,8 +1141,9 @@ fn route(
             page(&mut data, &q, 10)
         }
         ("POST", "/chat/completions") => {
-            let Body::Json(req) = body else {
-                return bad("expected a JSON body");
+            let req = match json_body(body) {
+                Ok(req) => req,
+                Err(refused) => return refused,
             };
             let model = req["model"].as_str().unwrap_or("").to_string();
             let known = BASE_MODELS.contains(&model.as_str())
@@ -1086,12 +1157,7 @@ fn route(
                     json!({"error": {"message": format!("The model `{model}` does not exist or you do not have access to it."), "type": "invalid_request_error", "param": null, "code": "model_not_found"}}),
                 );
             }
-            let prompt = req["messages"]
-                .as_array()
-                .and_then(|m| m.last())
-                .and_then(|m| m["content"].as_str())
-                .unwrap_or("")
-                .to_string();
+            let prompt = last_message(&req);
             let created = st.tick();
             let id = st.next_id("chatcmpl");
             let text = completion_for(&model, &prompt);
@@ -1135,6 +1201,82 @@ fn route(
     }
 }
 
+/// A router's answer to a request it cannot serve.
+pub fn bad_request(message: &str) -> (u16, Value) {
+    (400, error_body(message, "invalid_request_error", None))
+}
+
+/// A request's path segments (after `/v1`) and query parameters.
+pub fn request_parts<'a>(path: &'a str, query: &str) -> (Vec<&'a str>, BTreeMap<String, String>) {
+    (
+        path.trim_matches('/').split('/').collect(),
+        parse_query(query).into_iter().collect(),
+    )
+}
+
+/// The JSON body, or the 400 answer.
+pub fn json_body(body: Body) -> Result<Value, (u16, Value)> {
+    match body {
+        Body::Json(value) => Ok(value),
+        _ => Err(bad_request("expected a JSON body")),
+    }
+}
+
+/// An uploaded file: its name, length, SHA-256 and (small) content.
+pub type Upload = (String, u64, String, Option<Vec<u8>>);
+
+/// A multipart body's text fields and file, or the 400 answer.
+pub fn form_body(body: Body) -> Result<(BTreeMap<String, String>, Upload), (u16, Value)> {
+    match body {
+        Body::Form {
+            fields,
+            file: Some(file),
+        } => Ok((fields, file)),
+        Body::Form { file: None, .. } => Err(bad_request("missing file")),
+        _ => Err(bad_request("expected a multipart body")),
+    }
+}
+
+/// The 400 answer to a job request naming a training or validation file never uploaded.
+pub fn unknown_file(st: &State, request: &Value) -> Option<(u16, Value)> {
+    ["training_file", "validation_file"]
+        .into_iter()
+        .find_map(|key| {
+            let id = request.get(key).and_then(|v| v.as_str())?;
+            let known = st.files.iter().any(|f| f.json["id"] == json!(id));
+            (!known).then(|| bad_request(&format!("invalid {key}: {id} does not exist")))
+        })
+}
+
+/// Job `id` changed by `change` on a copy that replaces it only when `change` returns no
+/// error answer; the answer is the job (as the APIs answer a get or a cancel).
+pub fn update_job(
+    st: &mut State,
+    id: &str,
+    change: impl FnOnce(&mut State, &mut FakeJob) -> Option<(u16, Value)>,
+) -> (u16, Value) {
+    let Some(i) = st.jobs.iter().position(|j| j.json["id"] == json!(id)) else {
+        return not_found(id);
+    };
+    let mut job = st.jobs[i].clone();
+    if let Some(refused) = change(st, &mut job) {
+        return refused;
+    }
+    let json = job.json.clone();
+    st.jobs[i] = job;
+    (200, json)
+}
+
+/// The text of a chat request's last message.
+pub fn last_message(request: &Value) -> String {
+    request["messages"]
+        .as_array()
+        .and_then(|m| m.last())
+        .and_then(|m| m["content"].as_str())
+        .unwrap_or("")
+        .to_string()
+}
+
 /// What the fake answers for a completion, so tests can check it came through unchanged.
 pub fn completion_for(model: &str, prompt: &str) -> String {
     format!(
@@ -1143,7 +1285,7 @@ pub fn completion_for(model: &str, prompt: &str) -> String {
     )
 }
 
-fn not_found(id: &str) -> (u16, Value) {
+pub fn not_found(id: &str) -> (u16, Value) {
     (
         404,
         json!({"error": {"message": format!("Could not find fine-tuning job {id}."), "type": "invalid_request_error", "param": null, "code": "fine_tune_not_found"}}),
@@ -1151,7 +1293,11 @@ fn not_found(id: &str) -> (u16, Value) {
 }
 
 /// Cursor paging over newest-first `data`: `after` is the id of the last item already seen.
-fn page(data: &mut Vec<Value>, q: &BTreeMap<String, String>, default_limit: usize) -> (u16, Value) {
+pub fn page(
+    data: &mut Vec<Value>,
+    q: &BTreeMap<String, String>,
+    default_limit: usize,
+) -> (u16, Value) {
     if let Some(after) = q.get("after") {
         if let Some(i) = data.iter().position(|d| d["id"] == json!(after)) {
             data.drain(..=i);

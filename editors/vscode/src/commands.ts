@@ -10,6 +10,8 @@ import { API_KEY_SECRET, Voicetune } from './extension';
 export interface Job {
   id: string;
   kind: 'local' | 'remote';
+  /** Who runs a remote job; absent in records written before Together (OpenAI). */
+  provider?: 'openai' | 'together';
   status: 'validating' | 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
   model: string;
   voice?: string | null;
@@ -29,7 +31,8 @@ export function percent(job: Job): number | undefined {
 }
 
 export function describeJob(job: Job): string {
-  const parts: string[] = [job.kind, job.status];
+  const runner = job.kind === 'remote' ? (job.provider ?? 'openai') : job.kind;
+  const parts: string[] = [runner, job.status];
   const p = job.progress;
   if (p?.step != null && p.total_steps) {
     parts.push(`step ${p.step}/${p.total_steps}`);

@@ -5,8 +5,10 @@ use super::config::remote_config;
 use super::remote::{current_workspace, fail, printer, report_final, runtime, waiting_on_stderr};
 use clap::{Args, Subcommand};
 use std::process::ExitCode;
+use voicetune::config::Provider;
 use voicetune::lint::report::escape_controls;
 use voicetune::train::jobs::{Job, JobKind, JobStore};
+use voicetune::train::remote::download::{self, Checkpoint, LocalVoice};
 use voicetune::train::remote::{self, RemoteConfig};
 use voicetune::train::{cancel_job, Cancelling};
 
@@ -30,6 +32,17 @@ pub enum JobsCommand {
     Cancel { id: String },
     /// Print a job's events.
     Events { id: String },
+    /// Download a Together job's LoRA adapter (or merged weights, or a checkpoint), check it,
+    /// and register it as a local voice when its base model runs locally.
+    Download {
+        id: String,
+        /// `adapter` (the default), `merged`, or a checkpoint's step number.
+        #[arg(long, default_value = "adapter")]
+        checkpoint: String,
+        /// The local voice's name (default: the job's voice name with `-local`).
+        #[arg(long)]
+        voice: Option<String>,
+    },
 }
 
 pub(crate) fn run(args: JobsArgs) -> ExitCode {
@@ -39,7 +52,21 @@ pub(crate) fn run(args: JobsArgs) -> ExitCode {
         match args.command.unwrap_or(JobsCommand::List { remote: false }) {
             JobsCommand::List { remote: true } => {
                 let config = remote_config(&workspace)?;
-                let client = config.client(None)?.with_wait_notice(waiting_on_stderr());
+                let client = config
+                    .client_for(config.provider, None)?
+                    .with_wait_notice(waiting_on_stderr());
+                if config.provider == Provider::Together {
+                    for job in runtime()?.block_on(client.together_jobs())? {
+                        println!(
+                            "{}\t{}\t{}\t{}",
+                            job.id,
+                            job.status,
+                            job.model.as_deref().unwrap_or("-"),
+                            job.model_output_name.as_deref().unwrap_or("-")
+                        );
+                    }
+                    return Ok(ExitCode::SUCCESS);
+                }
                 runtime()?.block_on(async {
                     let mut after: Option<String> = None;
                     // Newest first; a bounded number of pages.
@@ -75,13 +102,12 @@ pub(crate) fn run(args: JobsArgs) -> ExitCode {
                         .map(|p| format!(" {p}%"))
                         .unwrap_or_default();
                     let result = job.result_model.as_deref().unwrap_or("-");
-                    let kind = match job.kind {
-                        JobKind::Local => "local",
-                        JobKind::Remote => "remote",
-                    };
                     println!(
-                        "{}\t{kind}\t{}{progress}\t{}\t{result}",
-                        job.id, job.status, job.model
+                        "{}\t{}\t{}{progress}\t{}\t{result}",
+                        job.id,
+                        job.runner(),
+                        job.status,
+                        job.model
                     );
                 }
                 Ok(ExitCode::SUCCESS)
@@ -123,29 +149,84 @@ pub(crate) fn run(args: JobsArgs) -> ExitCode {
                         rt.block_on(watch_file(&store, job, shown, &config))?
                     }
                 };
-                println!("job {}: {}", job.id, job.status);
+                if job.status.is_terminal() {
+                    println!("job {}: {}", job.id, job.status);
+                } else {
+                    // Together first answers that the cancel is requested; the job stops later.
+                    println!(
+                        "job {}: cancel requested, still {} (`voicetune jobs watch {}` follows it to the end)",
+                        job.id, job.status, job.id
+                    );
+                }
                 Ok(ExitCode::SUCCESS)
             }
             JobsCommand::Events { id } => {
                 let job = store.load(&id)?;
                 if job.kind == JobKind::Remote {
                     let config = remote_config(&workspace)?;
-                    let client = config
-                        .client(job.detail_str("base_url"))?
-                        .with_wait_notice(waiting_on_stderr());
-                    let events = runtime()?.block_on(client.new_events(&id, None))?;
+                    let api = remote::api_for(&config, &job, Some(waiting_on_stderr()))?;
+                    let events = runtime()?.block_on(api.new_events(&id, None))?;
                     for e in events {
-                        println!(
-                            "{}\t[{}] {}",
-                            e.created_at,
-                            e.level,
-                            escape_controls(&e.message)
-                        );
+                        println!("{}\t[{}] {}", e.at, e.level, escape_controls(&e.message));
                     }
                 } else {
                     for e in &job.log {
                         println!("{}\t[{}] {}", e.at, e.level, escape_controls(&e.message));
                     }
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+            JobsCommand::Download {
+                id,
+                checkpoint,
+                voice,
+            } => {
+                let config = remote_config(&workspace)?;
+                let checkpoint: Checkpoint = checkpoint.parse().map_err(anyhow::Error::msg)?;
+                let last_tenth = std::sync::Mutex::new(u64::MAX);
+                let progress = move |got: u64, total: Option<u64>| {
+                    if let Some(total) = total.filter(|t| *t > 0) {
+                        let tenth = got * 10 / total;
+                        let mut last = last_tenth.lock().unwrap_or_else(|e| e.into_inner());
+                        if *last != tenth {
+                            eprintln!("downloading: {}%", tenth * 10);
+                            *last = tenth;
+                        }
+                    }
+                };
+                let done = runtime()?.block_on(download::download(
+                    &workspace,
+                    &config,
+                    &id,
+                    &checkpoint,
+                    voice.as_deref(),
+                    &progress,
+                ))?;
+                println!(
+                    "downloaded {} ({} bytes, {}; checked: {})",
+                    done.path.display(),
+                    done.bytes,
+                    done.format,
+                    done.files
+                        .iter()
+                        .map(|(name, size)| format!("{name} {size} bytes"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+                match done.local {
+                    LocalVoice::Registered { name, adapter } => println!(
+                        "registered local voice `{name}` (adapter in {}); try it: voicetune generate --model {name} \"...\"",
+                        adapter.display()
+                    ),
+                    LocalVoice::NeedsBaseModel(base) => println!(
+                        "not registered as a local voice: this adapter is for {base}, and the local \
+                         runtime loads {} only; the file is kept, and the job's remote voice works as it is",
+                        download::LOCAL_BASE_MODEL
+                    ),
+                    LocalVoice::NotAnAdapter => println!(
+                        "not registered as a local voice: the download holds no LoRA adapter \
+                         (adapter_config.json); the file is kept"
+                    ),
                 }
                 Ok(ExitCode::SUCCESS)
             }

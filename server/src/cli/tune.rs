@@ -6,8 +6,9 @@ use clap::{Args, ValueEnum};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use voicetune::config::Provider;
 use voicetune::train::remote::api::{Auto, Hyperparameters, MethodType};
-use voicetune::train::remote::{self, TuneRequest};
+use voicetune::train::remote::{self, TogetherOptions, TuneRequest};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum MethodArg {
@@ -15,12 +16,26 @@ pub enum MethodArg {
     Dpo,
 }
 
-/// `voicetune tune DATASET.jsonl --model M [--validation FILE] [--yes]`
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ProviderArg {
+    Openai,
+    Together,
+}
+
+/// `voicetune tune DATASET.jsonl --model M [--provider together] [--validation FILE] [--yes]`
 #[derive(Debug, Args)]
 pub struct TuneArgs {
     /// Training file (JSONL).
-    pub dataset: PathBuf,
-    /// Base model (default: `model` in the [remote] section of voicetune.toml).
+    #[arg(required_unless_present = "list_models")]
+    pub dataset: Option<PathBuf>,
+    /// Who fine-tunes (default: `provider` in voicetune.toml, else openai).
+    #[arg(long, value_enum)]
+    pub provider: Option<ProviderArg>,
+    /// List the models the provider fine-tunes and exit (Together).
+    #[arg(long)]
+    pub list_models: bool,
+    /// Base model (default: `model` in the [remote] section of voicetune.toml, or in
+    /// [together] for Together).
     #[arg(long)]
     pub model: Option<String>,
     /// Validation file (JSONL).
@@ -34,12 +49,34 @@ pub struct TuneArgs {
     pub force: bool,
     #[arg(long, value_enum, default_value = "supervised")]
     pub method: MethodArg,
-    /// Epochs, 1-50 (default: OpenAI's automatic choice).
+    /// Epochs, 1-50 (default: OpenAI's automatic choice; Together: `epochs` in [together],
+    /// else 1; its model limits are checked before upload).
     #[arg(long)]
     pub epochs: Option<u32>,
-    /// Examples per batch, 1-256 (default: automatic).
+    /// Examples per batch, 1-256 (default: automatic; Together: the model's limits).
     #[arg(long)]
     pub batch_size: Option<u32>,
+    /// Together: the learning rate (within the model's limits).
+    #[arg(long)]
+    pub learning_rate: Option<f64>,
+    /// Together: full fine-tuning instead of LoRA.
+    #[arg(long)]
+    pub full: bool,
+    /// Together: LoRA rank (default: `lora_r` in [together], else 16 or the model's maximum).
+    #[arg(long)]
+    pub lora_r: Option<u32>,
+    /// Together: LoRA alpha (default: twice the rank).
+    #[arg(long)]
+    pub lora_alpha: Option<u32>,
+    /// Together: LoRA dropout, 0 to below 1.
+    #[arg(long)]
+    pub lora_dropout: Option<f64>,
+    /// Together: LoRA target modules, `all-linear` or e.g. `q_proj,v_proj`.
+    #[arg(long)]
+    pub lora_modules: Option<String>,
+    /// Together: checkpoints to save during training (each downloadable).
+    #[arg(long)]
+    pub checkpoints: Option<u32>,
     /// Scales the base learning rate, > 0 (default: automatic).
     #[arg(long)]
     pub learning_rate_multiplier: Option<f64>,
@@ -72,8 +109,8 @@ fn ask(question: &str) -> bool {
 }
 
 pub(crate) fn run(args: TuneArgs) -> ExitCode {
-    let dir = args
-        .dataset
+    let dataset = args.dataset.clone().unwrap_or_default();
+    let dir = dataset
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
@@ -81,6 +118,14 @@ pub(crate) fn run(args: TuneArgs) -> ExitCode {
     let workspace = find_workspace(dir).unwrap_or_else(current_workspace);
     let result = (|| -> anyhow::Result<ExitCode> {
         let config = remote_config(&workspace)?;
+        let provider = match args.provider {
+            Some(ProviderArg::Openai) => Provider::Openai,
+            Some(ProviderArg::Together) => Provider::Together,
+            None => config.provider,
+        };
+        if args.list_models {
+            return list_models(&config, provider);
+        }
         let hyper = Hyperparameters {
             n_epochs: args.epochs.map(Auto::Value),
             batch_size: args.batch_size.map(Auto::Value),
@@ -88,7 +133,7 @@ pub(crate) fn run(args: TuneArgs) -> ExitCode {
             beta: args.beta.map(Auto::Value),
         };
         let request = TuneRequest {
-            training: args.dataset.clone(),
+            training: dataset.clone(),
             validation: args.validation.clone(),
             model: args.model.clone().unwrap_or_default(),
             method: match args.method {
@@ -100,15 +145,26 @@ pub(crate) fn run(args: TuneArgs) -> ExitCode {
             seed: args.seed,
             voice: args.voice.clone(),
             force: args.force,
+            provider: Some(provider),
+            together: TogetherOptions {
+                full: args.full.then_some(true),
+                lora_r: args.lora_r,
+                lora_alpha: args.lora_alpha,
+                lora_dropout: args.lora_dropout,
+                lora_modules: args.lora_modules.clone(),
+                learning_rate: args.learning_rate,
+                n_checkpoints: args.checkpoints,
+            },
         };
         // Fail on a missing key before linting a large file.
-        config.client(None)?;
-        let plan = remote::plan(&config, request).map_err(|e| {
-            match e.downcast::<remote::BlockedByLint>() {
+        config.client_for(provider, None)?;
+        let rt = runtime()?;
+        let mut plan = rt
+            .block_on(remote::check(&config, request, printer()))
+            .map_err(|e| match e.downcast::<remote::BlockedByLint>() {
                 Ok(blocked) => anyhow::Error::msg(blocked.describe("--force")),
                 Err(e) => e,
-            }
-        })?;
+            })?;
         // The full list is `voicetune lint`'s job; here a glimpse is enough.
         const SHOWN: usize = 20;
         for f in plan.findings.iter().take(SHOWN) {
@@ -121,16 +177,24 @@ pub(crate) fn run(args: TuneArgs) -> ExitCode {
             );
         }
         eprintln!("estimate: {}", plan.estimate.summary());
+        rt.block_on(remote::quote(&config, &mut plan, printer()))?;
+        if let Some(quote) = &plan.quote {
+            eprintln!("{}", quote.comparison);
+        }
         if !args.yes {
             if !std::io::stdin().is_terminal() {
                 eprintln!("(reading the answer from standard input; pass --yes to skip)");
             }
             if !ask(&format!("{}?", plan.confirm_title())) {
-                eprintln!("cancelled; nothing was uploaded");
+                match plan.uploaded.is_empty() {
+                    true => eprintln!("cancelled; nothing was uploaded"),
+                    false => eprintln!(
+                        "cancelled; no job was started (the uploaded file stays on {provider}, unused)"
+                    ),
+                }
                 return Ok(ExitCode::FAILURE);
             }
         }
-        let rt = runtime()?;
         rt.block_on(async {
             let job = remote::start(&workspace, &config, &plan, printer()).await?;
             if args.detach {
@@ -141,4 +205,20 @@ pub(crate) fn run(args: TuneArgs) -> ExitCode {
         })
     })();
     result.unwrap_or_else(fail)
+}
+
+/// `--list-models`: the models Together fine-tunes, one a line.
+fn list_models(config: &remote::RemoteConfig, provider: Provider) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(
+        provider == Provider::Together,
+        "--list-models asks Together (--provider together); OpenAI's fine-tunable models are \
+         the target models `voicetune stats` knows"
+    );
+    let client = config
+        .client_for(provider, None)?
+        .with_wait_notice(super::remote::waiting_on_stderr());
+    for model in runtime()?.block_on(client.together_models())? {
+        println!("{model}");
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -29,6 +29,12 @@ pub enum VoiceSource {
     Remote {
         model: String,
         base_url: String,
+        /// The variable the provider's key is in (None: `[remote]`'s).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        api_key_env: Option<String>,
+        /// Who serves it (`together` takes its length limit differently).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        provider: Option<String>,
     },
 }
 
@@ -61,10 +67,16 @@ pub fn resolve(
                 adapter: adapter.clone(),
             },
             Some(Voice::Remote {
-                model, base_url, ..
+                model,
+                base_url,
+                api_key_env,
+                provider,
+                ..
             }) => VoiceSource::Remote {
                 model: model.clone(),
                 base_url: base_url.clone().unwrap_or_else(|| remote.resolved_base_url()),
+                api_key_env: api_key_env.clone(),
+                provider: provider.clone(),
             },
             None if name == BASE => VoiceSource::Local {
                 base_model: crate::model::pull::ensure_default_model()?,
@@ -145,9 +157,16 @@ pub fn generate_all(
             }
             Ok(out)
         }
-        VoiceSource::Remote { model, base_url } => {
-            let client = remote.client(Some(base_url))?;
-            let backend = RemoteVoice::new(client, model);
+        VoiceSource::Remote {
+            model,
+            base_url,
+            api_key_env,
+            provider,
+        } => {
+            let client = remote
+                .with_key_env(api_key_env.as_deref())
+                .client(Some(base_url))?;
+            let backend = RemoteVoice::new(client, model).served_by(provider.as_deref());
             let options = completion_options(params);
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()

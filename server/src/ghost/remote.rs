@@ -62,6 +62,13 @@ impl RemoteBackend {
         })
     }
 
+    /// This backend as served by `provider` (the voice's recorded one).
+    pub fn served_by(self, provider: Option<&str>) -> RemoteBackend {
+        RemoteBackend {
+            voice: self.voice.served_by(provider),
+        }
+    }
+
     /// The continuation of `before` in the conversation `messages`.
     pub async fn complete(
         &self,

@@ -58,6 +58,8 @@ fn missing_model_file_and_missing_key_are_settings_problems() {
             model: "ft:gpt-4o-mini:me::x".into(),
             base_url: Some("https://api.openai.com/v1".into()),
             job_id: None,
+            provider: None,
+            api_key_env: None,
         },
         "[remote]\napi_key_env = \"VOICETUNE_GHOST_TEST_UNSET_KEY\"\n",
     );
@@ -81,6 +83,8 @@ fn unreachable_endpoint_is_reported_once() {
             model: "my-voice".into(),
             base_url: Some(format!("http://127.0.0.1:{port}/v1")),
             job_id: None,
+            provider: None,
+            api_key_env: None,
         },
         "",
     );

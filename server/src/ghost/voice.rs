@@ -60,11 +60,17 @@ pub(super) fn load(gw: &Ghostwriter, voice: Option<&str>) -> Result<VoiceEngine,
                 ..
             }) => (base_model.clone(), adapter.clone()),
             Some(Voice::Remote {
-                model, base_url, ..
+                model,
+                base_url,
+                api_key_env,
+                provider,
+                ..
             }) => {
                 let config = crate::openai::RemoteConfig::load(&gw.workspace)
-                    .map_err(|e| GhostError::Other(e.to_string()))?;
-                let backend = RemoteBackend::new(&config, model, base_url.as_deref())?;
+                    .map_err(|e| GhostError::Other(e.to_string()))?
+                    .with_key_env(api_key_env.as_deref());
+                let backend = RemoteBackend::new(&config, model, base_url.as_deref())?
+                    .served_by(provider.as_deref());
                 return Ok(VoiceEngine::new(Backend::Remote(backend), shape));
             }
             None => {

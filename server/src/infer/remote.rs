@@ -33,6 +33,9 @@ struct Request<'a> {
     messages: Vec<Message<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     max_completion_tokens: Option<u32>,
+    /// What Together's chat completions take instead of `max_completion_tokens`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_tokens: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     temperature: Option<f32>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -102,6 +105,8 @@ pub struct Completion {
 pub struct RemoteVoice {
     client: Client,
     model: String,
+    /// Send the length limit as `max_tokens` (Together) rather than `max_completion_tokens`.
+    max_tokens_field: bool,
 }
 
 impl RemoteVoice {
@@ -109,7 +114,15 @@ impl RemoteVoice {
         RemoteVoice {
             client,
             model: model.into(),
+            max_tokens_field: false,
         }
+    }
+
+    /// This voice as served by `provider` (a voice's recorded provider): Together reads the
+    /// length limit from `max_tokens`.
+    pub fn served_by(mut self, provider: Option<&str>) -> RemoteVoice {
+        self.max_tokens_field = provider == Some("together");
+        self
     }
 
     /// The backend for a registered remote voice (its own base URL, else the configured one;
@@ -117,11 +130,18 @@ impl RemoteVoice {
     pub fn from_voice(config: &RemoteConfig, voice: &Voice) -> anyhow::Result<RemoteVoice> {
         match voice {
             Voice::Remote {
-                model, base_url, ..
+                model,
+                base_url,
+                api_key_env,
+                provider,
+                ..
             } => Ok(RemoteVoice::new(
-                config.client(base_url.as_deref())?,
+                config
+                    .with_key_env(api_key_env.as_deref())
+                    .client(base_url.as_deref())?,
                 model.clone(),
-            )),
+            )
+            .served_by(provider.as_deref())),
             Voice::Local { .. } => anyhow::bail!("this voice is a local model, not a remote one"),
         }
     }
@@ -159,7 +179,8 @@ impl RemoteVoice {
         Request {
             model: &self.model,
             messages,
-            max_completion_tokens: options.max_tokens,
+            max_completion_tokens: options.max_tokens.filter(|_| !self.max_tokens_field),
+            max_tokens: options.max_tokens.filter(|_| self.max_tokens_field),
             temperature: options.temperature,
             top_p: options.top_p,
             seed: options.seed,

@@ -32,7 +32,7 @@ impl ApiKey {
             Ok(k) if !k.trim().is_empty() => Ok(ApiKey(k.trim().to_string())),
             _ => Err(Error::Config(format!(
                 "no API key: set the environment variable {var} (the variable's name is \
-                 `api_key_env` in the [remote] section of voicetune.toml)"
+                 `api_key_env` in the [remote] section of voicetune.toml, or in [together] for Together AI)"
             ))),
         }
     }
@@ -405,12 +405,33 @@ impl Client {
     where
         B: Serialize + ?Sized,
     {
+        self.streaming(what, || self.http.post(self.url(path)).json(body))
+            .await
+    }
+
+    /// GET `path` with a query, answered with a body too large to hold (a download): retried
+    /// until a success status arrives, then the body is the caller's to stream.
+    pub async fn get_streaming(
+        &self,
+        what: &str,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<reqwest::Response, Error> {
+        self.streaming(what, || self.http.get(self.url(path)).query(query))
+            .await
+    }
+
+    /// The retry loop of a call whose answer is streamed: the time limit covers the wait for
+    /// the answer's head only.
+    async fn streaming(
+        &self,
+        what: &str,
+        build: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, Error> {
         let mut retry = 0;
         loop {
-            // The time limit covers the wait for the answer's head only: a stream may last.
-            let request = self.http.post(self.url(path)).json(body);
             let attempted =
-                match tokio::time::timeout(self.timeouts.call, self.send_once(what, request)).await
+                match tokio::time::timeout(self.timeouts.call, self.send_once(what, build())).await
                 {
                     Ok(Ok(response)) => return Ok(response),
                     Ok(Err(a)) => a,
@@ -432,6 +453,11 @@ impl Client {
             self.wait(retry, delay, &attempted.error).await;
             retry += 1;
         }
+    }
+
+    /// The retry policy, for callers that repeat a whole streamed transfer.
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        &self.retry
     }
 }
 

@@ -28,12 +28,50 @@ pub struct FileList {
     pub last_id: Option<String>,
 }
 
+/// How a provider takes uploads: where the multipart form goes and which fields it has
+/// besides `purpose` and `file`, and how its file list is asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UploadRoute {
+    /// The form's path (`files`, `files/upload`).
+    pub path: &'static str,
+    /// Also send the name as `file_name` and the type as `file_type: jsonl`.
+    pub name_fields: bool,
+    /// `GET files` takes a `purpose` filter.
+    pub list_by_purpose: bool,
+}
+
+/// OpenAI's `POST /files`.
+pub const OPENAI_UPLOAD: UploadRoute = UploadRoute {
+    path: "files",
+    name_fields: false,
+    list_by_purpose: true,
+};
+
+/// Together's `POST /files/upload` (`purpose`, `file_name`, `file_type`, `file`).
+pub const TOGETHER_UPLOAD: UploadRoute = UploadRoute {
+    path: "files/upload",
+    name_fields: true,
+    list_by_purpose: false,
+};
+
 impl Client {
+    /// Uploads `path` for fine-tuning through OpenAI's route ([`Client::upload_file_via`]).
+    pub async fn upload_file(
+        &self,
+        path: &Path,
+        purpose: &str,
+        progress: Option<UploadProgress>,
+    ) -> Result<OpenAiFile, Error> {
+        self.upload_file_via(&OPENAI_UPLOAD, path, purpose, progress)
+            .await
+    }
+
     /// Uploads `path` for fine-tuning, streamed from disk, unless a file with the same name and
     /// size is already there (names carry a content hash, see [`upload_name`]), in which case
     /// that one is returned: a retry or a restart never uploads the same data twice.
-    pub async fn upload_file(
+    pub async fn upload_file_via(
         &self,
+        route: &UploadRoute,
         path: &Path,
         purpose: &str,
         progress: Option<UploadProgress>,
@@ -44,7 +82,7 @@ impl Client {
         };
         let len = tokio::fs::metadata(path).await.map_err(io)?.len();
         let name = upload_name(path).await.map_err(io)?;
-        if let Some(existing) = self.find_file(&name, len, purpose).await? {
+        if let Some(existing) = self.find_file_via(route, &name, len, purpose).await? {
             return Ok(existing);
         }
         let what = format!("uploading {}", path.display());
@@ -76,20 +114,22 @@ impl Client {
                     reqwest::Body::wrap_stream(stream),
                     len,
                 )
-                .file_name(name)
+                .file_name(name.clone())
                 .mime_str("application/jsonl")
                 .expect("static mime type is valid");
-                let form = reqwest::multipart::Form::new()
-                    .text("purpose", purpose)
-                    .part("file", part);
+                let mut form = reqwest::multipart::Form::new().text("purpose", purpose);
+                if route.name_fields {
+                    form = form.text("file_name", name).text("file_type", "jsonl");
+                }
+                let form = form.part("file", part);
                 Ok(self
                     .http
-                    .post(self.url("files"))
+                    .post(self.url(route.path))
                     .multipart(form)
                     .timeout(timeout))
             }
         };
-        let probe = || self.find_file(&name, len, purpose);
+        let probe = || self.find_file_via(route, &name, len, purpose);
         self.execute(&what, Repeat::Probe, build, probe).await
     }
 
@@ -100,16 +140,33 @@ impl Client {
         len: u64,
         purpose: &str,
     ) -> Result<Option<OpenAiFile>, Error> {
+        self.find_file_via(&OPENAI_UPLOAD, name, len, purpose).await
+    }
+
+    /// [`Client::find_file`] on a provider's file list.
+    pub async fn find_file_via(
+        &self,
+        route: &UploadRoute,
+        name: &str,
+        len: u64,
+        purpose: &str,
+    ) -> Result<Option<OpenAiFile>, Error> {
         let mut after: Option<String> = None;
         // Bounded: a project with more files than this simply gets a fresh upload.
         for _ in 0..20 {
-            let mut query = vec![("purpose", purpose.to_string())];
+            let mut query = Vec::new();
+            if route.list_by_purpose {
+                query.push(("purpose", purpose.to_string()));
+            }
             if let Some(a) = &after {
                 query.push(("after", a.clone()));
             }
             let list: FileList = self.get_json("listing files", "files", &query).await?;
             if let Some(f) = list.data.iter().find(|f| {
-                f.filename == name && f.bytes == len && f.status.as_deref() != Some("error")
+                f.filename == name
+                    && f.bytes == len
+                    && f.purpose == purpose
+                    && f.status.as_deref() != Some("error")
             }) {
                 return Ok(Some(f.clone()));
             }

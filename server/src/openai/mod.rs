@@ -17,7 +17,7 @@ pub mod files;
 pub mod retry;
 
 pub use client::{ApiKey, Client, ClientOptions, Timeouts, UploadProgress, WaitNotice, Waiting};
-pub use config::{RemoteConfig, DEFAULT_BASE_URL};
+pub use config::{Provider, RemoteConfig, TogetherConfig, DEFAULT_BASE_URL, TOGETHER_BASE_URL};
 pub use error::Error;
-pub use files::{upload_name, OpenAiFile};
+pub use files::{upload_name, OpenAiFile, UploadRoute, OPENAI_UPLOAD, TOGETHER_UPLOAD};
 pub use retry::RetryPolicy;

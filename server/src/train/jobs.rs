@@ -45,14 +45,16 @@ impl JobStatus {
         self == next || (!self.is_terminal() && next > self)
     }
 
-    /// The OpenAI API's status names (`validating_files`, ...).
+    /// The providers' status names: OpenAI's (`validating_files`, ...) and Together's
+    /// (`pending`, `compressing`, `cancel_requested`, `completed`, `error`, ...; a job still
+    /// packing its output, or asked to cancel, is running until the API says otherwise).
     pub fn from_api(s: &str) -> Option<JobStatus> {
         Some(match s {
             "validating_files" | "validating" => JobStatus::Validating,
-            "queued" => JobStatus::Queued,
-            "running" => JobStatus::Running,
-            "succeeded" => JobStatus::Succeeded,
-            "failed" => JobStatus::Failed,
+            "queued" | "pending" => JobStatus::Queued,
+            "running" | "compressing" | "uploading" | "cancel_requested" => JobStatus::Running,
+            "succeeded" | "completed" => JobStatus::Succeeded,
+            "failed" | "error" => JobStatus::Failed,
             "cancelled" => JobStatus::Cancelled,
             _ => return None,
         })
@@ -110,6 +112,9 @@ pub struct Job {
     /// The trainer's id (`ftjob-...` for OpenAI); also the file name.
     pub id: String,
     pub kind: JobKind,
+    /// Who runs a remote job (absent in records written before Together: OpenAI).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<crate::config::Provider>,
     pub status: JobStatus,
     /// Base model (OpenAI model name, or GGUF path for local jobs).
     pub model: String,
@@ -145,6 +150,7 @@ impl Job {
         Job {
             id: id.into(),
             kind,
+            provider: None,
             status: JobStatus::Validating,
             model: model.into(),
             created_at: now,
@@ -185,6 +191,15 @@ impl Job {
             self.log.drain(..excess);
         }
         self.updated_at = now_secs();
+    }
+
+    /// Who runs the job, for display: `local`, `openai` or `together`.
+    pub fn runner(&self) -> &'static str {
+        match (self.kind, self.provider) {
+            (JobKind::Local, _) => "local",
+            (JobKind::Remote, Some(crate::config::Provider::Together)) => "together",
+            (JobKind::Remote, _) => "openai",
+        }
     }
 
     pub fn detail_str(&self, key: &str) -> Option<&str> {

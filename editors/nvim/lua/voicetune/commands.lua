@@ -25,7 +25,9 @@ end
 
 --- One line per job, as the pickers list them.
 function M.describe_job(job)
-  local parts = { job.id, job.kind, job.status }
+  -- A remote job names its provider (openai, together); older records have none: openai.
+  local runner = job.kind == 'remote' and (present(job.provider) or 'openai') or job.kind
+  local parts = { job.id, runner, job.status }
   local progress = present(job.progress) or {}
   local step, total = present(progress.step), present(progress.total_steps)
   if step and total then

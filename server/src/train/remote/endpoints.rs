@@ -65,8 +65,31 @@ impl Client {
     /// because the job is already cancelled counts as success.
     pub async fn cancel_job(&self, id: &str) -> Result<FineTuningJob, Error> {
         check_id(id)?;
+        self.cancel_at(
+            id,
+            &format!("fine_tuning/jobs/{id}/cancel"),
+            || self.get_job(id),
+            |job: &FineTuningJob| job.status == "cancelled",
+        )
+        .await
+    }
+
+    /// POSTs a cancel to `path`, retried like a read; a 4xx refusal is a success when the job,
+    /// fetched with `get`, turns out `cancelled` already (any provider's job).
+    pub(crate) async fn cancel_at<T, G, GF>(
+        &self,
+        id: &str,
+        path: &str,
+        get: G,
+        cancelled: fn(&T) -> bool,
+    ) -> Result<T, Error>
+    where
+        T: serde::de::DeserializeOwned,
+        G: Fn() -> GF,
+        GF: std::future::Future<Output = Result<T, Error>>,
+    {
         let what = format!("cancelling job {id}");
-        let build = || async { Ok(self.post(&format!("fine_tuning/jobs/{id}/cancel"))) };
+        let build = || async { Ok(self.post(path)) };
         match self.execute(&what, Repeat::Safe, build, no_probe).await {
             Ok(job) => Ok(job),
             Err(
@@ -74,8 +97,8 @@ impl Client {
                     status: 400..=499, ..
                 },
             ) => {
-                let job = self.get_job(id).await?;
-                if job.status == "cancelled" {
+                let job = get().await?;
+                if cancelled(&job) {
                     Ok(job)
                 } else {
                     Err(e)
@@ -157,7 +180,7 @@ impl Client {
 }
 
 /// Ids go into URL paths: refuse anything that is not a plain id.
-fn check_id(id: &str) -> Result<(), Error> {
+pub(crate) fn check_id(id: &str) -> Result<(), Error> {
     crate::voices::check_path_name("job id", id).map_err(|e| Error::Config(e.to_string()))
 }
 

@@ -52,6 +52,18 @@ impl Estimate {
 
     /// One line for the CLI and the server's message.
     pub fn summary(&self) -> String {
+        if self.price_per_million <= 0.0 {
+            // No price of ours (Together without `price_per_million`): the provider's own
+            // estimate is shown beside this.
+            return format!(
+                "{} examples, {} tokens x {} epoch(s) = {} training tokens ({}; no price set here)",
+                self.examples,
+                self.billed_tokens,
+                self.epochs,
+                self.billed_tokens * self.epochs as u64,
+                self.model
+            );
+        }
         format!(
             "{} examples, {} billed tokens x {} epoch(s){} x ${}/1M tokens ({}) = {}",
             self.examples,
@@ -107,11 +119,53 @@ impl std::fmt::Display for BlockedByLint {
 
 impl std::error::Error for BlockedByLint {}
 
-/// Lints `file` with its `voicetune.toml` (found by walking up from it), for `model`, and
-/// estimates what training on it costs (`epochs` None = OpenAI's choice), from one read of
+/// Who trains on the file, as far as the lint gate and the estimate care.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    pub provider: crate::config::Provider,
+    pub model: String,
+    /// The longest example the model trains on, in tokens (None: the model table's limit).
+    pub max_tokens: Option<usize>,
+    /// USD per 1M training tokens; 0 when unknown here.
+    pub price_per_million: f64,
+}
+
+impl Target {
+    /// An OpenAI model from the model table (its limit and price), or an error naming the
+    /// models that have a price.
+    pub fn openai(model: &str) -> anyhow::Result<Target> {
+        let info = model_info(model)?;
+        Ok(Target {
+            provider: crate::config::Provider::Openai,
+            model: info.name.to_string(),
+            max_tokens: None,
+            price_per_million: info.training_usd_per_million,
+        })
+    }
+}
+
+/// Lints `file` with its `voicetune.toml` (found by walking up from it), for OpenAI's `model`,
+/// and estimates what training on it costs (`epochs` None = OpenAI's choice), from one read of
 /// the file. Findings of severity error block the upload; warnings are shown.
 pub fn check(file: &Path, model: &str, epochs: Option<u32>) -> anyhow::Result<(Gate, Estimate)> {
-    let opts = lint_options(file, model)?;
+    check_for(file, &Target::openai(model)?, epochs)
+}
+
+/// [`check`] for any provider's model: the lint runs with the config's `provider`, target
+/// model and `lint.max_tokens` set to the target's, so a too-long example is an error here and
+/// not a failure after upload.
+pub fn check_for(
+    file: &Path,
+    target: &Target,
+    epochs: Option<u32>,
+) -> anyhow::Result<(Gate, Estimate)> {
+    let (mut config, _) = crate::lint::config_for_file(file)?;
+    config.provider = target.provider;
+    config.target_model = target.model.clone();
+    if target.max_tokens.is_some() {
+        config.lint.max_tokens = target.max_tokens;
+    }
+    let opts = crate::lint::LintOptions::new(&config);
     let report = crate::lint::lint_file(file, &opts)?;
     let index = crate::lint::report::LineIndex::new(&report.text);
     let mut gate = Gate::default();
@@ -127,22 +181,14 @@ pub fn check(file: &Path, model: &str, epochs: Option<u32>) -> anyhow::Result<(G
     }
     // Tokens as OpenAI bills them: per example, capped at the model's limit.
     let stats = crate::lint::file_stats(&report.text, report.kind, &opts);
-    let info = opts.counter.model;
     let estimate = Estimate::new(
-        info.name,
+        &target.model,
         stats.examples,
         stats.billed_tokens as u64,
         epochs,
-        info.training_usd_per_million,
+        target.price_per_million,
     );
     Ok((gate, estimate))
-}
-
-/// The lint options of `file`'s workspace, for `model` rather than the configured target.
-fn lint_options(file: &Path, model: &str) -> anyhow::Result<crate::lint::LintOptions> {
-    let (mut config, _) = crate::lint::config_for_file(file)?;
-    config.target_model = model_info(model)?.name.to_string();
-    Ok(crate::lint::LintOptions::new(&config))
 }
 
 /// The model's entry in the one model table (limits and price).

@@ -28,6 +28,8 @@ struct TuneArgs {
     seed: Option<u32>,
     #[serde(default)]
     force: bool,
+    /// `openai` or `together` (default: `provider` of voicetune.toml).
+    provider: Option<crate::config::Provider>,
 }
 
 fn remote_config(session: &Session) -> Result<(PathBuf, RemoteConfig)> {
@@ -36,7 +38,7 @@ fn remote_config(session: &Session) -> Result<(PathBuf, RemoteConfig)> {
         .map(|(c, _)| c)
         .map_err(|e| Error::invalid_params(e.to_string()))?;
     let remote = RemoteConfig::from_config(&config)
-        .map_err(|e| Error::invalid_params(format!("[remote] in voicetune.toml: {e}")))?;
+        .map_err(|e| Error::invalid_params(format!("voicetune.toml: {e}")))?;
     Ok((root, remote))
 }
 
@@ -70,7 +72,7 @@ pub async fn tune(
         .map_err(|e| Error::invalid_params(format!("{TUNE_REMOTE}: {e}")))?
         .ok_or_else(|| {
             Error::invalid_params(format!(
-                "{TUNE_REMOTE} expects {{training, model?, validation?, voice?}}"
+                "{TUNE_REMOTE} expects {{training, model?, validation?, voice?, provider?}}"
             ))
         })?;
     let (root, config) = remote_config(session)?;
@@ -82,6 +84,7 @@ pub async fn tune(
         suffix: args.suffix,
         seed: args.seed,
         force: args.force,
+        provider: args.provider,
         ..TuneRequest::default()
     };
     let job = Job::new(session, client_token, "tune", "voicetune: fine-tune")
