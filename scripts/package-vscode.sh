@@ -29,7 +29,11 @@ cd editors/vscode
 lock=$(sha256sum package-lock.json | cut -d' ' -f1)
 if [ "$(cat node_modules/.voicetune-lock 2>/dev/null)" != "$lock" ]; then
   echo "== npm ci (editors/vscode)" >&2
-  npm ci --no-audit --no-fund >&2
+  # Once more if it fails: a download broken off midway leaves npm with a "corrupted" tarball.
+  npm ci --no-audit --no-fund >&2 || {
+    echo "== npm ci failed; trying once more" >&2
+    npm ci --no-audit --no-fund >&2
+  }
   echo "$lock" > node_modules/.voicetune-lock
 fi
 npm run --silent check >&2

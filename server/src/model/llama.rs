@@ -282,12 +282,49 @@ struct RopeRows {
     sin: Vec<f32>,
 }
 
+/// The token embedding table. Training reads it as f32 `[vocab, hidden]`; inference keeps the
+/// GGUF's quantized rows and dequantizes the looked-up ones (SmolLM2's table is 113 MB in f32,
+/// 30 MB as its Q8_0 rows, which the tied output layer holds anyway).
+#[derive(Debug, Clone)]
+pub enum TokenEmbedding {
+    Dense(Tensor),
+    Quantized(Arc<candle_core::quantized::QTensor>),
+}
+
+impl TokenEmbedding {
+    /// The rows of `ids` (`[n]`) as f32 `[n, hidden]`.
+    fn lookup(&self, ids: &Tensor) -> candle_core::Result<Tensor> {
+        let q = match self {
+            TokenEmbedding::Dense(t) => return t.embedding(ids),
+            TokenEmbedding::Quantized(q) => q,
+        };
+        let (vocab, hidden) = q.shape().dims2()?;
+        let dtype = q.dtype();
+        let row_bytes = hidden / dtype.block_size() * dtype.type_size();
+        let data = q.data()?;
+        let rows = ids
+            .to_vec1::<u32>()?
+            .into_iter()
+            .map(|id| {
+                let id = id as usize;
+                if id >= vocab {
+                    candle_core::bail!("token id {id} is outside the vocabulary of {vocab}");
+                }
+                let bytes = std::borrow::Cow::Borrowed(&data[id * row_bytes..][..row_bytes]);
+                let storage =
+                    candle_core::quantized::QStorage::from_data(bytes, &Device::Cpu, dtype)?;
+                candle_core::quantized::QTensor::new(storage, (1, hidden))?.dequantize(&Device::Cpu)
+            })
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        Tensor::cat(&rows, 0)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Llama {
     pub cfg: LlamaConfig,
     pub mode: Mode,
-    /// `[vocab, hidden]` f32.
-    pub embed: Tensor,
+    pub embed: TokenEmbedding,
     pub layers: Vec<Layer>,
     pub norm: Tensor,
     pub output: BaseWeight,
@@ -317,8 +354,7 @@ impl Llama {
     pub fn load(gguf: &mut GgufFile, mode: Mode) -> Result<Llama> {
         let cfg = gguf.llama_config()?;
         let dev = Device::Cpu;
-        let embed_q = gguf.tensor("token_embd.weight")?;
-        let embed = embed_q.dequantize(&dev)?;
+        let embed_q = Arc::new(gguf.tensor("token_embd.weight")?);
         let dense =
             |q: candle_core::quantized::QTensor| -> Result<Tensor> { Ok(q.dequantize(&dev)?) };
         let output_q = if gguf.has_tensor("output.weight") {
@@ -326,11 +362,26 @@ impl Llama {
         } else {
             None
         };
-        let output = match (mode, output_q) {
-            (Mode::Quantized, Some(q)) => BaseWeight::Quant(QMatMul::from_qtensor(q)?),
-            (Mode::Quantized, None) => BaseWeight::Quant(QMatMul::from_qtensor(embed_q)?),
-            (Mode::F32, Some(q)) => BaseWeight::Dense(dense(q)?),
-            (Mode::F32, None) => BaseWeight::Dense(embed.clone()),
+        let (embed, output) = match mode {
+            Mode::Quantized => {
+                let output = match output_q {
+                    Some(q) => QMatMul::from_qtensor(q)?,
+                    // Tied: the same quantized rows serve the lookups and the output layer.
+                    None => QMatMul::from_arc(embed_q.clone())?,
+                };
+                (
+                    TokenEmbedding::Quantized(embed_q),
+                    BaseWeight::Quant(output),
+                )
+            }
+            Mode::F32 => {
+                let table = embed_q.dequantize(&dev)?;
+                let output = match output_q {
+                    Some(q) => dense(q)?,
+                    None => table.clone(),
+                };
+                (TokenEmbedding::Dense(table), BaseWeight::Dense(output))
+            }
         };
         let mut layers = Vec::with_capacity(cfg.n_layer);
         for i in 0..cfg.n_layer {
@@ -438,7 +489,7 @@ impl Llama {
             cfg,
             mode: Mode::F32,
             output: BaseWeight::Dense(embed.clone()),
-            embed,
+            embed: TokenEmbedding::Dense(embed),
             layers,
             norm: Tensor::ones(h, DType::F32, &dev)?,
             cos,
@@ -757,11 +808,10 @@ impl Llama {
         } else {
             None
         };
-        let mut x = self.embed.embedding(&ids.flatten_all()?)?.reshape((
-            ids.dim(0)?,
-            t,
-            self.cfg.hidden,
-        ))?;
+        let mut x =
+            self.embed
+                .lookup(&ids.flatten_all()?)?
+                .reshape((ids.dim(0)?, t, self.cfg.hidden))?;
         let step_seed = self.dropout_seed.load(std::sync::atomic::Ordering::Relaxed);
         for (i, layer) in self.layers.iter().enumerate() {
             let layer_seed = step_seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ ((i as u64) << 8);
@@ -827,4 +877,24 @@ pub fn load_model(path: &std::path::Path, mode: Mode) -> Result<Llama> {
     let mut gguf = GgufFile::open(path)?;
     Llama::load(&mut gguf, mode)
         .with_context(|| format!("{}: cannot load the model", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantized_embedding_rows_match_the_dequantized_table() {
+        let mut rng = super::super::rng::Rng::new(3);
+        let values: Vec<f32> = (0..10 * 64).map(|_| rng.next_f32() - 0.5).collect();
+        let table = Tensor::from_vec(values, (10, 64), &Device::Cpu).unwrap();
+        let q = candle_core::quantized::QTensor::quantize(&table, GgmlDType::Q8_0).unwrap();
+        let dense = TokenEmbedding::Dense(q.dequantize(&Device::Cpu).unwrap());
+        let quantized = TokenEmbedding::Quantized(Arc::new(q));
+        let ids = Tensor::new(&[7u32, 0, 7, 9], &Device::Cpu).unwrap();
+        let rows = |e: &TokenEmbedding| e.lookup(&ids).unwrap().to_vec2::<f32>().unwrap();
+        assert_eq!(rows(&quantized), rows(&dense));
+        let outside = Tensor::new(&[10u32], &Device::Cpu).unwrap();
+        assert!(quantized.lookup(&outside).is_err());
+    }
 }
