@@ -1429,6 +1429,52 @@ fn build_dataset_command_builds_reports_and_opens_the_output() {
 }
 
 #[test]
+fn a_server_stopped_by_a_signal_during_a_build_leaves_no_temp_file() {
+    let temp_files = |dir: &Path| -> Vec<String> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains(".voicetune-tmp-"))
+            .collect()
+    };
+    for signal in ["-TERM", "-HUP"] {
+        let dir = tempdir("build-signal");
+        // A FIFO source nobody writes to: the build waits on it with its temp output open.
+        let source = dir.join("talk.txt");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&source)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let mut client = start(&dir);
+        let reply = client.request(
+            "workspace/executeCommand",
+            json!({"command": "voicetune.buildDataset", "arguments": [{"sources": ["transcript:talk.txt"], "output": "out.jsonl"}]}),
+        );
+        assert_eq!(reply["started"], true, "{reply}");
+        let started = std::time::Instant::now();
+        while temp_files(&dir).is_empty() {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(60),
+                "no temp file appeared"
+            );
+            // Reading answers the server's progress requests, which the job waits for.
+            client.try_wait_notification(&|_| false, std::time::Duration::from_millis(20));
+        }
+        let killed = std::process::Command::new("kill")
+            .arg(signal)
+            .arg(client.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let status = client.child.wait().unwrap();
+        assert_eq!(status.code(), Some(130), "{signal}: {status:?}");
+        assert_eq!(temp_files(&dir), Vec::<String>::new(), "after {signal}");
+        assert!(!dir.join("out.jsonl").exists());
+    }
+}
+
+#[test]
 fn tune_remote_confirms_uploads_follows_and_lists_jobs() {
     const KEY_ENV: &str = "VOICETUNE_LSP_TEST_KEY";
     let key = "sk-lsp-test-0123456789";

@@ -80,7 +80,7 @@ pub fn main() -> ExitCode {
     if matches!(cli.command, Command::Train(_) | Command::Eval(_)) {
         voicetune::model::prefer_f32_matmul_threads();
     }
-    if !matches!(cli.command, Command::Train(_) | Command::Lsp) {
+    if !matches!(cli.command, Command::Train(_)) {
         remove_temp_files_on_signal();
     }
     let result = match cli.command {
@@ -120,9 +120,9 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
 }
 
 /// SIGINT, SIGTERM, SIGHUP: remove the temp files of writes in flight, then exit with status 130
-/// (no half-written `.NAME.voicetune-tmp-PID` is left beside an output). `train` has its own
-/// handler (stop at a checkpoint) that does the same on its way out; the language server's
-/// signals belong to its runtime.
+/// (no half-written `.NAME.voicetune-tmp-PID` is left beside an output, also when an editor stops
+/// the language server during a build or a fix). `train` has its own handler (stop at a
+/// checkpoint) that does the same on its way out.
 fn remove_temp_files_on_signal() {
     // Only fails when a handler is already set, and then that handler is the one that counts.
     let _ = ctrlc::set_handler(|| {
