@@ -13,15 +13,8 @@ pub async fn start_build(
     args: &[Value],
     client_token: Option<ProgressToken>,
 ) -> Result<Option<Value>> {
-    let request: crate::import::BuildRequest = args
-        .first()
-        .cloned()
-        .map(serde_json::from_value)
-        .transpose()
-        .map_err(|e| Error::invalid_params(format!("voicetune.buildDataset: {e}")))?
-        .ok_or_else(|| {
-            Error::invalid_params("voicetune.buildDataset expects {sources, output, options}")
-        })?;
+    let request: crate::import::BuildRequest =
+        super::argument("voicetune.buildDataset", args, "{sources, output, options}")?;
     let root = session.workspace_root();
     let config = crate::lint::config_for_file(&root)
         .map(|(c, _)| c)

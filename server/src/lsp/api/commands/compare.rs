@@ -31,17 +31,11 @@ pub async fn start_compare(
     args: &[Value],
     client_token: Option<ProgressToken>,
 ) -> Result<Option<Value>> {
-    let args: Args = args
-        .first()
-        .cloned()
-        .map(serde_json::from_value)
-        .transpose()
-        .map_err(|e| Error::invalid_params(format!("{COMPARE}: {e}")))?
-        .ok_or_else(|| {
-            Error::invalid_params(format!(
-                "{COMPARE} expects {{heldout, voices, train?, prompts?, seed?, maxTokens?, output?}}"
-            ))
-        })?;
+    let args: Args = super::argument(
+        COMPARE,
+        args,
+        "{heldout, voices, train?, prompts?, seed?, maxTokens?, output?}",
+    )?;
     if args.voices.is_empty() {
         return Err(Error::invalid_params(format!(
             "{COMPARE}: `voices` names no voice (`base` is the base model)"

@@ -64,17 +64,11 @@ pub async fn tune(
     args: &[Value],
     client_token: Option<ProgressToken>,
 ) -> Result<Option<Value>> {
-    let args: TuneArgs = args
-        .first()
-        .cloned()
-        .map(serde_json::from_value)
-        .transpose()
-        .map_err(|e| Error::invalid_params(format!("{TUNE_REMOTE}: {e}")))?
-        .ok_or_else(|| {
-            Error::invalid_params(format!(
-                "{TUNE_REMOTE} expects {{training, model?, validation?, voice?, provider?}}"
-            ))
-        })?;
+    let args: TuneArgs = super::argument(
+        TUNE_REMOTE,
+        args,
+        "{training, model?, validation?, voice?, provider?}",
+    )?;
     let (root, config) = remote_config(session)?;
     let request = TuneRequest {
         training: root.join(&args.training),
